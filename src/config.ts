@@ -1,0 +1,226 @@
+/**
+ * One typed, validated configuration, read once at start from environment variables (and `.env`).
+ *
+ * Two profiles: `local` (the default) points every client at the services that
+ * `npm run services -- up` starts on 127.0.0.1; `aws` sets no endpoint, so the AWS SDK talks to
+ * real AWS with the default credential chain. Any single endpoint can still be overridden.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { config as loadDotenv } from 'dotenv';
+import { z } from 'zod';
+
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Local service ports; docker-compose.yml names the same. */
+export const LOCAL_PORTS = {
+  temporal: 7233,
+  temporalUi: 8233,
+  kafka: 9092,
+  kafkaController: 9093,
+  s3: 9000,
+  moto: 5000,
+  metrics: 9464,
+} as const;
+
+/** Static credentials of the local S3 server (versitygw root user) and of moto. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'ticklake', secretAccessKey: 'ticklake-secret' } as const;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const positiveInt = (name: string) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be > 0`);
+const url = (name: string) => z.url({ error: `${name} must be a URL such as http://127.0.0.1:9000` });
+
+const envSchema = z.object({
+  TICKLAKE_PROFILE: z.enum(['local', 'aws'], { error: "TICKLAKE_PROFILE must be 'local' or 'aws'" }).default('local'),
+  TICKLAKE_DATA_DIR: z.string().optional(),
+  TICKLAKE_CACHE_DIR: z.string().optional(),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TICKLAKE_TASK_QUEUE: z.string().min(1).default('ticklake'),
+  KAFKA_BROKERS: z.string().optional(),
+  KAFKA_CLIENT_ID: z.string().default('ticklake'),
+  KAFKA_TOPIC: z.string().min(1).default('ticks'),
+  KAFKA_DLQ_TOPIC: z.string().min(1).default('ticks.dlq'),
+  KAFKA_POSITIONS_TOPIC: z.string().min(1).default('ticklake.replay-positions'),
+  KAFKA_PARTITIONS: positiveInt('KAFKA_PARTITIONS').default(4),
+  KAFKA_REPLICATION_FACTOR: positiveInt('KAFKA_REPLICATION_FACTOR').default(1),
+  KAFKA_SSL: bool.default(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  S3_ENDPOINT: url('S3_ENDPOINT').optional(),
+  LAKE_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'LAKE_BUCKET must be a valid S3 bucket name (lowercase, 3-63 chars)')
+    .default('ticklake'),
+  LAKE_PREFIX: z.string().default('lake/'),
+  LAKE_PARTITION_BY: z.string().default('symbol,year'),
+  GLUE_ENDPOINT: url('GLUE_ENDPOINT').optional(),
+  GLUE_DATABASE: z.string().regex(/^[a-z0-9_]+$/, 'GLUE_DATABASE must be lowercase letters, digits and _').default('ticklake'),
+  GLUE_TABLE: z.string().regex(/^[a-z0-9_]+$/, 'GLUE_TABLE must be lowercase letters, digits and _').default('ticks'),
+  ATHENA_ENDPOINT: url('ATHENA_ENDPOINT').optional(),
+  ATHENA_WORKGROUP: z.string().default('primary'),
+  ATHENA_OUTPUT_LOCATION: z.string().optional(),
+  QUERY_ENGINE: z.enum(['duckdb', 'athena'], { error: "QUERY_ENGINE must be 'duckdb' or 'athena'" }).optional(),
+  QUERY_MAX_ROWS: positiveInt('QUERY_MAX_ROWS').default(1000),
+  SINK_GROUP_ID: z.string().default('ticklake-sink'),
+  SINK_FLUSH_MS: positiveInt('SINK_FLUSH_MS').default(1000),
+  SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
+  SINK_MAX_BYTES: positiveInt('SINK_MAX_BYTES').default(64 * 1024 * 1024),
+  SINK_COMPRESSION: z.enum(['none', 'gzip', 'zstd'], { error: "SINK_COMPRESSION must be 'none', 'gzip' or 'zstd'" }).default('gzip'),
+  TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(LOCAL_PORTS.metrics),
+});
+
+export interface TemporalConfig {
+  /** host:port of the Temporal frontend. Default 127.0.0.1:7233. */
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** mTLS client certificate and key (Temporal Cloud); absent for the local dev server. */
+  tls?: { certPath: string; keyPath: string; caPath?: string };
+  apiKey?: string;
+}
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  dlqTopic: string;
+  /** Compacted topic holding each replay's committed source position (written in the same transaction). */
+  positionsTopic: string;
+  partitions: number;
+  replicationFactor: number;
+  ssl: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512' | 'aws'; username: string; password: string };
+}
+
+export interface AwsEndpoints {
+  region: string;
+  /** Only set for a local or custom endpoint; absent means real AWS. */
+  s3Endpoint?: string;
+  glueEndpoint?: string;
+  athenaEndpoint?: string;
+  /** Static credentials for local servers; absent means the default AWS credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface LakeConfig {
+  bucket: string;
+  /** Key prefix of the lake, always ending in '/'. Default 'lake/'. */
+  prefix: string;
+  /** Hive partition columns, in order. Default ['symbol', 'year']. */
+  partitionBy: string[];
+}
+
+export interface TicklakeConfig {
+  profile: 'local' | 'aws';
+  dataDir: string;
+  cacheDir: string;
+  temporal: TemporalConfig;
+  kafka: KafkaConfig;
+  aws: AwsEndpoints;
+  lake: LakeConfig;
+  glue: { database: string; table: string };
+  athena: { workgroup: string; outputLocation?: string };
+  query: { engine: 'duckdb' | 'athena'; maxRows: number };
+  sink: {
+    groupId: string;
+    /** Freshness bound: a record is in a durable object at most this many ms after receipt. */
+    flushMs: number;
+    maxRecords: number;
+    maxBytes: number;
+    compression: 'none' | 'gzip' | 'zstd';
+  };
+  metricsPort: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Builds the configuration from an environment (default: process.env plus `.env`). */
+export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const local = e.TICKLAKE_PROFILE === 'local';
+  const localHttp = (port: number) => (local ? `http://127.0.0.1:${port}` : undefined);
+  if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_MECHANISM !== 'aws' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set too');
+  }
+  if (!!e.TEMPORAL_TLS_CERT !== !!e.TEMPORAL_TLS_KEY) {
+    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS for Temporal Cloud)');
+  }
+  const prefix = e.LAKE_PREFIX === '' ? '' : e.LAKE_PREFIX.replace(/^\/+/, '').replace(/\/*$/, '/');
+  const partitionBy = e.LAKE_PARTITION_BY.split(',').map((s) => s.trim()).filter(Boolean);
+  const allowedPartitions = ['symbol', 'year', 'month', 'trade_date'];
+  for (const p of partitionBy) {
+    if (!allowedPartitions.includes(p)) {
+      throw new ConfigError(`LAKE_PARTITION_BY must list columns of ${allowedPartitions.join(', ')}; got '${p}'`);
+    }
+  }
+  const dataDir = path.resolve(e.TICKLAKE_DATA_DIR ?? path.join(REPO_ROOT, '.data'));
+  return {
+    profile: e.TICKLAKE_PROFILE,
+    dataDir,
+    cacheDir: path.resolve(e.TICKLAKE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'ticklake')),
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${LOCAL_PORTS.temporal}`,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TICKLAKE_TASK_QUEUE,
+      tls: e.TEMPORAL_TLS_CERT
+        ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY!, caPath: e.TEMPORAL_TLS_CA }
+        : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    kafka: {
+      brokers: (e.KAFKA_BROKERS ?? `127.0.0.1:${LOCAL_PORTS.kafka}`).split(',').map((b) => b.trim()).filter(Boolean),
+      clientId: e.KAFKA_CLIENT_ID,
+      topic: e.KAFKA_TOPIC,
+      dlqTopic: e.KAFKA_DLQ_TOPIC,
+      positionsTopic: e.KAFKA_POSITIONS_TOPIC,
+      partitions: e.KAFKA_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+      ssl: e.KAFKA_SSL,
+      sasl: e.KAFKA_SASL_MECHANISM
+        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME ?? '', password: e.KAFKA_SASL_PASSWORD ?? '' }
+        : undefined,
+    },
+    aws: {
+      region: e.AWS_REGION,
+      s3Endpoint: e.S3_ENDPOINT ?? localHttp(LOCAL_PORTS.s3),
+      glueEndpoint: e.GLUE_ENDPOINT ?? localHttp(LOCAL_PORTS.moto),
+      athenaEndpoint: e.ATHENA_ENDPOINT ?? localHttp(LOCAL_PORTS.moto),
+      credentials: local ? { ...LOCAL_CREDENTIALS } : undefined,
+    },
+    lake: { bucket: e.LAKE_BUCKET, prefix, partitionBy },
+    glue: { database: e.GLUE_DATABASE, table: e.GLUE_TABLE },
+    athena: { workgroup: e.ATHENA_WORKGROUP, outputLocation: e.ATHENA_OUTPUT_LOCATION },
+    query: { engine: e.QUERY_ENGINE ?? (local ? 'duckdb' : 'athena'), maxRows: e.QUERY_MAX_ROWS },
+    sink: {
+      groupId: e.SINK_GROUP_ID,
+      flushMs: e.SINK_FLUSH_MS,
+      maxRecords: e.SINK_MAX_RECORDS,
+      maxBytes: e.SINK_MAX_BYTES,
+      compression: e.SINK_COMPRESSION,
+    },
+    metricsPort: e.TICKLAKE_METRICS_PORT,
+  };
+}
+
+function readEnv(): NodeJS.ProcessEnv {
+  // .env never overrides a variable already set in the environment.
+  loadDotenv({ path: path.join(process.cwd(), '.env'), quiet: true });
+  return process.env;
+}
