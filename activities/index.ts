@@ -1,0 +1,30 @@
+/** Builds every activity from injected clients (one of each per worker process). */
+import type { Client } from '@temporalio/client';
+import type { Kafka } from 'kafkajs';
+import type { AwsClients } from '../src/adapters/aws';
+import { createCrawlActivities } from './crawl';
+import { createProduceActivities } from './produce';
+import { createProgressReporter } from './progress';
+import { createQueryActivities } from './query';
+import { createSinkActivities } from './sink';
+
+export interface ActivityDeps {
+  kafka: Kafka;
+  aws: AwsClients;
+  temporal: () => Promise<Client>;
+  /** Directory for the query engine's object cache. */
+  queryCacheDir: string;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const reporter = createProgressReporter(deps.temporal);
+  return {
+    ...createProduceActivities({ kafka: deps.kafka, reporter }),
+    ...createSinkActivities({ kafka: deps.kafka, s3: deps.aws.s3, reporter }),
+    ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
+    ...createQueryActivities({ s3: deps.aws.s3, glue: deps.aws.glue, cacheDir: deps.queryCacheDir }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type * from './types';

@@ -1,0 +1,25 @@
+/**
+ * Activities report progress to their workflow with a signal, so that the workflow's query answers
+ * without I/O. Signals are throttled (one per interval per workflow) to keep histories short; the
+ * last one of a run is always sent.
+ */
+import type { Client } from '@temporalio/client';
+import { log } from '@temporalio/activity';
+
+export interface ProgressReporter {
+  report(workflowId: string, signal: string, payload: unknown, force?: boolean): void;
+}
+
+export function createProgressReporter(getClient: () => Promise<Client>, intervalMs = 2000): ProgressReporter {
+  const lastSent = new Map<string, number>();
+  return {
+    report(workflowId, signal, payload, force = false) {
+      const now = Date.now();
+      if (!force && now - (lastSent.get(workflowId) ?? 0) < intervalMs) return;
+      lastSent.set(workflowId, now);
+      void getClient()
+        .then((c) => c.workflow.getHandle(workflowId).signal(signal, payload))
+        .catch((err: unknown) => log.warn('progress signal not delivered', { workflowId, signal, error: String(err) }));
+    },
+  };
+}

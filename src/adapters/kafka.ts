@@ -1,0 +1,71 @@
+/** Kafka client construction and topic administration (kafkajs). */
+import { Kafka, logLevel, type Admin, type KafkaConfig as KafkajsConfig, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig } from '../config';
+
+/** One Kafka client per process; producers and consumers are created from it. */
+export function createKafka(config: KafkaConfig, clientIdSuffix = ''): Kafka {
+  const options: KafkajsConfig = {
+    clientId: config.clientId + clientIdSuffix,
+    brokers: config.brokers,
+    ssl: config.ssl,
+    logLevel: logLevel.ERROR,
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
+  };
+  if (config.sasl) {
+    options.sasl = (
+      config.sasl.mechanism === 'aws'
+        ? { mechanism: 'aws', authorizationIdentity: '', accessKeyId: '', secretAccessKey: '' }
+        : { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password }
+    ) as SASLOptions;
+  }
+  return new Kafka(options);
+}
+
+/** Creates the tick, dead-letter and position topics when missing; harmless when they exist. */
+export async function ensureTopics(admin: Admin, config: KafkaConfig, topics?: string[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const wanted = topics ?? [config.topic, config.dlqTopic];
+  const create = wanted
+    .filter((t) => !existing.has(t) && t !== config.positionsTopic)
+    .map((topic) => ({ topic, numPartitions: config.partitions, replicationFactor: config.replicationFactor }));
+  if (!existing.has(config.positionsTopic) && (topics === undefined || topics.includes(config.positionsTopic))) {
+    create.push({
+      topic: config.positionsTopic,
+      numPartitions: 1,
+      replicationFactor: config.replicationFactor,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    } as never);
+  }
+  if (create.length === 0) return;
+  try {
+    await admin.createTopics({ topics: create, waitForLeaders: true });
+  } catch (err) {
+    // Another process may have created the topic between the listing and the request.
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}
+
+/** Per-partition high watermarks of a topic. */
+export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+}
+
+/** Per-partition committed offsets of a consumer group (-1 when none). */
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((result?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+}
+
+/** Lag per partition of a group on a topic: end offset minus committed offset (everything when nothing is committed). */
+export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  const [ends, committed] = await Promise.all([endOffsets(admin, topic), committedOffsets(admin, groupId, topic)]);
+  const lag = new Map<number, bigint>();
+  for (const [partition, end] of ends) {
+    const c = committed.get(partition) ?? -1n;
+    lag.set(partition, c < 0n ? end : end - c > 0n ? end - c : 0n);
+  }
+  return lag;
+}

@@ -1,0 +1,111 @@
+/**
+ * Where a tick becomes an S3 key. Pure: no I/O.
+ *
+ * Data objects:   <prefix><table>/symbol=HSI/year=1987/<topic>+<partition>+<firstOffset>.json.gz
+ * Sink manifests: <prefix>_ticklake/sink/<group>/<topic>/<partition>/<firstOffset>.json
+ * Dead letters:   <prefix>_dlq/<topic>/<partition>/<firstOffset>.json.gz
+ *
+ * Offsets are zero-padded to 20 digits so that lexical order (S3 listings) is offset order.
+ */
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+const OFFSET_WIDTH = 20;
+
+export function padOffset(offset: string | number | bigint): string {
+  return String(offset).padStart(OFFSET_WIDTH, '0');
+}
+
+export function extensionFor(compression: Compression): string {
+  return compression === 'gzip' ? '.json.gz' : compression === 'zstd' ? '.json.zst' : '.json';
+}
+
+/** Values of the Hive partition columns for one record. */
+export function partitionValues(
+  record: { symbol: string; trade_date: string },
+  partitionBy: readonly string[],
+): string[] {
+  return partitionBy.map((column) => {
+    switch (column) {
+      case 'symbol':
+        return record.symbol;
+      case 'year':
+        return record.trade_date.slice(0, 4);
+      case 'month':
+        return record.trade_date.slice(0, 7);
+      case 'trade_date':
+        return record.trade_date;
+      default:
+        throw new Error(`unknown partition column '${column}': use symbol, year, month or trade_date`);
+    }
+  });
+}
+
+/** Hive escapes characters that would break a path segment; we escape the same set. */
+export function escapePartitionValue(value: string): string {
+  return value.replace(/[%/=\\#:*?"<>|\x00-\x1f\x7f]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+}
+
+export function unescapePartitionValue(value: string): string {
+  return decodeURIComponent(value);
+}
+
+/** `symbol=HSI/year=1987` */
+export function partitionPath(partitionBy: readonly string[], values: readonly string[]): string {
+  return partitionBy.map((column, i) => `${column}=${escapePartitionValue(values[i])}`).join('/');
+}
+
+export function tableRoot(prefix: string, table: string): string {
+  return `${prefix}${table}/`;
+}
+
+export function dataObjectKey(args: {
+  prefix: string;
+  table: string;
+  partitionPath: string;
+  topic: string;
+  partition: number;
+  firstOffset: string;
+  compression: Compression;
+}): string {
+  return (
+    `${tableRoot(args.prefix, args.table)}${args.partitionPath}/` +
+    `${args.topic}+${args.partition}+${padOffset(args.firstOffset)}${extensionFor(args.compression)}`
+  );
+}
+
+export function manifestPrefix(prefix: string, groupId: string, topic: string, partition?: number): string {
+  const base = `${prefix}_ticklake/sink/${groupId}/${topic}/`;
+  return partition === undefined ? base : `${base}${partition}/`;
+}
+
+export function manifestKey(prefix: string, groupId: string, topic: string, partition: number, firstOffset: string): string {
+  return `${manifestPrefix(prefix, groupId, topic, partition)}${padOffset(firstOffset)}.json`;
+}
+
+export function deadLetterKey(prefix: string, topic: string, partition: number, firstOffset: string): string {
+  return `${prefix}_dlq/${topic}/${partition}/${padOffset(firstOffset)}.json.gz`;
+}
+
+/**
+ * Splits a data object key below the table root into its partition values, or returns undefined for a
+ * key that is not a data object of this layout (a folder marker, a stray file).
+ */
+export function parseDataObjectKey(
+  key: string,
+  root: string,
+  partitionBy: readonly string[],
+): { partitionPath: string; values: string[]; file: string } | undefined {
+  if (!key.startsWith(root)) return undefined;
+  const parts = key.slice(root.length).split('/');
+  if (parts.length !== partitionBy.length + 1) return undefined;
+  const values: string[] = [];
+  for (let i = 0; i < partitionBy.length; i++) {
+    const [column, value] = parts[i].split('=', 2);
+    if (column !== partitionBy[i] || value === undefined || value === '') return undefined;
+    values.push(unescapePartitionValue(value));
+  }
+  const file = parts[parts.length - 1];
+  if (!/\.json(\.gz|\.zst)?$/.test(file)) return undefined;
+  return { partitionPath: parts.slice(0, -1).join('/'), values, file };
+}

@@ -1,0 +1,136 @@
+/**
+ * Starting and steering ticklake's workflows from a client: the CLI, `npm start` and tests share
+ * these. Workflow ids are business keys, so starting twice attaches to the running workflow.
+ */
+import path from 'node:path';
+import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress } from '../activities/types';
+import type { ReplayInput, SinkWorkflowInput } from '../workflows';
+import type { ReplaySpeed } from './replay/pacing';
+import type { TicklakeConfig } from './config';
+
+export const SEARCH_ATTRIBUTES = { stage: 'TicklakeStage', source: 'TicklakeSource', topic: 'TicklakeTopic' } as const;
+
+/** `data/sample.csv` → `sample` */
+export function replayIdFor(file: string): string {
+  return path
+    .basename(file)
+    .replace(/\.[^.]*$/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-');
+}
+
+export const workflowIds = {
+  replay: (replayId: string) => `replay/${replayId}`,
+  sink: (topic: string) => `sink/${topic}`,
+  crawl: (database: string, table: string) => `crawl/${database}.${table}`,
+  query: (id: string) => `query/${id}`,
+};
+
+function attributes(stage: string, extra: Record<string, string>) {
+  return {
+    searchAttributes: Object.fromEntries(
+      Object.entries({ [SEARCH_ATTRIBUTES.stage]: stage, ...extra }).map(([k, v]) => [k, [v]]),
+    ),
+    memo: { stage, ...extra },
+  };
+}
+
+export function sinkInput(config: TicklakeConfig): SinkWorkflowInput {
+  return {
+    topic: config.kafka.topic,
+    groupId: config.sink.groupId,
+    bucket: config.lake.bucket,
+    prefix: config.lake.prefix,
+    table: config.glue.table,
+    partitionBy: config.lake.partitionBy,
+    compression: config.sink.compression,
+    flushMs: config.sink.flushMs,
+    maxRecords: config.sink.maxRecords,
+    maxBytes: config.sink.maxBytes,
+  };
+}
+
+export function crawlInput(config: TicklakeConfig): CrawlInput {
+  return {
+    bucket: config.lake.bucket,
+    prefix: config.lake.prefix,
+    database: config.glue.database,
+    table: config.glue.table,
+    partitionBy: config.lake.partitionBy,
+  };
+}
+
+export async function startReplay(
+  client: Client,
+  config: TicklakeConfig,
+  opts: { file: string; replayId?: string; speed?: ReplaySpeed; loop?: boolean; paused?: boolean },
+): Promise<WorkflowHandle> {
+  const file = path.resolve(opts.file);
+  const replayId = opts.replayId ?? replayIdFor(file);
+  const input: ReplayInput = {
+    replayId,
+    file,
+    topic: config.kafka.topic,
+    dlqTopic: config.kafka.dlqTopic,
+    positionsTopic: config.kafka.positionsTopic,
+    speed: opts.speed,
+    loop: opts.loop,
+    paused: opts.paused,
+  };
+  return client.workflow.start('replayWorkflow', {
+    workflowId: workflowIds.replay(replayId),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    ...attributes('replay', { [SEARCH_ATTRIBUTES.source]: path.basename(file), [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+  });
+}
+
+export async function startSink(client: Client, config: TicklakeConfig): Promise<WorkflowHandle> {
+  return client.workflow.start('sinkWorkflow', {
+    workflowId: workflowIds.sink(config.kafka.topic),
+    taskQueue: config.temporal.taskQueue,
+    args: [sinkInput(config)],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    ...attributes('sink', { [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+  });
+}
+
+export async function runCrawl(client: Client, config: TicklakeConfig): Promise<CrawlResult> {
+  const handle = await client.workflow.start('crawlWorkflow', {
+    workflowId: workflowIds.crawl(config.glue.database, config.glue.table),
+    taskQueue: config.temporal.taskQueue,
+    args: [crawlInput(config)],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    ...attributes('crawl', { [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+  });
+  return (await handle.result()) as CrawlResult;
+}
+
+export async function runQuery(
+  client: Client,
+  config: TicklakeConfig,
+  sql: string,
+  params: QueryInput['params'] = [],
+  opts: { engine?: QueryInput['engine']; id?: string } = {},
+): Promise<QueryResult> {
+  const input: QueryInput = {
+    sql,
+    params,
+    database: config.glue.database,
+    engine: opts.engine ?? config.query.engine,
+    maxRows: config.query.maxRows,
+    bucket: config.lake.bucket,
+    workgroup: config.athena.workgroup,
+    outputLocation: config.athena.outputLocation,
+  };
+  const id = opts.id ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  return client.workflow.execute('queryWorkflow', {
+    workflowId: workflowIds.query(id),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    ...attributes('query', {}),
+  });
+}
+
+export type { ReplayProgress };

@@ -1,0 +1,59 @@
+/** One worker process hosting every workflow and activity of ticklake. */
+import path from 'node:path';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../activities';
+import { createAwsClients } from './adapters/aws';
+import { createKafka } from './adapters/kafka';
+import { connectClient, connectWorker } from './adapters/temporal';
+import type { TicklakeConfig } from './config';
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startWorker(config: TicklakeConfig, overrides: Partial<WorkerOptions> = {}): Promise<RunningWorker> {
+  if (!runtimeInstalled) {
+    Runtime.install({
+      logger: new DefaultLogger((process.env.TICKLAKE_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN'),
+      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    });
+    runtimeInstalled = true;
+  }
+  const connection = await connectWorker(config.temporal);
+  let client: Promise<Client> | undefined;
+  const activities = createActivities({
+    kafka: createKafka(config.kafka),
+    aws: createAwsClients(config.aws),
+    temporal: () => (client ??= connectClient(config.temporal)),
+    queryCacheDir: path.join(config.dataDir, 'query-cache'),
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities,
+    // Pause reaches long-running activities through heartbeats: keep the throttle short.
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+    maxConcurrentActivityTaskExecutions: 20,
+    ...overrides,
+  });
+  const done = worker.run();
+  return {
+    worker,
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+      await connection.close();
+      if (client) await (await client).connection.close();
+    },
+  };
+}

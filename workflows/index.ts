@@ -1,0 +1,5 @@
+export { replayWorkflow, type ReplayInput } from './replay';
+export { sinkWorkflow, type SinkWorkflowInput } from './sink';
+export { crawlWorkflow } from './crawl';
+export { queryWorkflow } from './query';
+export * from './definitions';
