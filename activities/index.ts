@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import type { AwsClients } from '../src/adapters/aws';
+import type { ProducerPool } from '../src/replay/producer-pool';
 import { createCrawlActivities } from './crawl';
 import { createProduceActivities } from './produce';
 import { createProgressReporter } from './progress';
@@ -10,6 +11,7 @@ import { createSinkActivities } from './sink';
 
 export interface ActivityDeps {
   kafka: Kafka;
+  producers: ProducerPool;
   aws: AwsClients;
   temporal: () => Promise<Client>;
   /** Directory for the query engine's object cache. */
@@ -19,7 +21,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const reporter = createProgressReporter(deps.temporal);
   return {
-    ...createProduceActivities({ kafka: deps.kafka, reporter }),
+    ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter }),
     ...createSinkActivities({ kafka: deps.kafka, s3: deps.aws.s3, reporter }),
     ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
     ...createQueryActivities({ s3: deps.aws.s3, glue: deps.aws.glue, cacheDir: deps.queryCacheDir }),

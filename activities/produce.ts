@@ -1,6 +1,7 @@
 /** The replay producer: CSV rows into Kafka, exactly once, steerable, dead-lettering bad rows. */
 import { ApplicationFailure, Context, CancelledFailure, log } from '@temporalio/activity';
-import type { Kafka, Producer, Message } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
+import type { ProducerPool } from '../src/replay/producer-pool';
 import { CompressionTypes } from 'kafkajs';
 import { SourceFileError, openSource, readRows, sourceName, type SourceFingerprint } from '../src/replay/csv-source';
 import { Pacer } from '../src/replay/pacing';
@@ -12,39 +13,8 @@ import type { ProgressReporter } from './progress';
 
 export interface ProduceDeps {
   kafka: Kafka;
+  producers: ProducerPool;
   reporter: ProgressReporter;
-}
-
-/** Transactional producers, one per replay, kept for the life of the worker process. */
-const producers = new Map<string, Promise<Producer>>();
-
-async function transactionalProducer(kafka: Kafka, replayId: string): Promise<Producer> {
-  const transactionalId = `ticklake-replay-${replayId}`;
-  let p = producers.get(transactionalId);
-  if (!p) {
-    p = (async () => {
-      const producer = kafka.producer({
-        transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: 30_000,
-        allowAutoTopicCreation: false,
-      });
-      // connect() runs InitProducerId, which bumps the epoch and fences any zombie with this id.
-      await producer.connect();
-      return producer;
-    })();
-    producers.set(transactionalId, p);
-    p.catch(() => producers.delete(transactionalId));
-  }
-  return p;
-}
-
-async function dropProducer(replayId: string): Promise<void> {
-  const key = `ticklake-replay-${replayId}`;
-  const p = producers.get(key);
-  producers.delete(key);
-  if (p) await (await p).disconnect().catch(() => undefined);
 }
 
 function toKafka(m: TickMessage): Message {
@@ -68,7 +38,7 @@ export function createProduceActivities(deps: ProduceDeps) {
         if (err instanceof SourceFileError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidSourceFile');
         throw err;
       }
-      const producer = await transactionalProducer(deps.kafka, input.replayId);
+      const producer = await deps.producers.get(input.replayId);
       // Read the position only after the fence above: no older attempt can commit past it any more.
       let position: ReplayPosition | undefined = await readPosition(deps.kafka, input.positionsTopic, input.replayId);
       if (position && !sameFile(position.fingerprint, fingerprint)) {
@@ -130,7 +100,7 @@ export function createProduceActivities(deps: ProduceDeps) {
         } catch (err) {
           await txn.abort().catch(() => undefined);
           // A fenced or broken producer cannot be reused: the next attempt makes a new one.
-          await dropProducer(input.replayId);
+          await deps.producers.drop(input.replayId);
           throw err;
         }
         position = next;
@@ -170,8 +140,7 @@ export function createProduceActivities(deps: ProduceDeps) {
             ticks.push(toKafka(tickMessage(result.tick, source, row.line, new Date(now))));
             pending.produced++;
           } else {
-            const reason = row.raw.trim() === '' ? 'empty line' : result.reason;
-            dead.push(toKafka(deadLetterMessage({ source, row: row.line, reason, raw: row.raw }, new Date(now))));
+            dead.push(toKafka(deadLetterMessage({ source, row: row.line, reason: result.reason, raw: row.raw }, new Date(now))));
             pending.rejected++;
           }
           pending.consumed++;

@@ -19,7 +19,11 @@ export function createProgressReporter(getClient: () => Promise<Client>, interva
       lastSent.set(workflowId, now);
       void getClient()
         .then((c) => c.workflow.getHandle(workflowId).signal(signal, payload))
-        .catch((err: unknown) => log.warn('progress signal not delivered', { workflowId, signal, error: String(err) }));
+        .catch((err: unknown) => {
+          // A workflow that already ended needs no progress; anything else is worth a warning.
+          if ((err as Error).name === 'WorkflowNotFoundError') return;
+          log.warn('progress signal not delivered', { workflowId, signal, error: String(err) });
+        });
     },
   };
 }

@@ -8,31 +8,16 @@ import { Command } from 'commander';
 import Table from 'cli-table3';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Client } from '@temporalio/client';
-import { loadConfig, REPO_ROOT, LOCAL_PORTS, type TicklakeConfig } from './config';
-import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
-import { createAwsClients } from './adapters/aws';
-import { ensureBucket } from './adapters/s3';
+import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
 import { connectClient } from './adapters/temporal';
 import { startWorker } from './worker';
-import { replayIdFor, runCrawl, runQuery, startReplay, startSink } from './pipeline';
+import { prepareInfrastructure, replayIdFor, runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp } from './pipeline';
 import { replayProgressQuery, type ReplayStatus } from '../workflows/definitions';
 import type { ReplayProgress } from '../activities/types';
 
 export const SAMPLE_QUERY =
   'SELECT symbol, count(*) AS ticks, round(avg(close), 2) AS avg_close, min(trade_date) AS first_day, max(trade_date) AS last_day ' +
   'FROM ticks WHERE source = ? GROUP BY symbol ORDER BY symbol';
-
-async function prepareInfrastructure(config: TicklakeConfig): Promise<void> {
-  const kafka = createKafka(config.kafka, '-setup');
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, config.kafka, [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
-  } finally {
-    await admin.disconnect();
-  }
-  if (config.profile === 'local') await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
-}
 
 async function waitForReplay(client: Client, workflowId: string, quiet: boolean): Promise<ReplayProgress> {
   const handle = client.workflow.getHandle(workflowId);
@@ -55,26 +40,6 @@ async function waitForReplay(client: Client, workflowId: string, quiet: boolean)
   } finally {
     clearInterval(timer);
     bar?.stop();
-  }
-}
-
-async function waitForSinkCaughtUp(config: TicklakeConfig, timeoutMs: number): Promise<void> {
-  const kafka = createKafka(config.kafka, '-watch');
-  const admin = kafka.admin();
-  await admin.connect();
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      const lag = await groupLag(admin, config.sink.groupId, config.kafka.topic);
-      const total = [...lag.values()].reduce((a, b) => a + b, 0n);
-      if (total === 0n) return;
-      if (Date.now() > deadline) {
-        throw new Error(`the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await admin.disconnect();
   }
 }
 

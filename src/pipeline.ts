@@ -8,6 +8,9 @@ import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress }
 import type { ReplayInput, SinkWorkflowInput } from '../workflows';
 import type { ReplaySpeed } from './replay/pacing';
 import type { TicklakeConfig } from './config';
+import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
+import { createAwsClients } from './adapters/aws';
+import { ensureBucket } from './adapters/s3';
 
 export const SEARCH_ATTRIBUTES = { stage: 'TicklakeStage', source: 'TicklakeSource', topic: 'TicklakeTopic' } as const;
 
@@ -131,6 +134,40 @@ export async function runQuery(
     args: [input],
     ...attributes('query', {}),
   });
+}
+
+/** Creates the topics and (local profile) the bucket when missing. */
+export async function prepareInfrastructure(config: TicklakeConfig): Promise<void> {
+  const kafka = createKafka(config.kafka, '-setup');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, config.kafka, [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
+  } finally {
+    await admin.disconnect();
+  }
+  if (config.profile === 'local') await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
+}
+
+/** Waits until the sink group has committed everything in the topic. */
+export async function waitForSinkCaughtUp(config: TicklakeConfig, timeoutMs: number): Promise<void> {
+  const kafka = createKafka(config.kafka, '-watch');
+  const admin = kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const lag = await groupLag(admin, config.sink.groupId, config.kafka.topic);
+      const total = [...lag.values()].reduce((a, b) => a + b, 0n);
+      if (total === 0n) return;
+      if (Date.now() > deadline) {
+        throw new Error(`the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export type { ReplayProgress };

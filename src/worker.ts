@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
 import { createAwsClients } from './adapters/aws';
 import { createKafka } from './adapters/kafka';
+import { ProducerPool } from './replay/producer-pool';
 import { connectClient, connectWorker } from './adapters/temporal';
 import type { TicklakeConfig } from './config';
 
@@ -27,8 +28,11 @@ export async function startWorker(config: TicklakeConfig, overrides: Partial<Wor
   }
   const connection = await connectWorker(config.temporal);
   let client: Promise<Client> | undefined;
+  const kafka = createKafka(config.kafka);
+  const producers = new ProducerPool(kafka);
   const activities = createActivities({
-    kafka: createKafka(config.kafka),
+    kafka,
+    producers,
     aws: createAwsClients(config.aws),
     temporal: () => (client ??= connectClient(config.temporal)),
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
@@ -52,6 +56,7 @@ export async function startWorker(config: TicklakeConfig, overrides: Partial<Wor
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;
+      await producers.closeAll();
       await connection.close();
       if (client) await (await client).connection.close();
     },

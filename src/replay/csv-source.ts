@@ -54,14 +54,18 @@ export async function* readRows(file: string, start?: number): AsyncGenerator<So
     parse({
       bom: true,
       relax_column_count: true,
-      relax_quotes: true,
       skip_empty_lines: false,
+      // The schema never quotes: one physical line is one record, so line numbers are exact and a
+      // stray quote cannot swallow the rest of the file.
+      quote: false,
+      record_delimiter: ['\r\n', '\n'],
       raw: true,
       info: true,
+      max_record_size: 64 * 1024,
     }),
   );
   for await (const item of parser as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
-    yield { line: item.info.lines, fields: item.record, raw: item.raw.replace(/\r?\n$/, '') };
+    yield { line: item.info.lines, fields: item.record, raw: item.raw.replace(/[\r\n]+$/, '') };
   }
 }
 
