@@ -10,18 +10,39 @@ import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-/** Local service ports; docker-compose.yml names the same. */
-export const LOCAL_PORTS = {
-  temporal: 7233,
-  temporalUi: 8233,
-  kafka: 9092,
-  kafkaController: 9093,
-  s3: 9000,
-  moto: 5000,
-  metrics: 9464,
-} as const;
+/**
+ * Local service ports; docker-compose.yml names the same. TICKLAKE_PORT_OFFSET shifts them all, so a
+ * second stack (a chaos run, another checkout) can run beside the first.
+ */
+export function localPorts(offset = portOffset(process.env)) {
+  return {
+    temporal: 7233 + offset,
+    temporalUi: 8233 + offset,
+    kafka: 9092 + offset,
+    kafkaController: 9093 + offset,
+    s3: 9000 + offset,
+    moto: 5000 + offset,
+    metrics: 9464 + offset,
+  } as const;
+}
+
+function portOffset(env: NodeJS.ProcessEnv): number {
+  const raw = env.TICKLAKE_PORT_OFFSET;
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 50_000) {
+    throw new ConfigError('TICKLAKE_PORT_OFFSET must be a whole number from 0 to 50000');
+  }
+  return n;
+}
+
+export const LOCAL_PORTS = localPorts();
 
 /** Static credentials of the local S3 server (versitygw root user) and of moto. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'ticklake', secretAccessKey: 'ticklake-secret' } as const;
@@ -76,7 +97,8 @@ const envSchema = z.object({
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
   SINK_MAX_BYTES: positiveInt('SINK_MAX_BYTES').default(64 * 1024 * 1024),
   SINK_COMPRESSION: z.enum(['none', 'gzip', 'zstd'], { error: "SINK_COMPRESSION must be 'none', 'gzip' or 'zstd'" }).default('gzip'),
-  TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(LOCAL_PORTS.metrics),
+  TICKLAKE_PORT_OFFSET: z.string().optional(),
+  TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
 
 export interface TemporalConfig {
@@ -142,10 +164,6 @@ export interface TicklakeConfig {
   metricsPort: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 /** Builds the configuration from an environment (default: process.env plus `.env`). */
 export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
   const parsed = envSchema.safeParse(env);
@@ -155,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
   }
   const e = parsed.data;
   const local = e.TICKLAKE_PROFILE === 'local';
+  const ports = localPorts(portOffset(env));
   const localHttp = (port: number) => (local ? `http://127.0.0.1:${port}` : undefined);
   if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_MECHANISM !== 'aws' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
     throw new ConfigError('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set too');
@@ -176,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     dataDir,
     cacheDir: path.resolve(e.TICKLAKE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'ticklake')),
     temporal: {
-      address: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${LOCAL_PORTS.temporal}`,
+      address: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${ports.temporal}`,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TICKLAKE_TASK_QUEUE,
       tls: e.TEMPORAL_TLS_CERT
@@ -185,7 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       apiKey: e.TEMPORAL_API_KEY,
     },
     kafka: {
-      brokers: (e.KAFKA_BROKERS ?? `127.0.0.1:${LOCAL_PORTS.kafka}`).split(',').map((b) => b.trim()).filter(Boolean),
+      brokers: (e.KAFKA_BROKERS ?? `127.0.0.1:${ports.kafka}`).split(',').map((b) => b.trim()).filter(Boolean),
       clientId: e.KAFKA_CLIENT_ID,
       topic: e.KAFKA_TOPIC,
       dlqTopic: e.KAFKA_DLQ_TOPIC,
@@ -199,9 +218,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     },
     aws: {
       region: e.AWS_REGION,
-      s3Endpoint: e.S3_ENDPOINT ?? localHttp(LOCAL_PORTS.s3),
-      glueEndpoint: e.GLUE_ENDPOINT ?? localHttp(LOCAL_PORTS.moto),
-      athenaEndpoint: e.ATHENA_ENDPOINT ?? localHttp(LOCAL_PORTS.moto),
+      s3Endpoint: e.S3_ENDPOINT ?? localHttp(ports.s3),
+      glueEndpoint: e.GLUE_ENDPOINT ?? localHttp(ports.moto),
+      athenaEndpoint: e.ATHENA_ENDPOINT ?? localHttp(ports.moto),
       credentials: local ? { ...LOCAL_CREDENTIALS } : undefined,
     },
     lake: { bucket: e.LAKE_BUCKET, prefix, partitionBy },
@@ -215,7 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       maxBytes: e.SINK_MAX_BYTES,
       compression: e.SINK_COMPRESSION,
     },
-    metricsPort: e.TICKLAKE_METRICS_PORT,
+    metricsPort: e.TICKLAKE_METRICS_PORT ?? ports.metrics,
   };
 }
 
