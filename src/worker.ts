@@ -50,15 +50,19 @@ export async function startWorker(config: TicklakeConfig, overrides: Partial<Wor
     ...overrides,
   });
   const done = worker.run();
+  let closing: Promise<void> | undefined;
   return {
     worker,
     done,
-    async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await done;
-      await producers.closeAll();
-      await connection.close();
-      if (client) await (await client).connection.close();
+    shutdown() {
+      closing ??= (async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await done;
+        await producers.closeAll();
+        await connection.close();
+        if (client) await (await client).connection.close();
+      })();
+      return closing;
     },
   };
 }
