@@ -1,0 +1,454 @@
+/**
+ * `npx ticklake …` (also `npm run cli -- …`): drives ticklake's workflows on Temporal, and the local
+ * services. Every command takes --json; errors print one line and exit non-zero (--verbose for more).
+ */
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { loadConfig, type TicklakeConfig } from '../config';
+import { connectClient } from '../adapters/temporal';
+import { createKafka, groupLag } from '../adapters/kafka';
+import { parseSpeed, describeSpeed } from '../replay/pacing';
+import {
+  prepareInfrastructure,
+  replayIdFor,
+  runCrawl,
+  runQuery,
+  startReplay,
+  startSink,
+  workflowIds,
+} from '../pipeline';
+import {
+  pauseSignal,
+  replayProgressQuery,
+  resumeSignal,
+  setSpeedUpdate,
+  sinkStatusQuery,
+  type ReplayStatus,
+  type SinkStatus,
+} from '../../workflows/definitions';
+import type { ReplayProgress } from '../../activities/types';
+import { errorMessage, fields, print, table, type OutputOptions } from './output';
+
+interface Globals extends OutputOptions {
+  config: TicklakeConfig;
+}
+
+let clientPromise: Promise<Client> | undefined;
+function client(g: Globals): Promise<Client> {
+  return (clientPromise ??= connectClient(g.config.temporal));
+}
+
+function globals(cmd: Command): Globals {
+  const o = cmd.optsWithGlobals<{ json?: boolean; verbose?: boolean }>();
+  return { json: o.json, verbose: o.verbose, config: loadConfig() };
+}
+
+/** Warns (on stderr) when no worker polls the task queue: workflows would wait forever. */
+async function warnWithoutWorker(g: Globals): Promise<void> {
+  const c = await client(g);
+  const res = await c.workflowService.describeTaskQueue({
+    namespace: g.config.temporal.namespace,
+    taskQueue: { name: g.config.temporal.taskQueue },
+    taskQueueType: 1,
+  });
+  if ((res.pollers ?? []).length === 0) {
+    console.error(
+      `note: no worker polls task queue '${g.config.temporal.taskQueue}'; start one with 'npx ticklake worker' (or npm start)`,
+    );
+  }
+}
+
+function replayHandle(c: Client, id: string): WorkflowHandle {
+  return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
+}
+
+function replayRows(s: ReplayStatus): [string, string | number][] {
+  return [
+    ['state', s.state],
+    ['file', s.file],
+    ['speed', describeSpeed(s.speed)],
+    ['rows read', s.rowsRead],
+    ['produced', s.produced],
+    ['rejected', s.rejected],
+    ['position (line)', s.line],
+    ['pass', s.pass],
+    ['rate (rows/s)', s.rate],
+    ['updated', s.updatedAt],
+  ];
+}
+
+function sinkRows(s: SinkStatus): string {
+  const head = fields([
+    ['state', s.state],
+    ['topic', s.topic],
+    ['records written', s.records],
+    ['dead letters', s.deadLetters],
+    ['bytes written', s.bytes],
+    ['files written', s.files],
+    ['last flush', s.lastFlushAt ?? 'never'],
+  ]);
+  const parts = table(
+    ['partition', 'committed', 'high watermark', 'lag'],
+    s.partitions.map((p) => [p.partition, p.committed, p.highWatermark, p.lag]),
+  );
+  return `${head}\n${parts}`;
+}
+
+async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayProgress> {
+  const bar =
+    g.json || !process.stderr.isTTY
+      ? undefined
+      : new SingleBar(
+          { format: 'replay {bar} {value} rows | {rate} rows/s | rejected {rejected}', stream: process.stderr },
+          Presets.shades_classic,
+        );
+  bar?.start(1, 0, { rate: 0, rejected: 0 });
+  const timer = setInterval(() => {
+    handle
+      .query(replayProgressQuery)
+      .then((p) => {
+        bar?.setTotal(Math.max(p.rowsRead, 1));
+        bar?.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });
+      })
+      .catch(() => undefined);
+  }, 500);
+  try {
+    return (await handle.result()) as ReplayProgress;
+  } finally {
+    clearInterval(timer);
+    bar?.stop();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ticklake')
+    .description('Real-time market data pipeline on Temporal: CSV → Kafka → S3 lake → Glue → SQL')
+    .option('--json', 'print machine-readable JSON')
+    .option('--verbose', 'print stack traces on errors')
+    .showHelpAfterError();
+
+  // services -----------------------------------------------------------------------------------
+  const services = program.command('services').description('install, start and stop the local services');
+  for (const action of ['up', 'down', 'status'] as const) {
+    services
+      .command(action)
+      .argument('[names...]', 'temporal, kafka, s3, moto (default: all)')
+      .action(async (names: string[], _o, cmd: Command) => {
+        const g = globals(cmd);
+        const svc = await import('../services');
+        const selected = svc.parseServiceNames(names);
+        const statuses =
+          action === 'up'
+            ? await svc.ensureServices(selected)
+            : action === 'down'
+              ? await svc.stopServices(selected)
+              : await svc.serviceStatus(selected);
+        print(g, statuses, () =>
+          table(
+            ['service', 'state', 'address', 'pid', 'log'],
+            statuses.map((s) => [s.name, s.state, s.url ? `${s.address}  ${s.url}` : s.address, s.pid, s.logFile]),
+          ),
+        );
+        if (action === 'status' && statuses.some((s) => s.state !== 'running')) process.exitCode = 3;
+      });
+  }
+
+  program
+    .command('worker')
+    .description('run a worker in the foreground (all workflows and activities)')
+    .action(async () => {
+      await import('../worker-main');
+      await new Promise(() => undefined);
+    });
+
+  // start -----------------------------------------------------------------------------------------
+  program
+    .command('start')
+    .description('start the whole pipeline: sink, replay of a CSV, and the crawl schedule')
+    .option('--file <csv>', 'CSV to replay', path.join(__dirname, '..', '..', 'data', 'sample.csv'))
+    .option('--speed <speed>', 'max | <n>rows (rows/s) | <n>days (trading days/s)', 'max')
+    .option('--loop', 'replay the file again and again')
+    .action(async (o: { file: string; speed: string; loop?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const c = await client(g);
+      await prepareInfrastructure(g.config);
+      const sink = await startSink(c, g.config);
+      const replay = await startReplay(c, g.config, { file: o.file, speed: parseSpeed(o.speed), loop: o.loop });
+      const out = { sink: sink.workflowId, replay: replay.workflowId };
+      print(g, out, () =>
+        fields([
+          ['sink workflow', out.sink],
+          ['replay workflow', out.replay],
+        ]),
+      );
+      await warnWithoutWorker(g);
+    });
+
+  // replay ----------------------------------------------------------------------------------------
+  const replay = program.command('replay').description('start and steer replays');
+  replay
+    .command('start')
+    .argument('<file>', 'CSV of the indexProcessed.csv schema')
+    .option('--id <replayId>', 'replay id (default: the file name without extension)')
+    .option('--speed <speed>', 'max | <n>rows | <n>days', 'max')
+    .option('--loop', 'replay the file again and again')
+    .option('--paused', 'start paused')
+    .option('--wait', 'wait for the replay to finish, with a progress bar')
+    .action(
+      async (
+        file: string,
+        o: { id?: string; speed: string; loop?: boolean; paused?: boolean; wait?: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const c = await client(g);
+        await prepareInfrastructure(g.config);
+        const handle = await startReplay(c, g.config, {
+          file,
+          replayId: o.id,
+          speed: parseSpeed(o.speed),
+          loop: o.loop,
+          paused: o.paused,
+        });
+        if (!o.wait) {
+          print(
+            g,
+            { workflowId: handle.workflowId },
+            () => `started ${handle.workflowId} (replay id '${o.id ?? replayIdFor(file)}')`,
+          );
+          await warnWithoutWorker(g);
+          return;
+        }
+        await warnWithoutWorker(g);
+        const result = await followReplay(handle, g);
+        print(g, result, () =>
+          fields([
+            ['produced', result.produced],
+            ['rejected', result.rejected],
+            ['rows read', result.rowsRead],
+          ]),
+        );
+      },
+    );
+  for (const [name, signal, verb] of [
+    ['pause', pauseSignal, 'paused'],
+    ['resume', resumeSignal, 'resumed'],
+  ] as const) {
+    replay
+      .command(name)
+      .argument('<replayId>', 'replay id (e.g. sample) or workflow id')
+      .action(async (id: string, _o, cmd: Command) => {
+        const g = globals(cmd);
+        const h = replayHandle(await client(g), id);
+        await h.signal(signal);
+        print(g, { workflowId: h.workflowId, state: verb }, () => `${h.workflowId} ${verb}`);
+      });
+  }
+  replay
+    .command('speed')
+    .argument('<replayId>', 'replay id or workflow id')
+    .argument('<speed>', 'max | <n>rows | <n>days')
+    .action(async (id: string, speedText: string, _o, cmd: Command) => {
+      const g = globals(cmd);
+      const h = replayHandle(await client(g), id);
+      const speed = await h.executeUpdate(setSpeedUpdate, { args: [parseSpeed(speedText)] });
+      print(g, speed, () => `${h.workflowId} speed set to ${describeSpeed(speed)}`);
+    });
+  replay
+    .command('status')
+    .argument('<replayId>', 'replay id or workflow id')
+    .action(async (id: string, _o, cmd: Command) => {
+      const g = globals(cmd);
+      const h = replayHandle(await client(g), id);
+      const s = await h.query(replayProgressQuery);
+      print(g, s, () => fields(replayRows(s)));
+    });
+
+  // sink ------------------------------------------------------------------------------------------
+  const sink = program.command('sink').description('start and steer the S3 sink');
+  sink.command('start').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    await prepareInfrastructure(g.config);
+    const h = await startSink(await client(g), g.config);
+    print(g, { workflowId: h.workflowId }, () => `started ${h.workflowId}`);
+    await warnWithoutWorker(g);
+  });
+  for (const [name, signal, verb] of [
+    ['pause', pauseSignal, 'paused (drains, commits, stops consuming)'],
+    ['resume', resumeSignal, 'resumed'],
+  ] as const) {
+    sink.command(name).action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
+      await h.signal(signal);
+      print(
+        g,
+        { workflowId: h.workflowId, state: name === 'pause' ? 'paused' : 'running' },
+        () => `${h.workflowId} ${verb}`,
+      );
+    });
+  }
+  sink.command('status').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
+    const s = await h.query(sinkStatusQuery);
+    print(g, s, () => sinkRows(s));
+  });
+
+  // crawl -----------------------------------------------------------------------------------------
+  program
+    .command('crawl')
+    .description('update the Glue catalog from the lake')
+    .command('now')
+    .action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      await warnWithoutWorker(g);
+      const r = await runCrawl(await client(g), g.config);
+      print(g, r, () =>
+        fields([
+          ['table', `${r.database}.${r.table}`],
+          ['table created', r.tableCreated],
+          ['partitions added', r.partitionsAdded],
+          ['partitions in lake', r.partitionsFound],
+          ['objects read', r.objectsRead],
+          ['columns', r.columns.map((c) => `${c.name}:${c.type}`).join(', ')],
+          ['drift', r.drift.join('; ') || 'none'],
+        ]),
+      );
+    });
+
+  // query -----------------------------------------------------------------------------------------
+  program
+    .command('query')
+    .description('run one SQL statement (read-only) on the configured engine')
+    .argument('<sql>', 'SQL; use ? for parameters, e.g. "SELECT * FROM ticks WHERE symbol = ?"')
+    .option('--param <value...>', 'values bound to the ? placeholders, in order')
+    .addOption(new Option('--engine <engine>', 'query engine').choices(['duckdb', 'athena']))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .action(
+      async (sql: string, o: { param?: string[]; engine?: 'duckdb' | 'athena'; format: string }, cmd: Command) => {
+        const g = globals(cmd);
+        await warnWithoutWorker(g);
+        const r = await runQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
+        if (g.json || o.format === 'json') {
+          console.log(JSON.stringify(r, null, 2));
+          return;
+        }
+        if (o.format === 'csv') {
+          const esc = (v: unknown) =>
+            v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
+          console.log(r.columns.map((c) => esc(c.name)).join(','));
+          for (const row of r.rows) console.log(row.map(esc).join(','));
+          return;
+        }
+        console.log(
+          table(
+            r.columns.map((c) => c.name),
+            r.rows,
+          ),
+        );
+        console.error(
+          `${r.rowCount} rows${r.truncated ? ` (first ${r.rows.length} shown)` : ''} in ${r.stats.engineMs} ms; ` +
+            `objects downloaded ${r.stats.objectsDownloaded}, from cache ${r.stats.objectsCached}`,
+        );
+      },
+    );
+
+  // status ----------------------------------------------------------------------------------------
+  program
+    .command('status')
+    .description('one screen: workflows, producer position and rate, sink lag, last crawl')
+    .action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      const c = await client(g);
+      const replays: (ReplayStatus & { workflowId: string })[] = [];
+      for await (const w of c.workflow.list({
+        query: `WorkflowType = 'replayWorkflow' AND ExecutionStatus = 'Running'`,
+      })) {
+        try {
+          replays.push({
+            workflowId: w.workflowId,
+            ...(await c.workflow.getHandle(w.workflowId).query(replayProgressQuery)),
+          });
+        } catch {
+          // a replay that just finished
+        }
+      }
+      let sinkStatus: SinkStatus | undefined;
+      try {
+        sinkStatus = await c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic)).query(sinkStatusQuery);
+      } catch {
+        sinkStatus = undefined;
+      }
+      let lag: Record<string, string> | undefined;
+      try {
+        const admin = createKafka(g.config.kafka, '-status').admin();
+        await admin.connect();
+        try {
+          lag = Object.fromEntries(
+            [...(await groupLag(admin, g.config.sink.groupId, g.config.kafka.topic))].map(([p, l]) => [
+              String(p),
+              l.toString(),
+            ]),
+          );
+        } finally {
+          await admin.disconnect();
+        }
+      } catch {
+        lag = undefined;
+      }
+      let lastCrawl: { status: string; closed?: string } | undefined;
+      try {
+        const d = await c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table)).describe();
+        lastCrawl = { status: d.status.name, closed: d.closeTime?.toISOString() };
+      } catch {
+        lastCrawl = undefined;
+      }
+      const data = { replays, sink: sinkStatus ?? null, lag: lag ?? null, lastCrawl: lastCrawl ?? null };
+      print(g, data, () => {
+        const parts: string[] = [];
+        parts.push(
+          replays.length === 0
+            ? 'replays: none running'
+            : table(
+                ['replay', 'state', 'speed', 'produced', 'rejected', 'line', 'rows/s'],
+                replays.map((r) => [
+                  r.workflowId,
+                  r.state,
+                  describeSpeed(r.speed),
+                  r.produced,
+                  r.rejected,
+                  r.line,
+                  r.rate,
+                ]),
+              ),
+        );
+        parts.push(sinkStatus ? sinkRows(sinkStatus) : 'sink: not running');
+        if (lag) parts.push(table(['partition', 'lag (committed)'], Object.entries(lag)));
+        parts.push(
+          lastCrawl
+            ? `last crawl: ${lastCrawl.status}${lastCrawl.closed ? ` at ${lastCrawl.closed}` : ''}`
+            : 'last crawl: never',
+        );
+        return parts.join('\n');
+      });
+    });
+  return program;
+}
+
+export async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    console.error(`error: ${errorMessage(err)}`);
+    if (program.opts<{ verbose?: boolean }>().verbose) console.error(err);
+    process.exitCode = 1;
+  } finally {
+    if (clientPromise) await (await clientPromise.catch(() => undefined))?.connection.close();
+  }
+}
+
+if (require.main === module) void main();

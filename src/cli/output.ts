@@ -1,0 +1,42 @@
+/** How the CLI prints: aligned tables for people, JSON for scripts, one-line errors. */
+import Table from 'cli-table3';
+
+export interface OutputOptions {
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export type Cell = string | number | boolean | null | undefined;
+
+export function table(head: string[], rows: Cell[][]): string {
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '' : String(c))));
+  return t.toString();
+}
+
+/** Key/value pairs as a two-column table. */
+export function fields(pairs: [string, Cell][]): string {
+  const t = new Table({ style: { head: [], border: [] } });
+  for (const [k, v] of pairs) t.push({ [k]: v === null || v === undefined ? '' : String(v) });
+  return t.toString();
+}
+
+export function print(opts: OutputOptions, data: unknown, human: () => string): void {
+  if (opts.json) console.log(JSON.stringify(data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+  else console.log(human());
+}
+
+/** Reduces any failure to the message a user can act on (Temporal wraps activity failures twice). */
+export function errorMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown; name?: string } | undefined;
+  let message = e?.message ?? String(err);
+  for (let depth = 0; e?.cause && depth < 5; depth++) {
+    e = e.cause as typeof e;
+    if (e?.message) message = e.message;
+  }
+  const line = message.split('\n')[0];
+  if (/no poller seen/i.test(line)) {
+    return `${line}: start one with 'npx ticklake worker' (or npm start) and try again`;
+  }
+  return line;
+}
