@@ -42,8 +42,11 @@ export function partitionValues(
 }
 
 /** Hive escapes characters that would break a path segment; we escape the same set. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const HIVE_ESCAPED = /[%/=\\#:*?"<>|\x00-\x1f\x7f]/g;
+
 export function escapePartitionValue(value: string): string {
-  return value.replace(/[%/=\\#:*?"<>|\x00-\x1f\x7f]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
+  return value.replace(HIVE_ESCAPED, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
 }
 
 export function unescapePartitionValue(value: string): string {
@@ -79,7 +82,13 @@ export function manifestPrefix(prefix: string, groupId: string, topic: string, p
   return partition === undefined ? base : `${base}${partition}/`;
 }
 
-export function manifestKey(prefix: string, groupId: string, topic: string, partition: number, firstOffset: string): string {
+export function manifestKey(
+  prefix: string,
+  groupId: string,
+  topic: string,
+  partition: number,
+  firstOffset: string,
+): string {
   return `${manifestPrefix(prefix, groupId, topic, partition)}${padOffset(firstOffset)}.json`;
 }
 

@@ -11,7 +11,15 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
 import { connectClient } from './adapters/temporal';
 import { startWorker } from './worker';
-import { prepareInfrastructure, replayIdFor, runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp } from './pipeline';
+import {
+  prepareInfrastructure,
+  replayIdFor,
+  runCrawl,
+  runQuery,
+  startReplay,
+  startSink,
+  waitForSinkCaughtUp,
+} from './pipeline';
 import { replayProgressQuery, type ReplayStatus } from '../workflows/definitions';
 import type { ReplayProgress } from '../activities/types';
 
@@ -21,7 +29,12 @@ export const SAMPLE_QUERY =
 
 async function waitForReplay(client: Client, workflowId: string, quiet: boolean): Promise<ReplayProgress> {
   const handle = client.workflow.getHandle(workflowId);
-  const bar = quiet ? undefined : new SingleBar({ format: 'replay  {bar} {value} rows | {rate} rows/s | rejected {rejected}' }, Presets.shades_classic);
+  const bar = quiet
+    ? undefined
+    : new SingleBar(
+        { format: 'replay  {bar} {value} rows | {rate} rows/s | rejected {rejected}' },
+        Presets.shades_classic,
+      );
   bar?.start(0, 0, { rate: 0, rejected: 0 });
   const timer = setInterval(() => {
     handle
@@ -46,7 +59,11 @@ async function waitForReplay(client: Client, workflowId: string, quiet: boolean)
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('npm start --')
     .option('--once', 'exit after printing the result (services stay up)')
-    .option('--file <path>', 'CSV of the indexProcessed.csv schema to replay', path.join(REPO_ROOT, 'data', 'sample.csv'))
+    .option(
+      '--file <path>',
+      'CSV of the indexProcessed.csv schema to replay',
+      path.join(REPO_ROOT, 'data', 'sample.csv'),
+    )
     .option('--no-services', 'do not start the local services (use what the configuration points at)')
     .parse(argv, { from: 'user' });
   const opts = program.opts<{ once?: boolean; file: string; services: boolean }>();
@@ -67,7 +84,9 @@ export async function main(argv: string[]): Promise<void> {
     const replay = await startReplay(client, config, { file });
     console.log(`replaying ${file} (workflow ${replay.workflowId})`);
     const progress = await waitForReplay(client, replay.workflowId, !process.stdout.isTTY);
-    console.log(`produced ${progress.produced} rows, rejected ${progress.rejected} rows (dead-letter topic '${config.kafka.dlqTopic}')`);
+    console.log(
+      `produced ${progress.produced} rows, rejected ${progress.rejected} rows (dead-letter topic '${config.kafka.dlqTopic}')`,
+    );
     await waitForSinkCaughtUp(config, 10 * 60_000);
     console.log('sink caught up: every record is in the lake');
     const crawl = await runCrawl(client, config);
@@ -80,9 +99,13 @@ export async function main(argv: string[]): Promise<void> {
     for (const row of result.rows) table.push(row.map((v) => (v === null ? '' : String(v))));
     console.log(table.toString());
     const total = result.rows.reduce((n, r) => n + Number(r[1]), 0);
-    console.log(`${total} ticks over ${result.rows.length} symbols from ${path.basename(file)}, replay id '${replayIdFor(file)}' (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `${total} ticks over ${result.rows.length} symbols from ${path.basename(file)}, replay id '${replayIdFor(file)}' (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     if (opts.once) return;
-    console.log(`\nThe worker keeps running. Temporal Web UI: http://127.0.0.1:${LOCAL_PORTS.temporalUi}  (Ctrl-C to stop the worker)`);
+    console.log(
+      `\nThe worker keeps running. Temporal Web UI: http://127.0.0.1:${LOCAL_PORTS.temporalUi}  (Ctrl-C to stop the worker)`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

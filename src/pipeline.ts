@@ -85,7 +85,10 @@ export async function startReplay(
     taskQueue: config.temporal.taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    ...attributes('replay', { [SEARCH_ATTRIBUTES.source]: path.basename(file), [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+    ...attributes('replay', {
+      [SEARCH_ATTRIBUTES.source]: path.basename(file),
+      [SEARCH_ATTRIBUTES.topic]: config.kafka.topic,
+    }),
   });
 }
 
@@ -128,7 +131,7 @@ export async function runQuery(
     outputLocation: config.athena.outputLocation,
   };
   const id = opts.id ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  return client.workflow.execute('queryWorkflow', {
+  return client.workflow.execute<(input: QueryInput) => Promise<QueryResult>>('queryWorkflow', {
     workflowId: workflowIds.query(id),
     taskQueue: config.temporal.taskQueue,
     args: [input],
@@ -161,7 +164,9 @@ export async function waitForSinkCaughtUp(config: TicklakeConfig, timeoutMs: num
       const total = [...lag.values()].reduce((a, b) => a + b, 0n);
       if (total === 0n) return;
       if (Date.now() > deadline) {
-        throw new Error(`the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`);
+        throw new Error(
+          `the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }

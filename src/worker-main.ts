@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   await prepareInfrastructure(config);
   const running = await startWorker(config, { shutdownGraceTime: '10 seconds' });
-  console.log(`ticklake worker ${process.pid} polling task queue '${config.temporal.taskQueue}' at ${config.temporal.address}`);
+  console.log(
+    `ticklake worker ${process.pid} polling task queue '${config.temporal.taskQueue}' at ${config.temporal.address}`,
+  );
   const stop = () => {
     console.log('stopping worker...');
     void running.shutdown();

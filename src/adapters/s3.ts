@@ -22,7 +22,8 @@ export async function bucketExists(s3: S3Client, bucket: string): Promise<boolea
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (err) {
-    if (status(err) === 404 || (err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchBucket') return false;
+    if (status(err) === 404 || (err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchBucket')
+      return false;
     throw err;
   }
 }
@@ -52,7 +53,13 @@ export async function putIfAbsent(s3: S3Client, bucket: string, key: string, bod
   }
 }
 
-export async function putObject(s3: S3Client, bucket: string, key: string, body: Buffer, contentType: string): Promise<void> {
+export async function putObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  contentType: string,
+): Promise<void> {
   if (body.length >= MULTIPART_THRESHOLD) {
     await new Upload({
       client: s3,

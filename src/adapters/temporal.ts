@@ -30,7 +30,7 @@ export async function connectClient(cfg: TemporalConfig): Promise<Client> {
 }
 
 export async function connectWorker(cfg: TemporalConfig): Promise<NativeConnection> {
-  const options: NativeConnectionOptions = { address: cfg.address, tls: tlsOptions(cfg) as NativeConnectionOptions['tls'], apiKey: cfg.apiKey };
+  const options: NativeConnectionOptions = { address: cfg.address, tls: tlsOptions(cfg), apiKey: cfg.apiKey };
   try {
     return await NativeConnection.connect(options);
   } catch (err) {

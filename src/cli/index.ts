@@ -337,7 +337,7 @@ export function buildProgram(): Command {
           return;
         }
         if (o.format === 'csv') {
-          const esc = (v: unknown) =>
+          const esc = (v: string | number | boolean | null) =>
             v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
           console.log(r.columns.map((c) => esc(c.name)).join(','));
           for (const row of r.rows) console.log(row.map(esc).join(','));

@@ -31,7 +31,7 @@ export function errorMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown; name?: string } | undefined;
   let message = e?.message ?? String(err);
   for (let depth = 0; e?.cause && depth < 5; depth++) {
-    e = e.cause as typeof e;
+    e = e.cause;
     if (e?.message) message = e.message;
   }
   const line = message.split('\n')[0];

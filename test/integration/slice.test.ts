@@ -32,9 +32,13 @@ describe('end-to-end slice on the local services', () => {
 
     await waitForSinkCaughtUp(h.config, 120_000);
     const aws = createAwsClients(h.config.aws);
-    const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: h.config.lake.bucket, Prefix: `${h.config.lake.prefix}ticks/symbol=` }));
+    const listed = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: h.config.lake.bucket, Prefix: `${h.config.lake.prefix}ticks/symbol=` }),
+    );
     expect(listed.KeyCount).toBeGreaterThan(0);
-    expect(listed.Contents!.every((o) => /symbol=[^/]+\/year=\d{4}\/t-.+\+\d+\+\d{20}\.json\.gz$/.test(o.Key!))).toBe(true);
+    expect(listed.Contents!.every((o) => /symbol=[^/]+\/year=\d{4}\/t-.+\+\d+\+\d{20}\.json\.gz$/.test(o.Key!))).toBe(
+      true,
+    );
 
     const crawl = await runCrawl(h.client, h.config);
     expect(crawl.tableCreated).toBe(true);
@@ -43,8 +47,12 @@ describe('end-to-end slice on the local services', () => {
     expect(table.Table?.StorageDescriptor?.SerdeInfo?.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
     expect(table.Table?.PartitionKeys?.map((k) => k.Name)).toEqual(['symbol', 'year']);
     const columns = table.Table?.StorageDescriptor?.Columns?.map((c) => `${c.Name}:${c.Type}`);
-    expect(columns).toEqual(expect.arrayContaining(['trade_date:date', 'close:double', 'volume:bigint', 'adj_close:double', 'row:bigint']));
-    const partitions = await aws.glue.send(new GetPartitionsCommand({ DatabaseName: h.config.glue.database, TableName: 'ticks' }));
+    expect(columns).toEqual(
+      expect.arrayContaining(['trade_date:date', 'close:double', 'volume:bigint', 'adj_close:double', 'row:bigint']),
+    );
+    const partitions = await aws.glue.send(
+      new GetPartitionsCommand({ DatabaseName: h.config.glue.database, TableName: 'ticks' }),
+    );
     expect(partitions.Partitions?.length).toBe(crawl.partitionsFound);
 
     const result = await runQuery(

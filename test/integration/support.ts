@@ -63,9 +63,14 @@ export async function waitFor<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${errorText(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : JSON.stringify(err);
 }
 
 export interface CsvStats {
@@ -75,7 +80,7 @@ export interface CsvStats {
 
 /** Counts and sums per symbol computed straight from a CSV, independently of the pipeline. */
 export function csvStats(file: string): CsvStats {
-  const records = parse(fs.readFileSync(file), { bom: true, from_line: 2 }) as string[][];
+  const records: string[][] = parse(fs.readFileSync(file), { bom: true, from_line: 2 });
   const perSymbol = new Map<string, { count: number; sumClose: number }>();
   for (const r of records) {
     const s = perSymbol.get(r[0]) ?? { count: 0, sumClose: 0 };
