@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import type { AwsClients } from '../src/adapters/aws';
 import type { ProducerPool } from '../src/replay/producer-pool';
+import type { PipelineMetrics } from '../src/metrics';
 import { createCrawlActivities } from './crawl';
 import { createProduceActivities } from './produce';
 import { createProgressReporter } from './progress';
@@ -16,6 +17,7 @@ export interface ActivityDeps {
   temporal: () => Promise<Client>;
   /** Directory for the query engine's object cache. */
   queryCacheDir: string;
+  metrics?: PipelineMetrics;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -8,6 +8,7 @@ import { createKafka } from './adapters/kafka';
 import { ProducerPool } from './replay/producer-pool';
 import { connectClient, connectWorker } from './adapters/temporal';
 import type { TicklakeConfig } from './config';
+import { createPipelineMetrics, portFree } from './metrics';
 
 export interface RunningWorker {
   worker: Worker;
@@ -18,12 +19,24 @@ export interface RunningWorker {
 
 let runtimeInstalled = false;
 
-export async function startWorker(config: TicklakeConfig, overrides: Partial<WorkerOptions> = {}): Promise<RunningWorker> {
+export async function startWorker(
+  config: TicklakeConfig,
+  overrides: Partial<WorkerOptions> = {},
+): Promise<RunningWorker> {
   if (!runtimeInstalled) {
+    // One runtime per process; its Prometheus exporter serves the SDK's metrics and ours.
+    const port = config.metricsPort;
+    const exportMetrics = port > 0 && (await portFree(port));
     Runtime.install({
       logger: new DefaultLogger((process.env.TICKLAKE_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN'),
-      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+      telemetryOptions: {
+        logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+        ...(exportMetrics ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } } : {}),
+      },
     });
+    if (port > 0 && !exportMetrics) {
+      Runtime.instance().logger.warn('metrics port in use; this worker exports no Prometheus metrics', { port });
+    }
     runtimeInstalled = true;
   }
   const connection = await connectWorker(config.temporal);
@@ -36,6 +49,7 @@ export async function startWorker(config: TicklakeConfig, overrides: Partial<Wor
     aws: createAwsClients(config.aws),
     temporal: () => (client ??= connectClient(config.temporal)),
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
+    metrics: createPipelineMetrics(Runtime.instance().metricMeter),
   });
   const worker = await Worker.create({
     connection,

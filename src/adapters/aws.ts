@@ -4,6 +4,9 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AwsEndpoints } from '../config';
 
+// The pinned SDK release supports Node 20; its notice about future releases is not actionable here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface AwsClients {
   s3: S3Client;
   glue: GlueClient;
