@@ -30,6 +30,7 @@ import {
 } from '../../workflows/definitions';
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
+import { writeChart } from '../chart';
 
 interface Globals extends OutputOptions {
   config: TicklakeConfig;
@@ -327,11 +328,31 @@ export function buildProgram(): Command {
     .option('--param <value...>', 'values bound to the ? placeholders, in order')
     .addOption(new Option('--engine <engine>', 'query engine').choices(['duckdb', 'athena']))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .option('--chart <file>', 'also write a line chart of the result (.svg, .png or .html)')
+    .option('--x <column>', 'chart: x axis column (default: the first date column)')
+    .option('--y <column>', 'chart: y axis column (default: the first numeric column)')
+    .option('--series <column>', 'chart: one line per value of this column (default: the first text column)')
     .action(
-      async (sql: string, o: { param?: string[]; engine?: 'duckdb' | 'athena'; format: string }, cmd: Command) => {
+      async (
+        sql: string,
+        o: {
+          param?: string[];
+          engine?: 'duckdb' | 'athena';
+          format: string;
+          chart?: string;
+          x?: string;
+          y?: string;
+          series?: string;
+        },
+        cmd: Command,
+      ) => {
         const g = globals(cmd);
         await warnWithoutWorker(g);
         const r = await runQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
+        if (o.chart) {
+          const file = await writeChart(r, o.chart, { x: o.x, y: o.y, series: o.series });
+          console.error(`chart written to ${file}`);
+        }
         if (g.json || o.format === 'json') {
           console.log(JSON.stringify(r, null, 2));
           return;
