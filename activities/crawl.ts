@@ -1,172 +1,592 @@
-/** The crawler: keeps the Glue table and its partitions in step with the lake. */
+/**
+ * The crawler: keeps the Glue table and its partitions in step with the lake.
+ *
+ * - `crawlLake`: ticklake's own crawler. Incremental from the sink's flush manifests (see
+ *   src/catalog/crawl-plan.ts); a full scan of the table folder when the table or the crawl state is
+ *   missing (an emptied catalog is rebuilt from the lake alone) or when asked.
+ * - `registerPartitions`: registers partitions the sink has just written to (its notices), with the
+ *   table's current columns; the schema follows with the next crawl.
+ * - `runManagedCrawler`: managed mode, an AWS Glue crawler does the scan.
+ */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import {
-  BatchCreatePartitionCommand,
-  CreateDatabaseCommand,
+  AlreadyExistsException,
+  CreateCrawlerCommand,
+  CrawlerRunningException,
   CreateTableCommand,
+  DeleteCrawlerCommand,
   EntityNotFoundException,
-  GetDatabaseCommand,
-  GetTableCommand,
+  GetCrawlerCommand,
+  GlueServiceException,
+  ListCrawlsCommand,
+  StartCrawlerCommand,
+  UpdateCrawlerCommand,
   UpdateTableCommand,
-  paginateGetPartitions,
+  type Crawler,
   type GlueClient,
   type Table,
 } from '@aws-sdk/client-glue';
-import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { bucketExists, getObjectBytes } from '../src/adapters/s3';
-import { parseDataObjectKey, tableRoot } from '../src/lake-layout';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bucketExists, getJson } from '../src/adapters/s3';
+import { partitionPath, tableRoot } from '../src/lake-layout';
 import { inferSchema, type Column } from '../src/catalog/schema';
-import { s3Url, storageDescriptor, tableInput } from '../src/catalog/glue-table';
-import { decodeLines } from '../src/sink/format';
-import type { CrawlInput, CrawlResult } from './types';
+import {
+  PARAM_DRIFT,
+  PARAM_SCHEMA_CHANGED_AT,
+  mergeDrift,
+  partitionInput,
+  s3Url,
+  tableColumns,
+  tableInput,
+  tableMappings,
+} from '../src/catalog/glue-table';
+import {
+  advanceWatermark,
+  crawlStateKey,
+  groupByPartition,
+  isManifestKey,
+  mergeWatermarks,
+  parsePartitionPath,
+  pickSamples,
+  sinkManifestRoot,
+  usableState,
+  type CrawlState,
+  type LakePartition,
+} from '../src/catalog/crawl-plan';
+import {
+  LakeAccessError,
+  listKeys,
+  listManifestFolders,
+  mapLimit,
+  readManifest,
+  readSample,
+} from '../src/catalog/lake-scan';
+import {
+  createPartitions,
+  ensureDatabase,
+  getTable,
+  partitionId,
+  registeredPartitions,
+  updateAllPartitions,
+} from '../src/catalog/glue-catalog';
+import { crawlOutcome, crawlerDefinition, crawlerDifferences } from '../src/catalog/managed-crawler';
+import type {
+  CrawlInput,
+  CrawlResult,
+  ManagedCrawlOutcome,
+  RegisterPartitionsInput,
+  RegisterPartitionsResult,
+} from './types';
 
 export interface CrawlDeps {
   s3: S3Client;
   glue: GlueClient;
 }
 
-const SAMPLE_LINES = 200;
+const SAMPLE_LINES = 500;
+const DEFAULT_MAX_SAMPLES = 2_000;
+const READ_CONCURRENCY = 16;
+const MAX_REPORTED = 20;
 
-async function ensureDatabase(glue: GlueClient, database: string): Promise<void> {
-  try {
-    await glue.send(new GetDatabaseCommand({ Name: database }));
-  } catch (err) {
-    if (!(err instanceof EntityNotFoundException)) throw err;
-    await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database, Description: 'ticklake market data lake' } }));
+const PARTITION_COLUMNS = new Set(['symbol', 'year', 'month', 'trade_date']);
+
+function validate(input: CrawlInput): void {
+  const problems: string[] = [];
+  if (!input.bucket) problems.push('bucket is empty');
+  if (!input.database || !/^[a-z0-9_]+$/.test(input.database))
+    problems.push(`database '${input.database}' must be lowercase letters, digits and _`);
+  if (!input.table || !/^[a-z0-9_]+$/.test(input.table))
+    problems.push(`table '${input.table}' must be lowercase letters, digits and _`);
+  if (!Array.isArray(input.partitionBy) || input.partitionBy.length === 0)
+    problems.push('partitionBy must name at least one column');
+  for (const p of input.partitionBy ?? [])
+    if (!PARTITION_COLUMNS.has(p))
+      problems.push(`partition column '${p}' is not one of ${[...PARTITION_COLUMNS].join(', ')}`);
+  if (input.prefix && !input.prefix.endsWith('/')) problems.push(`prefix '${input.prefix}' must end with '/'`);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(`invalid crawl input: ${problems.join('; ')}`, 'InvalidCrawlInput');
   }
 }
 
-async function getTable(glue: GlueClient, database: string, table: string): Promise<Table | undefined> {
-  try {
-    return (await glue.send(new GetTableCommand({ DatabaseName: database, Name: table }))).Table;
-  } catch (err) {
-    if (err instanceof EntityNotFoundException) return undefined;
-    throw err;
+function nonRetryable(err: unknown): never {
+  if (err instanceof LakeAccessError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+  throw err;
+}
+
+async function requireBucket(s3: S3Client, bucket: string): Promise<void> {
+  if (!(await bucketExists(s3, bucket))) {
+    throw ApplicationFailure.nonRetryable(
+      `bucket '${bucket}' does not exist; create it or set LAKE_BUCKET`,
+      'MissingBucket',
+    );
   }
+}
+
+function createdAt(table: Table | undefined): string | undefined {
+  return table?.CreateTime ? new Date(table.CreateTime).toISOString() : undefined;
+}
+
+function emptyResult(input: CrawlInput, scan: CrawlResult['scan']): CrawlResult {
+  return {
+    database: input.database,
+    table: input.table,
+    scan,
+    tableCreated: false,
+    tableUpdated: false,
+    columns: [],
+    addedColumns: [],
+    widenedColumns: [],
+    partitionsFound: 0,
+    partitionsAdded: 0,
+    partitionsUpdated: 0,
+    objectsFound: 0,
+    objectsRead: 0,
+    manifestsRead: 0,
+    unreadableObjects: [],
+    malformedLines: 0,
+    drift: [],
+    warnings: [],
+    durationMs: 0,
+  };
+}
+
+interface ManifestEntry {
+  folder: string;
+  key: string;
+  /** Data objects of this table named by the manifest. */
+  files: string[];
+  readable: boolean;
 }
 
 export function createCrawlActivities(deps: CrawlDeps) {
+  const { s3, glue } = deps;
+
+  async function readState(input: CrawlInput): Promise<unknown> {
+    try {
+      return await getJson<unknown>(s3, input.bucket, crawlStateKey(input.prefix, input.database, input.table));
+    } catch (err) {
+      if (err instanceof SyntaxError) return undefined; // a torn or foreign state object: crawl from scratch
+      throw err;
+    }
+  }
+
+  async function writeState(
+    input: CrawlInput,
+    tableCreatedAt: string,
+    watermarks: Record<string, string>,
+  ): Promise<void> {
+    // Two crawls may overlap (a scheduled one and a notified one): merge, never move a watermark back.
+    const current = usableState(await readState(input), {
+      database: input.database,
+      table: input.table,
+      tableCreatedAt,
+    });
+    const state: CrawlState = {
+      version: 1,
+      database: input.database,
+      table: input.table,
+      tableCreatedAt,
+      watermarks: mergeWatermarks(current?.watermarks ?? {}, watermarks),
+      updatedAt: new Date().toISOString(),
+    };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: input.bucket,
+        Key: crawlStateKey(input.prefix, input.database, input.table),
+        Body: JSON.stringify(state),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+
   return {
     async crawlLake(input: CrawlInput): Promise<CrawlResult> {
+      const started = Date.now();
+      validate(input);
       const ctx = Context.current();
-      if (!(await bucketExists(deps.s3, input.bucket))) {
-        throw ApplicationFailure.nonRetryable(
-          `bucket '${input.bucket}' does not exist; create it or set LAKE_BUCKET`,
-          'MissingBucket',
-        );
-      }
+      await requireBucket(s3, input.bucket);
       const root = tableRoot(input.prefix, input.table);
-      const objectsByPartition = new Map<string, { values: string[]; keys: string[] }>();
-      for await (const page of paginateListObjectsV2({ client: deps.s3 }, { Bucket: input.bucket, Prefix: root })) {
-        for (const o of page.Contents ?? []) {
-          const parsed = parseDataObjectKey(o.Key!, root, input.partitionBy);
-          if (!parsed) continue;
-          let entry = objectsByPartition.get(parsed.partitionPath);
-          if (!entry) objectsByPartition.set(parsed.partitionPath, (entry = { values: parsed.values, keys: [] }));
-          entry.keys.push(o.Key!);
-        }
-        ctx.heartbeat({ listed: objectsByPartition.size });
-      }
+      const manifestRoot = sinkManifestRoot(input.prefix);
+      const result = emptyResult(input, 'full');
 
-      await ensureDatabase(deps.glue, input.database);
-      const table = await getTable(deps.glue, input.database, input.table);
-      const registered = new Set<string>();
-      if (table) {
-        for await (const page of paginateGetPartitions({ client: deps.glue }, { DatabaseName: input.database, TableName: input.table })) {
-          for (const p of page.Partitions ?? []) registered.add((p.Values ?? []).join('\u0000'));
-        }
+      let table = await getTable(glue, input.database, input.table);
+      const state =
+        table && !input.full
+          ? usableState(await readState(input), { ...input, tableCreatedAt: createdAt(table) })
+          : undefined;
+      const incremental = state !== undefined;
+      result.scan = incremental ? 'incremental' : 'full';
+      if (!incremental) {
+        result.reason = !table
+          ? 'table missing'
+          : input.full
+            ? 'full crawl requested'
+            : 'no crawl state for this table';
       }
-      const fresh = [...objectsByPartition.entries()].filter(([, e]) => !registered.has(e.values.join('\u0000')));
+      ctx.heartbeat({ phase: 'listing', scan: result.scan });
 
-      // Sample one object of each new partition.
-      const samples: Record<string, unknown>[] = [];
-      let objectsRead = 0;
-      for (const [, entry] of fresh) {
-        const key = entry.keys[0];
-        const body = await getObjectBytes(deps.s3, input.bucket, key);
-        if (!body) continue;
-        objectsRead++;
-        for (const line of decodeLines(body, key).slice(0, SAMPLE_LINES)) {
-          try {
-            const v: unknown = JSON.parse(line);
-            if (v && typeof v === 'object' && !Array.isArray(v)) samples.push(v as Record<string, unknown>);
-          } catch {
-            // Lines that are not JSON cannot come from the sink; they are left to the SerDe to skip.
+      // ---- what is there: manifests (and, for a full scan, the whole table folder) ----------------
+      // Manifests are listed before data objects: a manifest whose objects are not listed yet was
+      // written just now, and the watermark stays before it.
+      const folders = await listManifestFolders(s3, input.bucket, manifestRoot).catch(nonRetryable);
+      const manifestKeys = new Map<string, string[]>();
+      await mapLimit(folders, 8, async (folder) => {
+        const rel = folder.slice(manifestRoot.length);
+        const after = state?.watermarks[rel];
+        const keys = (await listKeys(s3, input.bucket, folder, after).catch(nonRetryable)).filter(isManifestKey);
+        manifestKeys.set(rel, keys);
+      });
+
+      let partitions: Map<string, LakePartition>;
+      const newWatermarks: Record<string, string> = {};
+      let entries: ManifestEntry[] = [];
+      const missing = new Set<string>();
+
+      const readManifests = async (list: { folder: string; key: string }[]): Promise<ManifestEntry[]> =>
+        mapLimit(list, READ_CONCURRENCY, async ({ folder, key }) => {
+          const read = await readManifest(s3, input.bucket, key).catch(nonRetryable);
+          result.manifestsRead++;
+          if (read.status !== 'ok') {
+            if (read.status === 'unreadable') result.warnings.push(`manifest ${key} skipped: ${read.reason}`);
+            return { folder, key, files: [], readable: read.status === 'unreadable' };
+          }
+          const files = read.manifest.files
+            .map((f) => f.key)
+            .filter((k) => typeof k === 'string' && k.startsWith(root));
+          return { folder, key, files, readable: true };
+        });
+
+      if (incremental) {
+        const list = [...manifestKeys].flatMap(([folder, keys]) => keys.map((key) => ({ folder, key })));
+        entries = await readManifests(list);
+        partitions = groupByPartition(
+          entries.flatMap((e) => e.files),
+          root,
+          input.partitionBy,
+        );
+      } else {
+        const keys = await listKeys(s3, input.bucket, root).catch(nonRetryable);
+        partitions = groupByPartition(keys, root, input.partitionBy);
+        const listed = new Set(keys);
+        // Per folder, the newest manifest whose objects were all listed becomes the watermark.
+        for (const [folder, keysInFolder] of manifestKeys) {
+          for (let i = keysInFolder.length - 1; i >= 0; i--) {
+            const [entry] = await readManifests([{ folder, key: keysInFolder[i] }]);
+            if (entry.readable && entry.files.every((f) => listed.has(f))) {
+              newWatermarks[folder] = entry.key;
+              break;
+            }
           }
         }
-        ctx.heartbeat({ sampled: objectsRead });
       }
+      result.partitionsFound = partitions.size;
+      result.objectsFound = [...partitions.values()].reduce((n, p) => n + p.keys.length, 0);
+      ctx.heartbeat({ phase: 'sampling', partitions: partitions.size, objects: result.objectsFound });
 
-      const existing: Column[] = (table?.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name!, type: c.Type! }));
-      const schema = inferSchema(samples, existing, input.partitionBy);
-      const location = s3Url(input.bucket, root);
-      const changed =
-        !table ||
-        schema.columns.length !== existing.length ||
-        schema.columns.some((c, i) => existing[i]?.type !== c.type || existing[i]?.name !== c.name);
-      if (!table) {
-        if (schema.columns.length === 0) {
-          return {
-            database: input.database,
-            table: input.table,
-            tableCreated: false,
-            columns: [],
-            partitionsFound: 0,
-            partitionsAdded: 0,
-            objectsRead,
-            drift: [],
-          };
+      // ---- sample records of new objects --------------------------------------------------------
+      const samples = pickSamples(partitions.values(), input.maxSampleObjects ?? DEFAULT_MAX_SAMPLES);
+      const records: Record<string, unknown>[] = [];
+      await mapLimit(samples, READ_CONCURRENCY, async (key) => {
+        const read = await readSample(s3, input.bucket, key, SAMPLE_LINES).catch(nonRetryable);
+        if (read.status === 'missing') {
+          missing.add(key);
+          return;
         }
-        await deps.glue.send(
-          new CreateTableCommand({
-            DatabaseName: input.database,
-            TableInput: tableInput({ table: input.table, location, columns: schema.columns, partitionBy: input.partitionBy }),
-          }),
-        );
-      } else if (changed || schema.drift.length > 0) {
-        const params = { ...(table.Parameters ?? {}) };
-        if (schema.drift.length > 0) params['ticklake.drift'] = JSON.stringify(schema.drift);
-        await deps.glue.send(
-          new UpdateTableCommand({
-            DatabaseName: input.database,
-            TableInput: tableInput({
-              table: input.table,
-              location,
-              columns: schema.columns,
-              partitionBy: input.partitionBy,
-              parameters: params,
-            }),
-          }),
-        );
+        result.objectsRead++;
+        if (read.status === 'unreadable') {
+          if (result.unreadableObjects.length < MAX_REPORTED) result.unreadableObjects.push(`${key}: ${read.reason}`);
+          return;
+        }
+        result.malformedLines += read.malformedLines;
+        for (const r of read.records) records.push(r);
+        if (result.objectsRead % 50 === 0) ctx.heartbeat({ phase: 'sampling', read: result.objectsRead });
+      });
+      if (result.malformedLines > 0)
+        result.warnings.push(`${result.malformedLines} sampled lines were not JSON objects`);
+
+      if (incremental) {
+        for (const folder of manifestKeys.keys()) {
+          const inFolder = entries.filter((e) => e.folder === folder);
+          const mark = advanceWatermark(
+            state.watermarks[folder],
+            inFolder.map((e) => ({ key: e.key, complete: e.readable && e.files.every((f) => !missing.has(f)) })),
+          );
+          if (mark) newWatermarks[folder] = mark;
+        }
       }
 
-      for (let i = 0; i < fresh.length; i += 100) {
-        const chunk = fresh.slice(i, i + 100);
-        const out = await deps.glue.send(
-          new BatchCreatePartitionCommand({
-            DatabaseName: input.database,
-            TableName: input.table,
-            PartitionInputList: chunk.map(([path, e]) => ({
-              Values: e.values,
-              StorageDescriptor: storageDescriptor(s3Url(input.bucket, `${root}${path}/`), schema.columns),
-            })),
-          }),
-        );
-        const errors = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
-        if (errors.length > 0) throw new Error(`BatchCreatePartition failed for ${errors.length} partitions: ${errors[0].ErrorDetail?.ErrorMessage}`);
-        ctx.heartbeat({ registered: i + chunk.length });
+      // ---- the table ----------------------------------------------------------------------------
+      const existingColumns: Column[] = tableColumns(table?.StorageDescriptor);
+      const schema = inferSchema(records, existingColumns, input.partitionBy);
+      const mappings = { ...tableMappings(table?.StorageDescriptor), ...schema.mappings };
+      const location = s3Url(input.bucket, root);
+      result.drift = schema.drift;
+      result.addedColumns = table ? schema.added : [];
+      result.widenedColumns = schema.widened;
+
+      if (!table) {
+        if (partitions.size === 0) {
+          result.warnings.push(
+            `no data objects under s3://${input.bucket}/${root}: nothing to catalog yet ` +
+              `(check LAKE_BUCKET, LAKE_PREFIX and GLUE_TABLE, or let the sink write first)`,
+          );
+          result.durationMs = Date.now() - started;
+          log.info('crawl found an empty lake', { bucket: input.bucket, root });
+          return result;
+        }
+        if (schema.columns.length === 0) {
+          throw ApplicationFailure.nonRetryable(
+            `none of the ${result.objectsRead} objects sampled under s3://${input.bucket}/${root} holds JSON records ` +
+              `(first: ${result.unreadableObjects[0] ?? 'empty objects'}); the lake must hold newline-delimited JSON objects`,
+            'InvalidLake',
+          );
+        }
+        await ensureDatabase(glue, input.database);
+        try {
+          await glue.send(
+            new CreateTableCommand({
+              DatabaseName: input.database,
+              TableInput: tableInput({
+                table: input.table,
+                location,
+                columns: schema.columns,
+                partitionBy: input.partitionBy,
+                mappings,
+                parameters: {
+                  [PARAM_SCHEMA_CHANGED_AT]: new Date().toISOString(),
+                  ...(schema.drift.length > 0
+                    ? { [PARAM_DRIFT]: JSON.stringify(mergeDrift(undefined, schema.drift)) }
+                    : {}),
+                },
+              }),
+            }),
+          );
+          result.tableCreated = true;
+        } catch (err) {
+          // Another crawl created it a moment ago: go on with that table.
+          if (!(err instanceof AlreadyExistsException)) throw err;
+        }
+        table = await getTable(glue, input.database, input.table);
+        if (!table)
+          throw new Error(`table ${input.database}.${input.table} vanished right after it was created; retrying`);
+      } else {
+        const columnsChanged =
+          schema.columns.length !== existingColumns.length ||
+          schema.columns.some((c, i) => existingColumns[i].name !== c.name || existingColumns[i].type !== c.type);
+        const mappingsChanged = JSON.stringify(mappings) !== JSON.stringify(tableMappings(table.StorageDescriptor));
+        const drift = mergeDrift(table.Parameters?.[PARAM_DRIFT], schema.drift);
+        const driftChanged =
+          schema.drift.length > 0 && JSON.stringify(drift) !== (table.Parameters?.[PARAM_DRIFT] ?? '[]');
+        if (columnsChanged || mappingsChanged || driftChanged) {
+          const parameters: Record<string, string> = { ...(table.Parameters ?? {}) };
+          if (driftChanged) parameters[PARAM_DRIFT] = JSON.stringify(drift);
+          if (columnsChanged || mappingsChanged) parameters[PARAM_SCHEMA_CHANGED_AT] = new Date().toISOString();
+          await glue.send(
+            new UpdateTableCommand({
+              DatabaseName: input.database,
+              TableInput: tableInput({
+                table: input.table,
+                location: table.StorageDescriptor?.Location ?? location,
+                columns: schema.columns,
+                partitionBy: input.partitionBy,
+                mappings,
+                parameters,
+              }),
+            }),
+          );
+          result.tableUpdated = true;
+          log.info('table updated', {
+            table: `${input.database}.${input.table}`,
+            added: schema.added,
+            widened: schema.widened,
+            drift: schema.drift,
+          });
+        }
+        if (schema.widened.length > 0) {
+          result.partitionsUpdated = await updateAllPartitions(glue, input.database, input.table, (values) =>
+            partitionInput({
+              values,
+              location: s3Url(input.bucket, `${root}${partitionPath(input.partitionBy, values)}/`),
+              columns: schema.columns,
+              mappings,
+            }),
+          );
+        }
       }
-      log.info('crawl done', { partitionsAdded: fresh.length, objectsRead });
-      return {
-        database: input.database,
-        table: input.table,
-        tableCreated: !table,
-        columns: schema.columns,
-        partitionsFound: objectsByPartition.size,
-        partitionsAdded: fresh.length,
-        objectsRead,
-        drift: schema.drift,
+      result.columns = schema.columns;
+
+      // ---- partitions ---------------------------------------------------------------------------
+      ctx.heartbeat({ phase: 'registering', partitions: partitions.size });
+      let candidates = [...partitions.values()];
+      if (!incremental && !result.tableCreated) {
+        const known = await registeredPartitions(glue, input.database, input.table);
+        candidates = candidates.filter((p) => !known.has(partitionId(p.values)));
+      }
+      const { created } = await createPartitions(
+        glue,
+        input.database,
+        input.table,
+        candidates.map((p) =>
+          partitionInput({
+            values: p.values,
+            location: s3Url(input.bucket, `${root}${p.path}/`),
+            columns: schema.columns,
+            mappings,
+          }),
+        ),
+        (done) => ctx.heartbeat({ phase: 'registering', done }),
+      );
+      result.partitionsAdded = created;
+
+      await writeState(input, createdAt(table)!, newWatermarks);
+      result.durationMs = Date.now() - started;
+      log.info('crawl done', {
+        table: `${input.database}.${input.table}`,
+        scan: result.scan,
+        partitionsAdded: result.partitionsAdded,
+        objectsRead: result.objectsRead,
+        manifestsRead: result.manifestsRead,
+        ms: result.durationMs,
+      });
+      return result;
+    },
+
+    async registerPartitions(input: RegisterPartitionsInput): Promise<RegisterPartitionsResult> {
+      validate(input.crawl);
+      const { crawl } = input;
+      const root = tableRoot(crawl.prefix, crawl.table);
+      const out: RegisterPartitionsResult = { tableMissing: false, registered: 0, existing: 0, rejected: [] };
+      const wanted = new Map<string, { path: string; values: string[] }>();
+      for (const path of input.partitions) {
+        const values = typeof path === 'string' ? parsePartitionPath(path, crawl.partitionBy) : undefined;
+        if (!values) {
+          if (out.rejected.length < MAX_REPORTED) out.rejected.push(String(path));
+          continue;
+        }
+        wanted.set(partitionId(values), { path: path.replace(/^\/+|\/+$/g, ''), values });
+      }
+      if (wanted.size === 0) return out;
+      const table = await getTable(glue, crawl.database, crawl.table);
+      if (!table) return { ...out, tableMissing: true };
+      const columns = tableColumns(table.StorageDescriptor);
+      const mappings = tableMappings(table.StorageDescriptor);
+      const { created, existing } = await createPartitions(
+        glue,
+        crawl.database,
+        crawl.table,
+        [...wanted.values()].map((p) =>
+          partitionInput({ values: p.values, location: s3Url(crawl.bucket, `${root}${p.path}/`), columns, mappings }),
+        ),
+      );
+      out.registered = created;
+      out.existing = existing;
+      if (created > 0)
+        log.info('partitions registered from sink notices', {
+          table: `${crawl.database}.${crawl.table}`,
+          created,
+          existing,
+        });
+      return out;
+    },
+
+    async runManagedCrawler(input: CrawlInput): Promise<CrawlResult> {
+      const started = Date.now();
+      validate(input);
+      const spec = input.managedCrawler;
+      if (!spec?.name || !spec.role) {
+        throw ApplicationFailure.nonRetryable(
+          'managed crawl needs a crawler name and role: set GLUE_CRAWLER_ROLE (and optionally GLUE_CRAWLER_NAME) with CRAWLER_MODE=managed',
+          'InvalidCrawlInput',
+        );
+      }
+      const ctx = Context.current();
+      await requireBucket(s3, input.bucket);
+      await ensureDatabase(glue, input.database);
+      const path = s3Url(input.bucket, tableRoot(input.prefix, input.table));
+      const wanted = crawlerDefinition({ name: spec.name, role: spec.role, database: input.database, path });
+
+      let crawler: Crawler | undefined;
+      try {
+        crawler = (await glue.send(new GetCrawlerCommand({ Name: spec.name }))).Crawler;
+      } catch (err) {
+        if (!(err instanceof EntityNotFoundException)) throw err;
+      }
+      const outcome: ManagedCrawlOutcome = {
+        crawlerName: spec.name,
+        created: false,
+        updated: [],
+        outcome: 'succeeded',
+        state: '',
       };
+      if (!crawler) {
+        await glue.send(new CreateCrawlerCommand(wanted));
+        outcome.created = true;
+      } else {
+        outcome.updated = crawlerDifferences(crawler, wanted);
+        if (outcome.updated.length > 0) await updateCrawler(glue, crawler, wanted);
+      }
+
+      // Start it; a run already under way (another worker, the console) is waited for instead.
+      const before = new Date(Date.now() - 1000);
+      try {
+        await glue.send(new StartCrawlerCommand({ Name: spec.name }));
+      } catch (err) {
+        if (!(err instanceof CrawlerRunningException)) throw err;
+        log.info('managed crawler already running: waiting for that run', { crawler: spec.name });
+      }
+      const pollMs = spec.pollMs ?? 15_000;
+      for (;;) {
+        const crawls =
+          (await glue.send(new ListCrawlsCommand({ CrawlerName: spec.name, MaxResults: 10 }))).Crawls ?? [];
+        const latest = [...crawls].sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0))[0];
+        const current = (await glue.send(new GetCrawlerCommand({ Name: spec.name }))).Crawler;
+        const state = latest?.State ?? current?.LastCrawl?.Status;
+        const result = crawlOutcome(state);
+        ctx.heartbeat({ phase: 'waiting', crawler: spec.name, state, crawlerState: current?.State });
+        if (result !== 'running' && current?.State === 'READY' && (latest?.StartTime ?? new Date()) >= before) {
+          outcome.outcome = result;
+          outcome.state = state ?? '';
+          outcome.crawlId = latest?.CrawlId;
+          outcome.errorMessage = latest?.ErrorMessage ?? current?.LastCrawl?.ErrorMessage;
+          outcome.startedAt = latest?.StartTime?.toISOString();
+          outcome.endedAt = latest?.EndTime?.toISOString();
+          break;
+        }
+        await ctx.sleep(pollMs); // rejects when the activity is cancelled
+      }
+      if (outcome.outcome === 'failed') {
+        throw ApplicationFailure.nonRetryable(
+          `Glue crawler '${spec.name}' failed: ${outcome.errorMessage ?? 'no message'}; see its CloudWatch log /aws-glue/crawlers`,
+          'ManagedCrawlFailed',
+          outcome,
+        );
+      }
+      const table = await getTable(glue, input.database, input.table);
+      const result = emptyResult(input, 'managed');
+      result.managed = outcome;
+      result.columns = tableColumns(table?.StorageDescriptor);
+      result.durationMs = Date.now() - started;
+      log.info('managed crawl done', { crawler: spec.name, outcome: outcome.outcome, state: outcome.state });
+      return result;
     },
   };
+}
+
+/**
+ * UpdateCrawler with the wanted definition. A local Glue emulator that does not implement
+ * UpdateCrawler answers with something that is not a Glue error: there the crawler is recreated.
+ */
+async function updateCrawler(
+  glue: GlueClient,
+  existing: Crawler,
+  wanted: ReturnType<typeof crawlerDefinition>,
+): Promise<void> {
+  try {
+    await glue.send(new UpdateCrawlerCommand(wanted));
+  } catch (err) {
+    if (err instanceof GlueServiceException || existing.State !== 'READY') throw err;
+    log.warn('UpdateCrawler is not supported by this Glue endpoint: recreating the crawler', { crawler: wanted.Name });
+    await glue.send(new DeleteCrawlerCommand({ Name: wanted.Name }));
+    await glue.send(new CreateCrawlerCommand(wanted));
+  }
 }

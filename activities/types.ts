@@ -73,17 +73,89 @@ export interface CrawlInput {
   database: string;
   table: string;
   partitionBy: string[];
+  /** 'own' (default): ticklake's incremental crawler. 'managed': an AWS Glue crawler scans the table's S3 path. */
+  mode?: 'own' | 'managed';
+  /** Managed mode only: the Glue crawler to create or update and run. */
+  managedCrawler?: ManagedCrawlerSpec;
+  /** Rescan the whole table folder instead of only the sink manifests written since the last crawl. */
+  full?: boolean;
+  /** Data objects read for schema inference per crawl, at most (beyond it, the oldest and newest per partition). Default 2,000. */
+  maxSampleObjects?: number;
+}
+
+export interface ManagedCrawlerSpec {
+  name: string;
+  /** IAM role (ARN or name) the crawler runs as. */
+  role: string;
+  /** Poll interval while waiting for the crawler, in ms. Default 15,000. */
+  pollMs?: number;
+}
+
+export interface ManagedCrawlOutcome {
+  crawlerName: string;
+  created: boolean;
+  /** Fields of an existing crawler that were changed to match the configuration. */
+  updated: string[];
+  crawlId?: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled';
+  /** The state as Glue reports it (COMPLETED, STOPPED, FAILED; SUCCEEDED, CANCELLED on LastCrawl). */
+  state: string;
+  errorMessage?: string;
+  startedAt?: string;
+  endedAt?: string;
 }
 
 export interface CrawlResult {
   database: string;
   table: string;
+  /** full: the whole table folder was listed; incremental: only manifests since the last crawl; notices: sink notices only. */
+  scan: 'full' | 'incremental' | 'managed' | 'notices';
+  /** Why a full scan (table missing, no crawl state, requested). */
+  reason?: string;
   tableCreated: boolean;
+  /** The table definition changed: a new table version. */
+  tableUpdated: boolean;
   columns: { name: string; type: string }[];
+  /** Columns appended by this crawl. */
+  addedColumns: string[];
+  /** Columns whose type this crawl widened (bigint to double, date to timestamp, new struct fields). */
+  widenedColumns: string[];
+  /** Lake partitions with data seen by this crawl: all of them in a full scan, those with new data otherwise. */
   partitionsFound: number;
   partitionsAdded: number;
+  /** Registered partitions whose columns were rewritten after a type was widened. */
+  partitionsUpdated: number;
+  /** Data objects seen (listed, or named by new manifests). */
+  objectsFound: number;
+  /** Data objects read to infer the schema. */
   objectsRead: number;
+  manifestsRead: number;
+  /** Objects that could not be read as JSON lines, `key: reason` (at most 20). */
+  unreadableObjects: string[];
+  /** Sampled lines that were not JSON objects. */
+  malformedLines: number;
+  /** Incompatible changes found by this crawl (also kept in the table parameter `ticklake.drift`). */
   drift: string[];
+  warnings: string[];
+  durationMs: number;
+  managed?: ManagedCrawlOutcome;
+  /** Partitions registered from sink notices (crawl workflow only). */
+  notices?: { batches: number; partitions: number; registered: number; rejected: string[] };
+}
+
+export interface RegisterPartitionsInput {
+  crawl: CrawlInput;
+  /** Lake partition paths such as `symbol=HSI/year=1987`. */
+  partitions: string[];
+}
+
+export interface RegisterPartitionsResult {
+  /** The table does not exist yet: a full crawl must create it first. */
+  tableMissing: boolean;
+  registered: number;
+  existing: number;
+  /** Paths that do not fit the table's partition layout. */
+  rejected: string[];
 }
 
 export interface QueryInput {

@@ -97,6 +97,16 @@ const envSchema = z.object({
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
   SINK_MAX_BYTES: positiveInt('SINK_MAX_BYTES').default(64 * 1024 * 1024),
   SINK_COMPRESSION: z.enum(['none', 'gzip', 'zstd'], { error: "SINK_COMPRESSION must be 'none', 'gzip' or 'zstd'" }).default('gzip'),
+  CRAWLER_MODE: z.enum(['own', 'managed'], { error: "CRAWLER_MODE must be 'own' or 'managed'" }).default('own'),
+  GLUE_CRAWLER_ROLE: z.string().optional(),
+  GLUE_CRAWLER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,255}$/, 'GLUE_CRAWLER_NAME must be 1-255 letters, digits, _ . or -')
+    .optional(),
+  CRAWL_SCHEDULE_EVERY: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/, "CRAWL_SCHEDULE_EVERY must be a duration such as '30s', '5m' or '1h'")
+    .default('5m'),
   TICKLAKE_PORT_OFFSET: z.string().optional(),
   TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
@@ -142,6 +152,17 @@ export interface LakeConfig {
   partitionBy: string[];
 }
 
+export interface CrawlerConfig {
+  /** 'own' (default): ticklake's incremental crawler. 'managed': an AWS Glue crawler (CRAWLER_MODE). */
+  mode: 'own' | 'managed';
+  /** Managed mode: IAM role the Glue crawler runs as (GLUE_CRAWLER_ROLE); required there. */
+  role?: string;
+  /** Managed mode: crawler name (GLUE_CRAWLER_NAME). Default `ticklake-<database>-<table>`. */
+  name: string;
+  /** Interval of the scheduled recrawl (CRAWL_SCHEDULE_EVERY), e.g. '5m'. Default '5m'. */
+  scheduleEvery: string;
+}
+
 export interface TicklakeConfig {
   profile: 'local' | 'aws';
   dataDir: string;
@@ -153,6 +174,7 @@ export interface TicklakeConfig {
   glue: { database: string; table: string };
   athena: { workgroup: string; outputLocation?: string };
   query: { engine: 'duckdb' | 'athena'; maxRows: number };
+  crawler: CrawlerConfig;
   sink: {
     groupId: string;
     /** Freshness bound: a record is in a durable object at most this many ms after receipt. */
@@ -188,6 +210,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     if (!allowedPartitions.includes(p)) {
       throw new ConfigError(`LAKE_PARTITION_BY must list columns of ${allowedPartitions.join(', ')}; got '${p}'`);
     }
+  }
+  if (e.CRAWLER_MODE === 'managed' && !e.GLUE_CRAWLER_ROLE) {
+    throw new ConfigError('CRAWLER_MODE=managed needs GLUE_CRAWLER_ROLE: the IAM role (ARN or name) the Glue crawler runs as');
   }
   const dataDir = path.resolve(e.TICKLAKE_DATA_DIR ?? path.join(REPO_ROOT, '.data'));
   return {
@@ -227,6 +252,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     glue: { database: e.GLUE_DATABASE, table: e.GLUE_TABLE },
     athena: { workgroup: e.ATHENA_WORKGROUP, outputLocation: e.ATHENA_OUTPUT_LOCATION },
     query: { engine: e.QUERY_ENGINE ?? (local ? 'duckdb' : 'athena'), maxRows: e.QUERY_MAX_ROWS },
+    crawler: {
+      mode: e.CRAWLER_MODE,
+      role: e.GLUE_CRAWLER_ROLE,
+      name: e.GLUE_CRAWLER_NAME ?? `ticklake-${e.GLUE_DATABASE}-${e.GLUE_TABLE}`,
+      scheduleEvery: e.CRAWL_SCHEDULE_EVERY,
+    },
     sink: {
       groupId: e.SINK_GROUP_ID,
       flushMs: e.SINK_FLUSH_MS,

@@ -3,9 +3,10 @@
  * these. Workflow ids are business keys, so starting twice attaches to the running workflow.
  */
 import path from 'node:path';
-import { WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress } from '../activities/types';
 import type { ReplayInput, SinkWorkflowInput } from '../workflows';
+import { crawlNowUpdate, newPartitionsSignal, type CrawlNowOptions } from '../workflows/definitions';
 import type { ReplaySpeed } from './replay/pacing';
 import type { TicklakeConfig } from './config';
 import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
@@ -60,6 +61,9 @@ export function crawlInput(config: TicklakeConfig): CrawlInput {
     database: config.glue.database,
     table: config.glue.table,
     partitionBy: config.lake.partitionBy,
+    ...(config.crawler.mode === 'managed'
+      ? { mode: 'managed' as const, managedCrawler: { name: config.crawler.name, role: config.crawler.role! } }
+      : {}),
   };
 }
 
@@ -102,15 +106,42 @@ export async function startSink(client: Client, config: TicklakeConfig): Promise
   });
 }
 
-export async function runCrawl(client: Client, config: TicklakeConfig): Promise<CrawlResult> {
-  const handle = await client.workflow.start('crawlWorkflow', {
-    workflowId: workflowIds.crawl(config.glue.database, config.glue.table),
-    taskQueue: config.temporal.taskQueue,
-    args: [crawlInput(config)],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    ...attributes('crawl', { [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+/**
+ * Runs a crawl and returns its result. Sent as update `crawlNow` with update-with-start to
+ * `crawl/<database>.<table>`: a crawl workflow kept alive by sink notices serves it, otherwise one is
+ * started for it. `full` rescans the whole table folder.
+ */
+export async function runCrawl(client: Client, config: TicklakeConfig, opts: CrawlNowOptions = {}): Promise<CrawlResult> {
+  return client.workflow.executeUpdateWithStart(crawlNowUpdate, {
+    args: [opts],
+    startWorkflowOperation: new WithStartWorkflowOperation('crawlWorkflow', {
+      workflowId: workflowIds.crawl(config.glue.database, config.glue.table),
+      taskQueue: config.temporal.taskQueue,
+      args: [crawlInput(config)],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      ...attributes('crawl', { [SEARCH_ATTRIBUTES.topic]: config.kafka.topic }),
+    }),
   });
-  return (await handle.result()) as CrawlResult;
+}
+
+/**
+ * Tells the crawl workflow of a table that the sink has written to these lake partitions
+ * (`symbol=HSI/year=1987`): signal-with-start of `crawl/<database>.<table>`, so the partitions are
+ * registered within about a second even when no crawl workflow is running.
+ */
+export async function notifyNewPartitions(
+  client: Client,
+  args: { taskQueue: string; crawl: CrawlInput; partitions: string[] },
+): Promise<void> {
+  if (args.partitions.length === 0) return;
+  await client.workflow.signalWithStart('crawlWorkflow', {
+    workflowId: workflowIds.crawl(args.crawl.database, args.crawl.table),
+    taskQueue: args.taskQueue,
+    args: [args.crawl],
+    signal: newPartitionsSignal,
+    signalArgs: [{ partitions: args.partitions }],
+    ...attributes('crawl', {}),
+  });
 }
 
 export async function runQuery(

@@ -1,6 +1,6 @@
 /** Signals, queries and updates, shared by workflows and clients. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ReplayProgress, SinkProgress } from '../activities/types';
+import type { CrawlResult, ReplayProgress, SinkProgress } from '../activities/types';
 import type { ReplaySpeed } from '../src/replay/pacing';
 
 export const pauseSignal = defineSignal('pause');
@@ -24,3 +24,30 @@ export interface SinkStatus extends SinkProgress {
 export const sinkStatusQuery = defineQuery<SinkStatus>('status');
 /** Sent by the sink activity; not for users. */
 export const sinkProgressSignal = defineSignal<[SinkProgress]>('sinkProgressSignal');
+
+/** Sink → crawl: lake partitions the sink has just written to (`symbol=HSI/year=1987`). Sent with signal-with-start. */
+export interface NewPartitionsNotice {
+  partitions: string[];
+}
+export const newPartitionsSignal = defineSignal<[NewPartitionsNotice]>('newPartitionsSignal');
+
+export interface CrawlNowOptions {
+  /** Rescan the whole table folder, not only what is new since the last crawl. */
+  full?: boolean;
+}
+/** Runs a crawl in the running crawl workflow (or one started for it) and returns its result. */
+export const crawlNowUpdate = defineUpdate<CrawlResult, [CrawlNowOptions?]>('crawlNow');
+
+export interface CrawlStatus {
+  /** Notified partitions waiting to be registered. */
+  pendingPartitions: number;
+  /** Crawls asked for and not run yet. */
+  pendingCrawls: number;
+  crawls: number;
+  noticeBatches: number;
+  partitionsNotified: number;
+  partitionsRegistered: number;
+  lastCrawl?: CrawlResult;
+  lastError?: string;
+}
+export const crawlStatusQuery = defineQuery<CrawlStatus>('status');

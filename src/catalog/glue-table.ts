@@ -1,12 +1,31 @@
 /** The Glue table definition for the JSON lake: what Athena and the local engine read. Pure. */
-import type { TableInput, StorageDescriptor } from '@aws-sdk/client-glue';
+import type { PartitionInput, StorageDescriptor, TableInput } from '@aws-sdk/client-glue';
 import type { Column } from './schema';
 
 export const JSON_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
 export const INPUT_FORMAT = 'org.apache.hadoop.mapred.TextInputFormat';
 export const OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat';
 
-export function storageDescriptor(location: string, columns: readonly Column[]): StorageDescriptor {
+/**
+ * Timestamp formats the OpenX SerDe tries, in order (Joda patterns): the lake writes ISO-8601 with
+ * milliseconds and a zone (`2024-01-02T03:04:05.678Z`); the others cover hand-written data.
+ */
+export const TIMESTAMP_FORMATS = [
+  "yyyy-MM-dd'T'HH:mm:ss.SSSZZ",
+  "yyyy-MM-dd'T'HH:mm:ssZZ",
+  'yyyy-MM-dd HH:mm:ss.SSS',
+  'yyyy-MM-dd HH:mm:ss',
+].join(',');
+
+/** Table parameters the crawler owns. */
+export const PARAM_DRIFT = 'ticklake.drift';
+export const PARAM_SCHEMA_CHANGED_AT = 'ticklake.schema_changed_at';
+
+export function storageDescriptor(
+  location: string,
+  columns: readonly Column[],
+  mappings: Record<string, string> = {},
+): StorageDescriptor {
   return {
     Columns: columns.map((c) => ({ Name: c.name, Type: c.type })),
     Location: location,
@@ -15,7 +34,13 @@ export function storageDescriptor(location: string, columns: readonly Column[]):
     Compressed: false,
     SerdeInfo: {
       SerializationLibrary: JSON_SERDE,
-      Parameters: { 'ignore.malformed.json': 'true', 'timestamp.formats': "yyyy-MM-dd'T'HH:mm:ss.SSSZZ" },
+      Parameters: {
+        // A torn or foreign line must not fail a whole query.
+        'ignore.malformed.json': 'true',
+        'timestamp.formats': TIMESTAMP_FORMATS,
+        // JSON keys that are not the column name (e.g. `adjClose` for adj_close).
+        ...Object.fromEntries(Object.entries(mappings).map(([column, field]) => [`mapping.${column}`, field])),
+      },
     },
   };
 }
@@ -25,17 +50,57 @@ export function tableInput(args: {
   location: string;
   columns: readonly Column[];
   partitionBy: readonly string[];
+  mappings?: Record<string, string>;
   parameters?: Record<string, string>;
 }): TableInput {
   return {
     Name: args.table,
     TableType: 'EXTERNAL_TABLE',
-    Parameters: { classification: 'json', EXTERNAL: 'TRUE', ...args.parameters },
+    Parameters: { ...args.parameters, classification: 'json', EXTERNAL: 'TRUE', typeOfData: 'file' },
     PartitionKeys: args.partitionBy.map((name) => ({ Name: name, Type: 'string' })),
-    StorageDescriptor: storageDescriptor(args.location, args.columns),
+    StorageDescriptor: storageDescriptor(args.location, args.columns, args.mappings),
   };
+}
+
+export function partitionInput(args: {
+  values: string[];
+  location: string;
+  columns: readonly Column[];
+  mappings?: Record<string, string>;
+}): PartitionInput {
+  return { Values: args.values, StorageDescriptor: storageDescriptor(args.location, args.columns, args.mappings) };
+}
+
+/** Column names and types as the table holds them. */
+export function tableColumns(sd: StorageDescriptor | undefined): Column[] {
+  return (sd?.Columns ?? []).map((c) => ({ name: c.Name!, type: c.Type ?? 'string' }));
+}
+
+/** `mapping.<column>` SerDe parameters of a table, back as { column: field }. */
+export function tableMappings(sd: StorageDescriptor | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sd?.SerdeInfo?.Parameters ?? {})) {
+    if (k.startsWith('mapping.')) out[k.slice('mapping.'.length)] = v;
+  }
+  return out;
 }
 
 export function s3Url(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
+}
+
+/**
+ * Drift entries kept in the table parameter: known ones keep their place, new ones are appended, the
+ * oldest are dropped beyond `max`. Seeing a known drift again changes nothing (no new table version).
+ */
+export function mergeDrift(existing: string | undefined, fresh: readonly string[], max = 50): string[] {
+  let old: string[] = [];
+  try {
+    const parsed: unknown = existing ? JSON.parse(existing) : [];
+    if (Array.isArray(parsed)) old = parsed.filter((x): x is string => typeof x === 'string');
+  } catch {
+    old = [];
+  }
+  const merged = [...old, ...fresh.filter((d, i) => !old.includes(d) && fresh.indexOf(d) === i)];
+  return merged.slice(Math.max(0, merged.length - max));
 }
