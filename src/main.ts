@@ -9,6 +9,7 @@ import Table from 'cli-table3';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Client } from '@temporalio/client';
 import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
+import { ensureServices } from './services';
 import { connectClient } from './adapters/temporal';
 import { startWorker } from './worker';
 import {
@@ -72,7 +73,6 @@ export async function main(argv: string[]): Promise<void> {
   const t0 = Date.now();
 
   if (opts.services && config.profile === 'local') {
-    const { ensureServices } = await import('./services');
     await ensureServices();
   }
   await prepareInfrastructure(config);

@@ -7,7 +7,8 @@ import { loadConfig } from './config';
 import { prepareInfrastructure } from './pipeline';
 import { startWorker } from './worker';
 
-async function main(): Promise<void> {
+/** Runs a worker until SIGINT/SIGTERM. */
+export async function runWorker(): Promise<void> {
   const config = loadConfig();
   await prepareInfrastructure(config);
   const running = await startWorker(config, { shutdownGraceTime: '10 seconds' });
@@ -24,10 +25,12 @@ async function main(): Promise<void> {
   await running.shutdown();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`error: ${(err as Error).message}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  runWorker().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`error: ${(err as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

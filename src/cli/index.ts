@@ -31,6 +31,8 @@ import {
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
 import { writeChart } from '../chart';
+import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
+import { runWorker } from '../worker-main';
 
 interface Globals extends OutputOptions {
   config: TicklakeConfig;
@@ -138,14 +140,13 @@ export function buildProgram(): Command {
       .argument('[names...]', 'temporal, kafka, s3, moto (default: all)')
       .action(async (names: string[], _o, cmd: Command) => {
         const g = globals(cmd);
-        const svc = await import('../services');
-        const selected = svc.parseServiceNames(names);
+        const selected = parseServiceNames(names);
         const statuses =
           action === 'up'
-            ? await svc.ensureServices(selected)
+            ? await ensureServices(selected)
             : action === 'down'
-              ? await svc.stopServices(selected)
-              : await svc.serviceStatus(selected);
+              ? await stopServices(selected)
+              : await serviceStatus(selected);
         print(g, statuses, () =>
           table(
             ['service', 'state', 'address', 'pid', 'log'],
@@ -160,8 +161,7 @@ export function buildProgram(): Command {
     .command('worker')
     .description('run a worker in the foreground (all workflows and activities)')
     .action(async () => {
-      await import('../worker-main');
-      await new Promise(() => undefined);
+      await runWorker();
     });
 
   // start -----------------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
 
-/** A configuration whose topics, group, bucket, Glue database and task queue are unique to one test. */
-export function uniqueConfig(label: string, env: NodeJS.ProcessEnv = {}): TicklakeConfig {
+/** Environment whose topics, group, bucket, Glue database and task queue are unique to one test. */
+export function uniqueEnv(label: string, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const id = `${label}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
   const under = id.replace(/-/g, '_');
-  return loadConfig({
+  return {
     ...process.env,
     KAFKA_TOPIC: `t-${id}`,
     KAFKA_DLQ_TOPIC: `t-${id}.dlq`,
@@ -22,7 +22,12 @@ export function uniqueConfig(label: string, env: NodeJS.ProcessEnv = {}): Tickla
     GLUE_DATABASE: `db_${under}`,
     TICKLAKE_TASK_QUEUE: `tq-${id}`,
     ...env,
-  });
+  };
+}
+
+/** A configuration whose topics, group, bucket, Glue database and task queue are unique to one test. */
+export function uniqueConfig(label: string, env: NodeJS.ProcessEnv = {}): TicklakeConfig {
+  return loadConfig(uniqueEnv(label, env));
 }
 
 export interface Harness {

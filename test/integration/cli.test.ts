@@ -1,0 +1,151 @@
+/**
+ * The `ticklake` CLI as a user runs it: a subprocess per command, against the real local services,
+ * with a worker in the test process. Checks the success paths, the --json shapes and the error paths.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig, REPO_ROOT } from '../../src/config';
+import { csvStats, startHarness, uniqueEnv, type Harness } from './support';
+
+const exec = promisify(execFile);
+const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
+const BIN = path.join(REPO_ROOT, 'bin', 'ticklake.js');
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await exec('node', [BIN, ...args], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+async function json<T>(env: NodeJS.ProcessEnv, ...args: string[]): Promise<T> {
+  const r = await cli(env, '--json', ...args);
+  if (r.code !== 0) throw new Error(`ticklake ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+function expectOneLineError(r: Outcome, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('note:'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
+}
+
+describe('ticklake CLI', () => {
+  const env = uniqueEnv('cli');
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(loadConfig(env));
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('shows the services as running', async () => {
+    const services = await json<{ name: string; state: string }[]>(env, 'services', 'status');
+    expect(services.map((s) => s.name).sort()).toEqual(['kafka', 'moto', 's3', 'temporal']);
+    expect(services.every((s) => s.state === 'running')).toBe(true);
+  });
+
+  it('runs the pipeline: sink, replay, crawl, query', async () => {
+    const expected = csvStats(SAMPLE);
+    const sink = await json<{ workflowId: string }>(env, 'sink', 'start');
+    expect(sink.workflowId).toBe(`sink/${env.KAFKA_TOPIC}`);
+
+    const replay = await json<{ produced: number; rejected: number }>(
+      env,
+      'replay',
+      'start',
+      SAMPLE,
+      '--id',
+      'cli',
+      '--wait',
+    );
+    expect(replay).toMatchObject({ produced: expected.rows, rejected: 0 });
+    const status = await json<{ state: string; produced: number }>(env, 'replay', 'status', 'cli');
+    expect(status).toMatchObject({ state: 'completed', produced: expected.rows });
+
+    await h.worker.worker.getState(); // the worker is still up
+    const sinkStatus = await json<{ state: string; partitions: unknown[] }>(env, 'sink', 'status');
+    expect(sinkStatus.state).toBe('running');
+    expect(Array.isArray(sinkStatus.partitions)).toBe(true);
+
+    // The crawl sees only what the sink has flushed: wait for lag 0 through the status command.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const s = await json<{ lag: Record<string, string> | null }>(env, 'status');
+      if (s.lag && Object.values(s.lag).every((l) => l === '0')) break;
+      if (Date.now() > deadline) throw new Error(`sink did not catch up: ${JSON.stringify(s.lag)}`);
+    }
+    const crawl = await json<{ tableCreated: boolean; partitionsFound: number }>(env, 'crawl', 'now');
+    expect(crawl.partitionsFound).toBeGreaterThan(0);
+
+    const q = await json<{ columns: { name: string }[]; rows: unknown[][] }>(
+      env,
+      'query',
+      'SELECT symbol, count(*) AS ticks FROM ticks WHERE symbol = ? GROUP BY symbol',
+      '--param',
+      'HSI',
+    );
+    expect(q.columns.map((c) => c.name)).toEqual(['symbol', 'ticks']);
+    expect(q.rows).toEqual([['HSI', expected.perSymbol.get('HSI')!.count]]);
+
+    const csv = await cli(env, 'query', 'SELECT symbol FROM ticks GROUP BY symbol ORDER BY symbol', '--format', 'csv');
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.trim().split('\n')).toEqual(['symbol', ...[...expected.perSymbol.keys()].sort()]);
+
+    const table = await cli(env, 'query', 'SELECT count(*) AS n FROM ticks');
+    expect(table.stdout).toContain(String(expected.rows));
+    expect(table.stdout).toMatch(/┌.*┐/);
+  }, 300_000);
+
+  it('pauses, re-speeds and resumes a replay', async () => {
+    const started = await json<{ workflowId: string }>(
+      env,
+      'replay',
+      'start',
+      SAMPLE,
+      '--id',
+      'cli-slow',
+      '--speed',
+      '50rows',
+    );
+    expect(started.workflowId).toBe('replay/cli-slow');
+    expect(await json(env, 'replay', 'pause', 'cli-slow')).toMatchObject({ state: 'paused' });
+    const paused = await json<{ state: string }>(env, 'replay', 'status', 'cli-slow');
+    expect(paused.state).toBe('paused');
+    expect(await json(env, 'replay', 'speed', 'cli-slow', 'max')).toEqual({ mode: 'max' });
+    expect(await json(env, 'replay', 'resume', 'cli-slow')).toMatchObject({ state: 'resumed' });
+    const all = await json<{ replays: { workflowId: string }[]; sink: unknown; lastCrawl: unknown }>(env, 'status');
+    expect(all).toHaveProperty('replays');
+    expect(all).toHaveProperty('sink');
+  }, 120_000);
+
+  it('prints one line and exits non-zero on errors', async () => {
+    expectOneLineError(await cli(env, 'replay', 'status', 'no-such-replay'), /not found/i);
+    expectOneLineError(await cli(env, 'query', 'SELEC nonsense FROM ticks'), /syntax error|query (refused|failed)/i);
+    expectOneLineError(await cli(env, 'query', 'DROP TABLE ticks'), /refused/i);
+    expectOneLineError(
+      await cli(env, 'replay', 'start', '/no/such/file.csv', '--id', 'missing', '--wait'),
+      /no\/such\/file\.csv/,
+    );
+    expectOneLineError(await cli(env, 'replay', 'speed', 'cli-slow', 'warp9'), /speed 'warp9' is not understood/);
+    // No services at all: a stack on ports nobody listens on.
+    expectOneLineError(await cli({ ...env, TICKLAKE_PORT_OFFSET: '45000' }, 'status'), /cannot reach Temporal/);
+  }, 180_000);
+});
