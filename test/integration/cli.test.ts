@@ -80,7 +80,7 @@ describe('ticklake CLI', () => {
     const status = await json<{ state: string; produced: number }>(env, 'replay', 'status', 'cli');
     expect(status).toMatchObject({ state: 'completed', produced: expected.rows });
 
-    await h.worker.worker.getState(); // the worker is still up
+    expect(h.worker.worker.getState()).toBe('RUNNING');
     const sinkStatus = await json<{ state: string; partitions: unknown[] }>(env, 'sink', 'status');
     expect(sinkStatus.state).toBe('running');
     expect(Array.isArray(sinkStatus.partitions)).toBe(true);
