@@ -3,11 +3,17 @@
  * these. Workflow ids are business keys, so starting twice attaches to the running workflow.
  */
 import path from 'node:path';
-import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowIdConflictPolicy,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress } from '../activities/types';
 import type { ReplayInput, SinkWorkflowInput } from '../workflows';
 import { crawlNowUpdate, newPartitionsSignal, type CrawlNowOptions } from '../workflows/definitions';
 import type { ReplaySpeed } from './replay/pacing';
+import type { ReplayOrder } from './replay/ordered-rows';
 import type { TicklakeConfig } from './config';
 import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
 import { createAwsClients } from './adapters/aws';
@@ -36,6 +42,14 @@ function attributes(stage: string, extra: Record<string, string>) {
       Object.entries({ [SEARCH_ATTRIBUTES.stage]: stage, ...extra }).map(([k, v]) => [k, [v]]),
     ),
     memo: { stage, ...extra },
+    // Shown in the Web UI's workflow list and on the workflow page.
+    staticSummary: [
+      stage,
+      extra[SEARCH_ATTRIBUTES.source],
+      extra[SEARCH_ATTRIBUTES.topic] && `topic ${extra[SEARCH_ATTRIBUTES.topic]}`,
+    ]
+      .filter(Boolean)
+      .join(' · '),
   };
 }
 
@@ -51,6 +65,7 @@ export function sinkInput(config: TicklakeConfig): SinkWorkflowInput {
     flushMs: config.sink.flushMs,
     maxRecords: config.sink.maxRecords,
     maxBytes: config.sink.maxBytes,
+    crawl: crawlInput(config),
   };
 }
 
@@ -70,7 +85,7 @@ export function crawlInput(config: TicklakeConfig): CrawlInput {
 export async function startReplay(
   client: Client,
   config: TicklakeConfig,
-  opts: { file: string; replayId?: string; speed?: ReplaySpeed; loop?: boolean; paused?: boolean },
+  opts: { file: string; replayId?: string; speed?: ReplaySpeed; order?: ReplayOrder; loop?: boolean; paused?: boolean },
 ): Promise<WorkflowHandle> {
   const file = path.resolve(opts.file);
   const replayId = opts.replayId ?? replayIdFor(file);
@@ -81,6 +96,7 @@ export async function startReplay(
     dlqTopic: config.kafka.dlqTopic,
     positionsTopic: config.kafka.positionsTopic,
     speed: opts.speed,
+    order: opts.order,
     loop: opts.loop,
     paused: opts.paused,
   };
@@ -96,9 +112,19 @@ export async function startReplay(
   });
 }
 
-export async function startSink(client: Client, config: TicklakeConfig): Promise<WorkflowHandle> {
+/**
+ * Starts the sink of the configured topic. Further instances (`instance` 2, 3, ...) are more members
+ * of the same consumer group, with ids `sink/<topic>/<instance>`: Kafka shares the partitions among
+ * them, so the sink scales out over workers.
+ */
+export async function startSink(
+  client: Client,
+  config: TicklakeConfig,
+  opts: { instance?: number } = {},
+): Promise<WorkflowHandle> {
+  const instance = opts.instance ?? 1;
   return client.workflow.start('sinkWorkflow', {
-    workflowId: workflowIds.sink(config.kafka.topic),
+    workflowId: workflowIds.sink(config.kafka.topic) + (instance > 1 ? `/${instance}` : ''),
     taskQueue: config.temporal.taskQueue,
     args: [sinkInput(config)],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -111,7 +137,11 @@ export async function startSink(client: Client, config: TicklakeConfig): Promise
  * `crawl/<database>.<table>`: a crawl workflow kept alive by sink notices serves it, otherwise one is
  * started for it. `full` rescans the whole table folder.
  */
-export async function runCrawl(client: Client, config: TicklakeConfig, opts: CrawlNowOptions = {}): Promise<CrawlResult> {
+export async function runCrawl(
+  client: Client,
+  config: TicklakeConfig,
+  opts: CrawlNowOptions = {},
+): Promise<CrawlResult> {
   return client.workflow.executeUpdateWithStart(crawlNowUpdate, {
     args: [opts],
     startWorkflowOperation: new WithStartWorkflowOperation('crawlWorkflow', {
@@ -144,30 +174,68 @@ export async function notifyNewPartitions(
   });
 }
 
+export interface QueryOptions {
+  /** Engine; default QUERY_ENGINE (duckdb locally, athena on the aws profile). */
+  engine?: QueryInput['engine'];
+  /** Id of the query; the workflow id is `query/<id>`. Default: time-based and random. */
+  id?: string;
+  /** Glue database; default GLUE_DATABASE. */
+  database?: string;
+  /** Inline rows at most; default QUERY_MAX_ROWS. */
+  maxRows?: number;
+  /** Inline bytes of JSON at most; default QUERY_MAX_BYTES. */
+  maxBytes?: number;
+  /** Run writes and DDL too; default QUERY_ALLOW_WRITES. */
+  allowWrites?: boolean;
+}
+
+/** The input of a query workflow for a statement, from the configuration and the options. */
+export function queryInput(
+  config: TicklakeConfig,
+  sql: string,
+  params: QueryInput['params'] = [],
+  opts: QueryOptions = {},
+): QueryInput {
+  return {
+    sql,
+    params,
+    database: opts.database ?? config.glue.database,
+    engine: opts.engine ?? config.query.engine,
+    maxRows: opts.maxRows ?? config.query.maxRows,
+    maxBytes: opts.maxBytes ?? config.query.maxBytes,
+    allowWrites: opts.allowWrites ?? config.query.allowWrites,
+    bucket: config.lake.bucket,
+    workgroup: config.athena.workgroup,
+    outputLocation: config.athena.outputLocation,
+  };
+}
+
+/** Starts a query workflow; its result is the QueryResult. Cancelling the workflow stops the engine's query. */
+export async function startQuery(
+  client: Client,
+  config: TicklakeConfig,
+  sql: string,
+  params: QueryInput['params'] = [],
+  opts: QueryOptions = {},
+): Promise<WorkflowHandle<(input: QueryInput) => Promise<QueryResult>>> {
+  const id = opts.id ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  return client.workflow.start<(input: QueryInput) => Promise<QueryResult>>('queryWorkflow', {
+    workflowId: workflowIds.query(id),
+    taskQueue: config.temporal.taskQueue,
+    args: [queryInput(config, sql, params, opts)],
+    ...attributes('query', {}),
+  });
+}
+
+/** Runs one SQL statement through the query workflow and returns its bounded result. */
 export async function runQuery(
   client: Client,
   config: TicklakeConfig,
   sql: string,
   params: QueryInput['params'] = [],
-  opts: { engine?: QueryInput['engine']; id?: string } = {},
+  opts: QueryOptions = {},
 ): Promise<QueryResult> {
-  const input: QueryInput = {
-    sql,
-    params,
-    database: config.glue.database,
-    engine: opts.engine ?? config.query.engine,
-    maxRows: config.query.maxRows,
-    bucket: config.lake.bucket,
-    workgroup: config.athena.workgroup,
-    outputLocation: config.athena.outputLocation,
-  };
-  const id = opts.id ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  return client.workflow.execute<(input: QueryInput) => Promise<QueryResult>>('queryWorkflow', {
-    workflowId: workflowIds.query(id),
-    taskQueue: config.temporal.taskQueue,
-    args: [input],
-    ...attributes('query', {}),
-  });
+  return (await startQuery(client, config, sql, params, opts)).result();
 }
 
 /** Creates the topics and (local profile) the bucket when missing. */
