@@ -31,10 +31,12 @@ function run(cmd, args) {
 }
 
 if (mtime(installed) < 0 || mtime(installed) < mtime(lock)) {
-  console.log('installing npm dependencies (npm ci)...');
-  const status = run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  // `npm install` with the committed lock installs the pinned versions; unlike `npm ci` it accepts a
+  // lock that lists only this platform's optional packages, as npm 11 writes them.
+  console.log('installing npm dependencies...');
+  const status = run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error']);
   if (status !== 0) {
-    console.error('error: npm ci failed; check your network access to the npm registry and run it again');
+    console.error('error: npm install failed; check your access to the npm registry and run the command again');
     process.exit(status);
   }
 }
