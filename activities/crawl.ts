@@ -517,6 +517,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
         updated: [],
         outcome: 'succeeded',
         state: '',
+        observedStates: [],
       };
       if (!crawler) {
         await glue.send(new CreateCrawlerCommand(wanted));
@@ -535,22 +536,32 @@ export function createCrawlActivities(deps: CrawlDeps) {
         log.info('managed crawler already running: waiting for that run', { crawler: spec.name });
       }
       const pollMs = spec.pollMs ?? 15_000;
+      const getState = async () => (await glue.send(new GetCrawlerCommand({ Name: spec.name }))).Crawler;
+      const seen = (state: string | undefined) => {
+        if (state && outcome.observedStates[outcome.observedStates.length - 1] !== state)
+          outcome.observedStates.push(state);
+      };
       for (;;) {
+        seen((await getState())?.State);
         const crawls =
           (await glue.send(new ListCrawlsCommand({ CrawlerName: spec.name, MaxResults: 10 }))).Crawls ?? [];
         const latest = [...crawls].sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0))[0];
-        const current = (await glue.send(new GetCrawlerCommand({ Name: spec.name }))).Crawler;
-        const state = latest?.State ?? current?.LastCrawl?.Status;
-        const result = crawlOutcome(state);
-        ctx.heartbeat({ phase: 'waiting', crawler: spec.name, state, crawlerState: current?.State });
-        if (result !== 'running' && current?.State === 'READY' && (latest?.StartTime ?? new Date()) >= before) {
-          outcome.outcome = result;
-          outcome.state = state ?? '';
-          outcome.crawlId = latest?.CrawlId;
-          outcome.errorMessage = latest?.ErrorMessage ?? current?.LastCrawl?.ErrorMessage;
-          outcome.startedAt = latest?.StartTime?.toISOString();
-          outcome.endedAt = latest?.EndTime?.toISOString();
-          break;
+        const finished =
+          latest && latest.StartTime && latest.StartTime >= before && crawlOutcome(latest.State) !== 'running';
+        ctx.heartbeat({ phase: 'waiting', crawler: spec.name, state: latest?.State });
+        if (finished) {
+          // The run is over; the crawler turns READY once it has written its results.
+          const current = await getState();
+          seen(current?.State);
+          if (current?.State === 'READY') {
+            outcome.outcome = crawlOutcome(latest.State) as ManagedCrawlOutcome['outcome'];
+            outcome.state = latest.State ?? '';
+            outcome.crawlId = latest.CrawlId;
+            outcome.errorMessage = latest.ErrorMessage ?? current.LastCrawl?.ErrorMessage;
+            outcome.startedAt = latest.StartTime?.toISOString();
+            outcome.endedAt = latest.EndTime?.toISOString();
+            break;
+          }
         }
         await ctx.sleep(pollMs); // rejects when the activity is cancelled
       }

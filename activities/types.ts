@@ -103,6 +103,8 @@ export interface ManagedCrawlOutcome {
   errorMessage?: string;
   startedAt?: string;
   endedAt?: string;
+  /** Crawler states seen while waiting, in order (e.g. RUNNING, STOPPING, READY). */
+  observedStates: string[];
 }
 
 export interface CrawlResult {

@@ -105,7 +105,10 @@ const envSchema = z.object({
     .optional(),
   CRAWL_SCHEDULE_EVERY: z
     .string()
-    .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/, "CRAWL_SCHEDULE_EVERY must be a duration such as '30s', '5m' or '1h'")
+    .regex(
+      /^\d+(\.\d+)?\s*(ms|s|m|h|d|seconds?|minutes?|hours?|days?)$/,
+      "CRAWL_SCHEDULE_EVERY must be a duration such as '30s', '5m' or '1h'",
+    )
     .default('5m'),
   TICKLAKE_PORT_OFFSET: z.string().optional(),
   TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -212,7 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     }
   }
   if (e.CRAWLER_MODE === 'managed' && !e.GLUE_CRAWLER_ROLE) {
-    throw new ConfigError('CRAWLER_MODE=managed needs GLUE_CRAWLER_ROLE: the IAM role (ARN or name) the Glue crawler runs as');
+    throw new ConfigError(
+      'CRAWLER_MODE=managed needs GLUE_CRAWLER_ROLE: the IAM role (ARN or name) the Glue crawler runs as',
+    );
   }
   const dataDir = path.resolve(e.TICKLAKE_DATA_DIR ?? path.join(REPO_ROOT, '.data'));
   return {
