@@ -24,7 +24,13 @@ export function createActivities(deps: ActivityDeps) {
   const reporter = createProgressReporter(deps.temporal);
   return {
     ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter }),
-    ...createSinkActivities({ kafka: deps.kafka, s3: deps.aws.s3, reporter }),
+    ...createSinkActivities({
+      kafka: deps.kafka,
+      s3: deps.aws.s3,
+      reporter,
+      temporal: deps.temporal,
+      metrics: deps.metrics,
+    }),
     ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
     ...createQueryActivities({ s3: deps.aws.s3, glue: deps.aws.glue, cacheDir: deps.queryCacheDir }),
   };

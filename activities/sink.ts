@@ -1,226 +1,149 @@
-/** The long-running S3 sink: a Kafka consumer group member writing the lake exactly once. */
-import { Context, CancelledFailure, log } from '@temporalio/activity';
+/**
+ * The long-running S3 sink activity: a Kafka consumer-group member writing the lake exactly once
+ * (src/sink/lake-sink.ts does the work). It heartbeats its offsets, counters and lag; a retried
+ * attempt resumes from the durable position (committed offsets and manifests) and takes its counters
+ * from the last heartbeat; cancellation (pause, worker shutdown) drains it: flush, commit, leave.
+ */
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Consumer, Kafka } from 'kafkajs';
-import { getJson, putIfAbsent, putObject } from '../src/adapters/s3';
-import { PartitionWriter, type SinkStorage } from '../src/sink/partition-writer';
-import type { PartitionStatus, SinkInput, SinkProgress } from './types';
+import type { Kafka } from 'kafkajs';
+import type { PipelineMetrics } from '../src/metrics';
+import { notifyNewPartitions } from '../src/pipeline';
+import { compressionProblem } from '../src/sink/format';
+import { LakeSink, SinkFailure, type LakeSinkOptions } from '../src/sink/lake-sink';
+import { PartitionNotifier } from '../src/sink/partition-notices';
+import type { SinkStorage } from '../src/sink/partition-writer';
+import { bucketProblem, s3SinkStorage } from '../src/sink/storage';
 import type { ProgressReporter } from './progress';
+import type { SinkInput, SinkProgress } from './types';
 
 export interface SinkDeps {
   kafka: Kafka;
   s3: S3Client;
   reporter: ProgressReporter;
-  /** Called with lake partitions that this sink wrote to for the first time. */
-  onNewPartitions?: (partitions: string[]) => void;
+  /** Temporal client for the new-partition notices to the crawl workflow. */
+  temporal?: () => Promise<Client>;
+  metrics?: PipelineMetrics;
+  /** Replaces the S3 storage of a bucket (benchmarks wrap it to time writes). */
+  storage?: (bucket: string) => SinkStorage;
+  /** Called after every durable flush (benchmarks measure freshness with it). */
+  onFlush?: LakeSinkOptions['onFlush'];
 }
 
-interface PartitionState {
-  writer: PartitionWriter;
-  committed: bigint;
-  position: bigint;
-  highWatermark: bigint;
-  /** Serialises flushes of this partition. */
-  chain: Promise<void>;
-}
+/** How often the activity heartbeats; the worker throttles what reaches the server to 1 s. */
+const HEARTBEAT_MS = 250;
 
-const TICK_MS = 50;
+/** Bad configuration fails at once and is not retried. */
+async function configProblem(deps: SinkDeps, input: SinkInput): Promise<string | undefined> {
+  const compression = compressionProblem(input.compression);
+  if (compression) return compression;
+  if (!(input.flushMs > 0 && input.maxRecords > 0 && input.maxBytes > 0)) {
+    return 'SINK_FLUSH_MS, SINK_MAX_RECORDS and SINK_MAX_BYTES must be greater than 0';
+  }
+  const bucket = await bucketProblem(deps.s3, input.bucket);
+  if (bucket) return bucket;
+  const admin = deps.kafka.admin();
+  await admin.connect();
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.includes(input.topic)) {
+      return `topic '${input.topic}' does not exist; start the worker (it creates the topics) or set KAFKA_TOPIC`;
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return undefined;
+}
 
 export function createSinkActivities(deps: SinkDeps) {
   return {
-    /** Runs until cancelled (pause): then flushes what it holds, commits, and returns. */
+    /** Runs until cancelled (pause, shutdown): then writes and commits what it holds, and returns. */
     async sinkToLake(input: SinkInput): Promise<SinkProgress> {
       const ctx = Context.current();
-      const storage: SinkStorage = {
-        putIfAbsent: (key, body) => putIfAbsent(deps.s3, input.bucket, key, body),
-        getJson: (key) => getJson(deps.s3, input.bucket, key),
-        put: (key, body, type) => putObject(deps.s3, input.bucket, key, body, type),
-      };
-      const counters = { records: 0, deadLetters: 0, bytes: 0, files: 0, flushes: 0, lastFlushAt: undefined as string | undefined };
-      const seenPartitions = new Set<string>();
-      const states = new Map<number, PartitionState>();
-      let generation = 0;
-      let stopping = false;
-      let failure: unknown;
+      const problem = await configProblem(deps, input);
+      if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidSinkConfig');
 
-      const consumer: Consumer = deps.kafka.consumer({
-        groupId: input.groupId,
-        readUncommitted: false,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
-        maxBytesPerPartition: 8 * 1024 * 1024,
-        maxBytes: 32 * 1024 * 1024,
-        maxWaitTimeInMs: 100,
-        allowAutoTopicCreation: false,
-      });
-
-      const stateFor = (partition: number): PartitionState => {
-        let s = states.get(partition);
-        if (!s) {
-          s = {
-            writer: new PartitionWriter(
-              {
-                topic: input.topic,
-                partition,
-                groupId: input.groupId,
-                prefix: input.prefix,
-                table: input.table,
-                partitionBy: input.partitionBy,
-                compression: input.compression,
-                maxRecords: input.maxRecords,
-                maxBytes: input.maxBytes,
-                maxMessageBytes: input.maxMessageBytes ?? 1024 * 1024,
-              },
-              storage,
-            ),
-            committed: -1n,
-            position: -1n,
-            highWatermark: 0n,
-            chain: Promise.resolve(),
-          };
-          states.set(partition, s);
-        }
-        return s;
-      };
-
-      const commit = async (partition: number, offset: bigint) => {
-        const s = states.get(partition);
-        if (!s || offset <= s.committed) return;
-        try {
-          await consumer.commitOffsets([{ topic: input.topic, partition, offset: offset.toString() }]);
-          s.committed = offset;
-        } catch (err) {
-          // A rebalance took the partition: its new owner replays from the last commit, and the
-          // manifests make that replay write the same objects.
-          log.warn('offset commit failed', { topic: input.topic, partition, offset: offset.toString(), error: String(err) });
-        }
-      };
-
-      /** Flushes one partition (serialised with other flushes of it); keeps records on failure. */
-      const flush = (partition: number): Promise<void> => {
-        const s = stateFor(partition);
-        const gen = generation;
-        s.chain = s.chain.then(async () => {
-          if (gen !== generation) return;
-          const started = Date.now();
-          const result = await s.writer.flush();
-          if (gen !== generation) return;
-          if (result) {
-            counters.flushes++;
-            counters.records += result.manifest.files.reduce((n, f) => n + f.records, 0);
-            counters.deadLetters += result.manifest.deadLetters?.records ?? 0;
-            counters.files += result.manifest.files.length + (result.manifest.deadLetters ? 1 : 0);
-            counters.bytes += result.bytes;
-            counters.lastFlushAt = new Date().toISOString();
-            const fresh = result.lakePartitions.filter((p) => !seenPartitions.has(p));
-            fresh.forEach((p) => seenPartitions.add(p));
-            if (fresh.length > 0) deps.onNewPartitions?.(fresh);
-            log.debug('flushed', { partition, first: result.manifest.first, end: result.manifest.end, ms: Date.now() - started });
-            await commit(partition, BigInt(result.manifest.end));
+      const resume = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails as SinkProgress | undefined) : undefined;
+      const crawl = input.crawl;
+      const temporal = deps.temporal;
+      const notifier =
+        crawl && temporal
+          ? new PartitionNotifier(
+              async (partitions) =>
+                notifyNewPartitions(await temporal(), { taskQueue: ctx.info.taskQueue, crawl, partitions }),
+              { log },
+            )
+          : undefined;
+      const metrics = deps.metrics;
+      const sink = new LakeSink({
+        kafka: deps.kafka,
+        storage: deps.storage?.(input.bucket) ?? s3SinkStorage(deps.s3, input.bucket),
+        settings: {
+          topic: input.topic,
+          groupId: input.groupId,
+          prefix: input.prefix,
+          table: input.table,
+          partitionBy: input.partitionBy,
+          compression: input.compression,
+          flushMs: input.flushMs,
+          maxRecords: input.maxRecords,
+          maxBytes: input.maxBytes,
+          maxMessageBytes: input.maxMessageBytes,
+          maxBufferedBytes: input.maxBufferedBytes,
+        },
+        log,
+        writerId: ctx.info.workflowExecution?.workflowId,
+        resume,
+        notifier,
+        onFlush: (r, at) => {
+          if (metrics && !r.adopted) {
+            metrics.recordsSunk(r.records, input.topic);
+            metrics.deadLetters(r.deadLetters, input.topic);
+            metrics.bytesWritten(r.bytes, input.topic);
+            metrics.filesWritten(r.files, input.topic);
           }
-          // Nothing left below the fetch position: commit it, so transaction markers do not show as lag.
-          if (s.writer.size === 0 && s.position > s.committed) await commit(partition, s.position);
-        });
-        return s.chain.catch((err: unknown) => {
-          log.warn('flush failed; records stay buffered and are retried', { partition, error: String(err) });
-          s.chain = Promise.resolve();
-        });
-      };
-
-      const status = (): SinkProgress => ({
-        ...counters,
-        partitions: [...states.entries()]
-          .sort(([a], [b]) => a - b)
-          .map(
-            ([partition, s]): PartitionStatus => ({
-              partition,
-              committed: s.committed.toString(),
-              position: s.position.toString(),
-              highWatermark: s.highWatermark.toString(),
-              lag: (s.highWatermark > s.committed && s.committed >= 0n ? s.highWatermark - s.committed : 0n).toString(),
-            }),
-          ),
-        updatedAt: new Date().toISOString(),
-      });
-
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        // After a rebalance kafkajs fetches again from the committed offsets: drop what is buffered.
-        generation++;
-        for (const s of states.values()) s.writer.reset();
-        const assigned = new Set(e.payload.memberAssignment[input.topic] ?? []);
-        for (const p of [...states.keys()]) if (!assigned.has(p)) states.delete(p);
-        log.info('sink joined group', { groupId: input.groupId, partitions: [...assigned] });
-      });
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (!e.payload.restart) failure = e.payload.error;
-      });
-
-      await consumer.connect();
-      await consumer.subscribe({ topic: input.topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: 4,
-        eachBatch: async ({ batch, isStale, heartbeat }) => {
-          if (isStale() || stopping) return;
-          const s = stateFor(batch.partition);
-          const now = Date.now();
-          for (const m of batch.messages) s.writer.add(BigInt(m.offset), m.key, m.value, now);
-          s.position = BigInt(batch.lastOffset()) + 1n;
-          s.highWatermark = BigInt(batch.highWatermark);
-          if (s.committed < 0n && batch.messages.length > 0) s.committed = BigInt(batch.messages[0].offset);
-          // Backpressure: while a partition is full, do not return (and so do not fetch more).
-          while (s.writer.full() && !stopping) {
-            await flush(batch.partition);
-            await heartbeat();
-            if (s.writer.full()) await ctx.sleep(500).catch(() => undefined);
-          }
+          metrics?.flushLatency(at - r.oldestReceivedAt, input.topic);
+          deps.onFlush?.(r, at);
         },
       });
-
-      const ticker = setInterval(() => {
-        const now = Date.now();
-        for (const [partition, s] of states) {
-          const oldest = s.writer.oldestReceivedAt;
-          // Flush at half the bound so the write itself fits inside it.
-          if ((oldest !== undefined && now - oldest >= input.flushMs / 2) || (s.writer.size === 0 && s.position > s.committed)) {
-            void flush(partition);
-          }
-        }
-      }, TICK_MS);
-      const beat = setInterval(() => {
-        const st = status();
+      log.info('sink starting', {
+        topic: input.topic,
+        groupId: input.groupId,
+        attempt: ctx.info.attempt,
+        resumedRecords: resume?.records ?? 0,
+      });
+      const report = (force: boolean): SinkProgress => {
+        const st = sink.status();
         ctx.heartbeat(st);
-        if (input.progressWorkflowId) deps.reporter.report(input.progressWorkflowId, 'sinkProgressSignal', st);
-      }, 1000);
-
+        if (input.progressWorkflowId) deps.reporter.report(input.progressWorkflowId, 'sinkProgressSignal', st, force);
+        if (metrics) for (const p of st.partitions) metrics.lag(Number(p.lag), input.topic, p.partition);
+        return st;
+      };
+      const beat = setInterval(() => report(false), HEARTBEAT_MS);
       try {
-        await Promise.race([
-          ctx.cancelled,
-          new Promise<never>((_, reject) => {
-            const check = setInterval(() => {
-              if (failure) {
-                clearInterval(check);
-                reject(failure as Error);
-              }
-            }, 200);
-            ctx.cancelled.catch(() => clearInterval(check));
-          }),
-        ]);
-        throw new Error('unreachable');
+        await sink.start();
+        report(true);
+        await Promise.race([ctx.cancelled, sink.failed]);
+        throw new Error('unreachable: the sink only ends by cancellation or failure');
       } catch (err) {
-        stopping = true;
-        clearInterval(ticker);
         clearInterval(beat);
         if (err instanceof CancelledFailure) {
-          // Pause drains: stop fetching, write what is held, commit, leave the group.
-          consumer.pause([{ topic: input.topic }]);
-          for (const partition of states.keys()) await flush(partition);
-          const st = status();
-          await consumer.disconnect();
-          if (input.progressWorkflowId) deps.reporter.report(input.progressWorkflowId, 'sinkProgressSignal', st, true);
-          log.info('sink drained', { records: st.records, files: st.files });
-        } else {
-          await consumer.disconnect().catch(() => undefined);
+          // Pause or shutdown: stop fetching, write what is held, commit, leave the group.
+          const started = Date.now();
+          await sink.drain();
+          const st = report(true);
+          log.info('sink drained', { records: st.records, files: st.files, ms: Date.now() - started });
+          throw err;
+        }
+        await sink.close();
+        if (err instanceof SinkFailure) {
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.type,
+            nonRetryable: err.type === 'SinkLayoutConflict',
+            cause: err.cause instanceof Error ? err.cause : undefined,
+          });
         }
         throw err;
       }

@@ -41,31 +41,21 @@ export interface SinkInput {
   compression: Compression;
   /** Freshness bound in ms: a record is in a durable object at most this long after receipt. */
   flushMs: number;
+  /** Rotation by record count: most records per flush of one Kafka partition. */
   maxRecords: number;
+  /** Rotation by size: most bytes of values per flush; also the sink's memory budget across partitions. */
   maxBytes: number;
   /** Messages larger than this go to the dead-letter prefix. Default 1 MiB. */
   maxMessageBytes?: number;
+  /** Record values held in memory across partitions before fetching stops. Default `maxBytes`. */
+  maxBufferedBytes?: number;
+  /** The table's crawl: when set, new lake partitions are announced to `crawl/<database>.<table>`. */
+  crawl?: CrawlInput;
   progressWorkflowId?: string;
 }
 
-export interface PartitionStatus {
-  partition: number;
-  committed: string;
-  position: string;
-  highWatermark: string;
-  lag: string;
-}
-
-export interface SinkProgress {
-  records: number;
-  deadLetters: number;
-  bytes: number;
-  files: number;
-  flushes: number;
-  lastFlushAt?: string;
-  partitions: PartitionStatus[];
-  updatedAt: string;
-}
+/** Offsets and lag of one Kafka partition of the sink. */
+export type { PartitionProgress as PartitionStatus, SinkProgress } from '../src/sink/lake-sink';
 
 export interface CrawlInput {
   bucket: string;

@@ -18,8 +18,11 @@ export const replayProgressQuery = defineQuery<ReplayStatus>('progress');
 export const replayProgressSignal = defineSignal<[ReplayProgress]>('replayProgressSignal');
 
 export interface SinkStatus extends SinkProgress {
-  state: 'running' | 'paused';
+  /** 'draining': paused, the activity is still writing and committing what it holds. */
+  state: 'running' | 'draining' | 'paused';
   topic: string;
+  /** Time from the last pause signal until the sink had drained and stopped consuming, ms. */
+  lastDrainMs?: number;
 }
 export const sinkStatusQuery = defineQuery<SinkStatus>('status');
 /** Sent by the sink activity; not for users. */

@@ -21,39 +21,51 @@ const { sinkToLake } = proxyActivities<Activities>({
   // A dead worker is noticed within this bound and the activity retried elsewhere.
   heartbeatTimeout: '20 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: { initialInterval: '1 second', maximumInterval: '20 seconds', nonRetryableErrorTypes: ['InvalidSinkConfig'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '20 seconds',
+    nonRetryableErrorTypes: ['InvalidSinkConfig', 'SinkLayoutConflict'],
+  },
 });
+
+const COUNTERS = ['records', 'deadLetters', 'bytes', 'files', 'flushes', 'rewrittenRecords'] as const;
 
 export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
   let paused = input.paused ?? false;
+  let draining = false;
+  let pausedAt: number | undefined;
+  let lastDrainMs: number | undefined;
   let progress: SinkProgress = input.progress ?? {
     records: 0,
     deadLetters: 0,
     bytes: 0,
     files: 0,
     flushes: 0,
+    rewrittenRecords: 0,
     partitions: [],
     updatedAt: '',
   };
-  // Counters of earlier activity runs (before a pause or continue-as-new) add to the current run's.
+  // Counters of earlier activity runs (before a pause or continue-as-new) add to the current run's;
+  // a retried attempt of the same run carries its predecessor's counters in its heartbeat.
   let base = { ...progress };
   setHandler(pauseSignal, () => {
+    if (!paused) pausedAt = Date.now();
     paused = true;
   });
   setHandler(resumeSignal, () => {
     paused = false;
   });
   setHandler(sinkProgressSignal, (p) => {
-    progress = {
-      ...p,
-      records: base.records + p.records,
-      deadLetters: base.deadLetters + p.deadLetters,
-      bytes: base.bytes + p.bytes,
-      files: base.files + p.files,
-      flushes: base.flushes + p.flushes,
-    };
+    const next: SinkProgress = { ...p };
+    for (const k of COUNTERS) next[k] = (base[k] ?? 0) + (p[k] ?? 0);
+    progress = next;
   });
-  setHandler(sinkStatusQuery, (): SinkStatus => ({ ...progress, state: paused ? 'paused' : 'running', topic: input.topic }));
+  setHandler(sinkStatusQuery, (): SinkStatus => ({
+    ...progress,
+    state: draining ? 'draining' : paused ? 'paused' : 'running',
+    topic: input.topic,
+    lastDrainMs,
+  }));
 
   const { paused: _p, progress: _q, ...sinkInput } = input;
   for (;;) {
@@ -69,7 +81,10 @@ export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
       },
     );
     await Promise.race([outcome, condition(() => paused || workflowInfo().continueAsNewSuggested)]);
+    draining = paused;
     scope.cancel();
     await outcome;
+    if (draining && pausedAt !== undefined) lastDrainMs = Date.now() - pausedAt;
+    draining = false;
   }
 }

@@ -8,64 +8,127 @@
  * which is written with If-None-Match: *. Data object keys are derived from (topic, partition, first)
  * and the lake partition, so the content of every object follows from the manifest and the log.
  * A retry or a zombie that reaches the same first offset finds the manifest already there, adopts
- * its cut instead of its own, and rewrites byte-identical objects. Kafka offsets are committed only
- * after the objects are durable; a crash between the two replays the same cut.
+ * its cut (and the layout settings it records) instead of its own, and rewrites identical objects.
+ * Kafka offsets are committed only after the objects are durable; a crash between the two replays
+ * the same cut. docs/architecture.md ("S3 sink") gives the argument in full.
+ *
+ * A writer lives for one consumer-group generation: after a rebalance the sink makes new writers,
+ * because kafkajs fetches again from the committed offsets.
  */
+import type { IHeaders } from 'kafkajs';
 import type { Compression } from '../lake-layout';
 import { dataObjectKey, deadLetterKey, manifestKey, partitionPath, partitionValues } from '../lake-layout';
 import { checkRecordValue } from '../message';
 import { encodeLines } from './format';
+import { cutCount, type RotationLimits } from './rotation';
 
+/** What the writer needs from the object store. */
 export interface SinkStorage {
+  /** Writes only if no object exists under the key (If-None-Match: *); false when one does. */
   putIfAbsent(key: string, body: string): Promise<boolean>;
   getJson<T>(key: string): Promise<T | undefined>;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
 }
 
-export interface WriterOptions {
+/** The settings that decide which objects a cut becomes; a manifest records them. */
+export interface ManifestLayout {
+  table: string;
+  partitionBy: string[];
+  compression: Compression;
+  maxMessageBytes: number;
+}
+
+export interface WriterOptions extends ManifestLayout, Pick<RotationLimits, 'maxRecords' | 'maxBytes'> {
   topic: string;
   partition: number;
   groupId: string;
   prefix: string;
-  table: string;
-  partitionBy: readonly string[];
-  compression: Compression;
-  maxRecords: number;
-  maxBytes: number;
-  maxMessageBytes: number;
+  /** Who writes (the sink workflow's id); recorded in manifests. */
+  writer?: string;
 }
 
 export interface FlushManifest {
   topic: string;
   partition: number;
+  /** First offset of the cut (a record's offset). */
   first: string;
+  /** Offset after the last record of the cut. */
   end: string;
+  /** Records in [first, end), data and dead letters together. */
   records: number;
   files: { key: string; partition: string; records: number }[];
   deadLetters?: { key: string; records: number };
+  /** Absent in manifests of older versions, which used the adopter's own settings. */
+  layout?: ManifestLayout;
+  writer?: string;
   writtenAt: string;
 }
 
 export interface FlushResult {
   manifest: FlushManifest;
+  /** The cut came from an existing manifest (a retry, a zombie or a rebalance wrote it first). */
+  adopted: boolean;
+  /** Bytes written (compressed data objects and dead letters). */
   bytes: number;
+  /** Records that went to data objects. */
+  records: number;
+  deadLetters: number;
+  /** Objects written (data and dead letters). */
+  files: number;
   /** Lake partitions (e.g. `symbol=HSI/year=1987`) this flush wrote to. */
   lakePartitions: string[];
-  adopted: boolean;
+  /** Receive time (ms) of the oldest record of the flush. */
+  oldestReceivedAt: number;
+}
+
+/** One line of a dead-letter object: the raw message and why it could not go to the lake. */
+export interface DeadLetterRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  reason: string;
+  key_base64: string | null;
+  value_base64: string | null;
+  value_bytes: number;
+  headers: Record<string, string>;
+}
+
+/** A manifest found under a key that does not describe a cut starting there; never adopted. */
+export class ManifestMismatchError extends Error {
+  override name = 'ManifestMismatchError';
 }
 
 interface Buffered {
   offset: bigint;
-  value: Buffer | null;
   key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  headers: IHeaders | undefined;
   receivedAt: number;
+}
+
+interface PlannedObject {
+  key: string;
+  values: Buffer[];
+  compression: Compression;
+}
+
+function headerText(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    out[name] = (Array.isArray(v) ? v : [v]).map((x) => x.toString()).join(',');
+  }
+  return out;
 }
 
 export class PartitionWriter {
   private records: Buffered[] = [];
   private bytes = 0;
   /** A cut imposed by an existing manifest that this writer must reproduce. */
-  private forcedEnd: bigint | undefined;
+  private adopted: FlushManifest | undefined;
+  private flushing = false;
 
   constructor(
     private readonly opts: WriterOptions,
@@ -85,105 +148,185 @@ export class PartitionWriter {
     return this.records[0]?.receivedAt;
   }
 
-  add(offset: bigint, key: Buffer | null, value: Buffer | null, receivedAt: number): void {
-    this.records.push({ offset, key, value, receivedAt });
+  /** Offset after the last buffered record, or undefined when empty. */
+  get bufferedEnd(): bigint | undefined {
+    const last = this.records[this.records.length - 1];
+    return last && last.offset + 1n;
+  }
+
+  /** Offsets must grow and must not skip a record of the log (control records may be skipped). */
+  add(
+    offset: bigint,
+    key: Buffer | null,
+    value: Buffer | null,
+    timestamp: string,
+    headers: IHeaders | undefined,
+    receivedAt: number,
+  ): void {
+    const last = this.records[this.records.length - 1];
+    if (last && offset <= last.offset) {
+      throw new Error(
+        `partition ${this.opts.partition}: offset ${offset} added after ${last.offset}; a writer must see the log in order`,
+      );
+    }
+    this.records.push({ offset, key, value, timestamp, headers, receivedAt });
     this.bytes += value?.length ?? 0;
   }
 
-  /** True when a size-based rotation rule says to flush now. */
+  /** True while an adopted cut needs records that are not buffered yet (then the buffer must grow). */
+  get awaitingCut(): boolean {
+    return this.adopted !== undefined && BigInt(this.adopted.end) > (this.bufferedEnd ?? 0n);
+  }
+
+  /** True when a size rule says the buffer may not grow: then the sink stops fetching. */
   full(): boolean {
+    if (this.awaitingCut) return false;
     return this.records.length >= this.opts.maxRecords || this.bytes >= this.opts.maxBytes;
   }
 
-  /** Drops everything buffered (after a rebalance the records will be fetched again). */
-  reset(): void {
-    this.records = [];
-    this.bytes = 0;
-    this.forcedEnd = undefined;
-  }
-
   /**
-   * Writes the buffered records. Returns undefined when there is nothing to write yet (empty, or an
-   * adopted cut that needs records not fetched yet).
+   * Writes one cut of the buffered records: the oldest records up to the size limits, or the cut of an
+   * existing manifest. Returns undefined when there is nothing to write yet (empty, or an adopted cut
+   * that needs records not fetched yet). Not reentrant: the sink runs one flush per writer at a time.
    */
   async flush(): Promise<FlushResult | undefined> {
-    for (;;) {
+    if (this.flushing) throw new Error(`partition ${this.opts.partition}: flush() called while a flush is running`);
+    this.flushing = true;
+    try {
+      return await this.flushOnce();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private layout(): ManifestLayout {
+    const o = this.opts;
+    return {
+      table: o.table,
+      partitionBy: [...o.partitionBy],
+      compression: o.compression,
+      maxMessageBytes: o.maxMessageBytes,
+    };
+  }
+
+  private async flushOnce(): Promise<FlushResult | undefined> {
+    const o = this.opts;
+    for (let step = 0; step < 2; step++) {
       if (this.records.length === 0) return undefined;
       const first = this.records[0].offset;
-      const lastPlusOne = this.records[this.records.length - 1].offset + 1n;
-      const adopted = this.forcedEnd !== undefined;
-      const end = this.forcedEnd ?? lastPlusOne;
-      if (end > lastPlusOne) return undefined;
-      let count = this.records.length;
-      while (count > 0 && this.records[count - 1].offset >= end) count--;
+      if (this.adopted && BigInt(this.adopted.first) !== first) this.adopted = undefined;
+      const adopted = this.adopted;
+      let count: number;
+      let end: bigint;
+      if (adopted) {
+        end = BigInt(adopted.end);
+        if (end > this.bufferedEnd!) return undefined;
+        count = 0;
+        while (count < this.records.length && this.records[count].offset < end) count++;
+      } else {
+        count = cutCount(this.records.length, (i) => this.records[i].value?.length ?? 0, o);
+        end = this.records[count - 1].offset + 1n;
+      }
       const batch = this.records.slice(0, count);
-      const plan = this.plan(batch, first, end);
+      const layout = adopted ? (adopted.layout ?? this.layout()) : this.layout();
+      const plan = this.plan(batch, first, end, layout);
 
       if (!adopted) {
-        const mKey = manifestKey(this.opts.prefix, this.opts.groupId, this.opts.topic, this.opts.partition, first.toString());
-        const created = await this.storage.putIfAbsent(mKey, JSON.stringify(plan.manifest));
-        if (!created) {
+        const mKey = manifestKey(o.prefix, o.groupId, o.topic, o.partition, first.toString());
+        if (!(await this.storage.putIfAbsent(mKey, JSON.stringify(plan.manifest)))) {
           const existing = await this.storage.getJson<FlushManifest>(mKey);
-          if (!existing) throw new Error(`manifest ${mKey} exists but could not be read; retrying`);
-          this.forcedEnd = BigInt(existing.end);
+          if (!existing) throw new Error(`manifest ${mKey} exists but could not be read; the flush will be retried`);
+          if (existing.first !== first.toString() || !(BigInt(existing.end) > first)) {
+            throw new ManifestMismatchError(
+              `manifest ${mKey} describes [${existing.first}, ${existing.end}), not a cut from ${first}; ` +
+                'the lake prefix holds manifests of another sink: give each sink its own LAKE_PREFIX or SINK_GROUP_ID',
+            );
+          }
+          this.adopted = existing;
           continue;
         }
+      } else {
+        const want = [...adopted.files.map((f) => f.key), adopted.deadLetters?.key].filter(Boolean).sort().join('|');
+        const have = [...plan.manifest.files.map((f) => f.key), plan.manifest.deadLetters?.key]
+          .filter(Boolean)
+          .sort()
+          .join('|');
+        if (want !== have || adopted.records !== batch.length) {
+          throw new ManifestMismatchError(
+            `manifest of partition ${o.partition} at ${adopted.first} lists ${adopted.records} records in ` +
+              `${adopted.files.length} objects, but offsets [${adopted.first}, ${adopted.end}) of the log give ` +
+              `${batch.length} records in ${plan.manifest.files.length}; the topic was recreated or the lake prefix ` +
+              'is shared with another sink: give this sink its own LAKE_PREFIX or SINK_GROUP_ID',
+          );
+        }
       }
+
       let bytes = 0;
       await Promise.all(
-        plan.objects.map(async (o) => {
-          const body = await encodeLines(o.values, o.compression);
+        plan.objects.map(async (obj) => {
+          const body = await encodeLines(obj.values, obj.compression);
           bytes += body.length;
-          await this.storage.put(o.key, body, 'application/x-ndjson');
+          await this.storage.put(obj.key, body, 'application/x-ndjson');
         }),
       );
       this.records.splice(0, count);
       for (const r of batch) this.bytes -= r.value?.length ?? 0;
-      this.forcedEnd = undefined;
-      return { manifest: plan.manifest, bytes, lakePartitions: plan.lakePartitions, adopted };
+      this.adopted = undefined;
+      const manifest = adopted ?? plan.manifest;
+      return {
+        manifest,
+        adopted: adopted !== undefined,
+        bytes,
+        records: manifest.files.reduce((n, f) => n + f.records, 0),
+        deadLetters: manifest.deadLetters?.records ?? 0,
+        files: plan.objects.length,
+        lakePartitions: manifest.files.map((f) => f.partition),
+        oldestReceivedAt: batch.reduce((m, r) => Math.min(m, r.receivedAt), Number.POSITIVE_INFINITY),
+      };
     }
+    throw new Error(`partition ${o.partition}: could not settle the cut at ${this.records[0]?.offset}; retrying`);
   }
 
-  private plan(batch: Buffered[], first: bigint, end: bigint) {
+  private plan(batch: Buffered[], first: bigint, end: bigint, layout: ManifestLayout) {
     const o = this.opts;
     const byPath = new Map<string, Buffer[]>();
     const dead: Buffer[] = [];
     for (const r of batch) {
-      const check = checkRecordValue(r.value, o.maxMessageBytes);
+      const check = checkRecordValue(r.value, layout.maxMessageBytes);
       if (!check.ok) {
-        dead.push(
-          Buffer.from(
-            JSON.stringify({
-              topic: o.topic,
-              partition: o.partition,
-              offset: r.offset.toString(),
-              reason: check.reason,
-              key: r.key?.toString('base64') ?? null,
-              value_base64: r.value?.toString('base64') ?? null,
-            }),
-          ),
-        );
+        const letter: DeadLetterRecord = {
+          topic: o.topic,
+          partition: o.partition,
+          offset: r.offset.toString(),
+          timestamp: r.timestamp,
+          reason: check.reason,
+          key_base64: r.key?.toString('base64') ?? null,
+          value_base64: r.value?.toString('base64') ?? null,
+          value_bytes: r.value?.length ?? 0,
+          headers: headerText(r.headers),
+        };
+        dead.push(Buffer.from(JSON.stringify(letter)));
         continue;
       }
-      const path = partitionPath(o.partitionBy, partitionValues(check, o.partitionBy));
+      const path = partitionPath(layout.partitionBy, partitionValues(check, layout.partitionBy));
       let values = byPath.get(path);
       if (!values) byPath.set(path, (values = []));
       values.push(r.value!);
     }
     const firstStr = first.toString();
-    const objects: { key: string; values: Buffer[]; compression: Compression }[] = [];
+    const objects: PlannedObject[] = [];
     const files: FlushManifest['files'] = [];
     for (const [path, values] of [...byPath.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const key = dataObjectKey({
         prefix: o.prefix,
-        table: o.table,
+        table: layout.table,
         partitionPath: path,
         topic: o.topic,
         partition: o.partition,
         firstOffset: firstStr,
-        compression: o.compression,
+        compression: layout.compression,
       });
-      objects.push({ key, values, compression: o.compression });
+      objects.push({ key, values, compression: layout.compression });
       files.push({ key, partition: path, records: values.length });
     }
     let deadLetters: FlushManifest['deadLetters'];
@@ -200,8 +343,10 @@ export class PartitionWriter {
       records: batch.length,
       files,
       deadLetters,
+      layout,
+      writer: o.writer,
       writtenAt: new Date().toISOString(),
     };
-    return { manifest, objects, lakePartitions: files.map((f) => f.partition) };
+    return { manifest, objects };
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * Rotation rules of the sink: when a Kafka partition's buffer is cut into a flush. Named predicates,
+ * pure (the clock is a parameter).
+ *
+ * - records: the buffer holds `maxRecords` records (SINK_MAX_RECORDS);
+ * - bytes: the buffered values add up to `maxBytes` (SINK_MAX_BYTES);
+ * - age: the oldest buffered record was received so long ago that the flush must start now for the
+ *   record to be in a durable object within `flushMs` (SINK_FLUSH_MS) of its receipt.
+ */
+
+export interface RotationLimits {
+  maxRecords: number;
+  maxBytes: number;
+  /** Freshness bound in ms. */
+  flushMs: number;
+}
+
+export interface BufferState {
+  records: number;
+  bytes: number;
+  /** Receive time (ms since the epoch) of the oldest buffered record; undefined when empty. */
+  oldestReceivedAt?: number;
+}
+
+export type RotationReason = 'records' | 'bytes' | 'age';
+
+export const recordsReached = (b: BufferState, l: RotationLimits): boolean => b.records >= l.maxRecords;
+
+export const bytesReached = (b: BufferState, l: RotationLimits): boolean => b.bytes >= l.maxBytes;
+
+/**
+ * Age (ms) of the oldest record at which a flush starts. Half the bound is left for the write, more
+ * when recent writes were slow (three times the expected write time), but never less than a quarter
+ * of the bound is spent buffering. `tickMs` is the period at which the sink checks the rule.
+ */
+export function flushAfterMs(flushMs: number, expectedWriteMs: number, tickMs: number): number {
+  const leaveForWrite = flushMs - tickMs - 3 * expectedWriteMs;
+  return Math.max(flushMs / 4, Math.min(flushMs / 2 - tickMs, leaveForWrite));
+}
+
+export const ageReached = (b: BufferState, l: RotationLimits, now: number, flushAfter: number): boolean =>
+  b.oldestReceivedAt !== undefined && b.records > 0 && now - b.oldestReceivedAt >= flushAfter;
+
+/** The first rule that says to flush now, or undefined. */
+export function rotationDue(
+  b: BufferState,
+  l: RotationLimits,
+  now: number,
+  flushAfter: number,
+): RotationReason | undefined {
+  if (b.records === 0) return undefined;
+  if (recordsReached(b, l)) return 'records';
+  if (bytesReached(b, l)) return 'bytes';
+  if (ageReached(b, l, now, flushAfter)) return 'age';
+  return undefined;
+}
+
+/**
+ * How many of the `count` buffered records (value size of record i: `sizeAt(i)`) one flush takes: at
+ * most `maxRecords`, and at most `maxBytes` of values, but always at least one record so that a single
+ * huge value still moves.
+ */
+export function cutCount(
+  count: number,
+  sizeAt: (i: number) => number,
+  l: Pick<RotationLimits, 'maxRecords' | 'maxBytes'>,
+): number {
+  const limit = Math.min(count, l.maxRecords);
+  let bytes = 0;
+  for (let i = 0; i < limit; i++) {
+    bytes += sizeAt(i);
+    if (bytes > l.maxBytes) return Math.max(1, i);
+  }
+  return limit;
+}

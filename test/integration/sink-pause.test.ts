@@ -1,0 +1,125 @@
+/**
+ * Pause drains the sink (flush, commit, stop consuming) within 2 s; nothing is written while paused;
+ * resume continues exactly where it stopped; the status query shows offsets, lag (reaching 0 with
+ * transaction markers), counters and the last flush.
+ */
+import { createAwsClients } from '../../src/adapters/aws';
+import { tableRoot } from '../../src/lake-layout';
+import { startSink, waitForSinkCaughtUp } from '../../src/pipeline';
+import { pauseSignal, resumeSignal, sinkStatusQuery, type SinkStatus } from '../../workflows/definitions';
+import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import {
+  SAMPLE_CSV,
+  TickProducer,
+  countKeys,
+  lakeProblems,
+  manifestOverlaps,
+  readLake,
+  readManifests,
+  sourceRows,
+  testKafka,
+  toMessage,
+} from './sink-support';
+
+describe('sink pause and resume', () => {
+  let h: Harness;
+  let producer: TickProducer | undefined;
+  beforeAll(async () => {
+    h = await startHarness(uniqueConfig('sink-pause'));
+  }, 120_000);
+  afterAll(async () => {
+    await producer?.close();
+    await h?.close();
+  });
+
+  it('drains within 2 s, writes nothing while paused and resumes exactly where it stopped', async () => {
+    const { config, client } = h;
+    const { s3 } = createAwsClients(config.aws);
+    const kafka = testKafka(config.kafka);
+    const admin = kafka.admin();
+    await admin.connect();
+    const rows = sourceRows(SAMPLE_CSV);
+    const messages = rows.map((r) => toMessage(r, 'sample.csv'));
+    producer = new TickProducer(kafka, config.kafka.topic, `test-${config.kafka.topic}`);
+
+    const sink = await startSink(client, config);
+    const status = () => sink.query(sinkStatusQuery);
+    await producer.stream(messages.slice(0, 1000), 250);
+    // The rest arrives live, at about 600 records/s, across the pause.
+    const live = producer.stream(messages.slice(1000), 60, 600);
+    await waitFor('the sink to write records', async () => (await status()).records >= 1000, 60_000);
+
+    const pausedAt = Date.now();
+    await sink.signal(pauseSignal);
+    const paused = await waitFor(
+      'the sink to drain',
+      async () => {
+        const s = await status();
+        return s.state === 'paused' && s;
+      },
+      10_000,
+      25,
+    );
+    const seenAfter = Date.now() - pausedAt;
+    expect(paused.lastDrainMs).toBeDefined();
+    expect(paused.lastDrainMs!).toBeLessThanOrEqual(2_000);
+    expect(seenAfter).toBeLessThan(3_000);
+    console.log(`drained in ${paused.lastDrainMs} ms (seen by the test after ${seenAfter} ms)`);
+    // It left the group: nothing consumes any more.
+    const [group] = (await admin.describeGroups([config.sink.groupId])).groups;
+    expect(group.members).toHaveLength(0);
+    expect(paused.partitions.every((p) => p.buffered === 0)).toBe(true);
+
+    // Production goes on while paused; the lake does not change.
+    await live;
+    const root = tableRoot(config.lake.prefix, config.glue.table);
+    const frozen = (await readLake(s3, config.lake.bucket, config.lake.prefix, config.glue.table)).length;
+    expect(frozen).toBe(paused.records);
+    expect(frozen).toBeLessThan(rows.length);
+    const objectsWhilePaused = await countKeys(s3, config.lake.bucket, root);
+    const observeUntil = Date.now() + 2_000;
+    while (Date.now() < observeUntil) {
+      expect(await countKeys(s3, config.lake.bucket, root)).toBe(objectsWhilePaused);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    await sink.signal(resumeSignal);
+    await waitForSinkCaughtUp(config, 60_000);
+    const lake = await readLake(s3, config.lake.bucket, config.lake.prefix, config.glue.table);
+    expect(lakeProblems(rows, lake, 'sample.csv')).toEqual([]);
+    const manifests = await readManifests(
+      s3,
+      config.lake.bucket,
+      config.lake.prefix,
+      config.sink.groupId,
+      config.kafka.topic,
+    );
+    expect(manifestOverlaps(manifests)).toEqual([]);
+
+    // The status catches up: every record counted once, lag 0 on every partition (commit markers included).
+    const final: SinkStatus = await waitFor(
+      'the status to show lag 0',
+      async () => {
+        const s = await status();
+        return (
+          s.records === rows.length &&
+          s.partitions.length === config.kafka.partitions &&
+          s.partitions.every((p) => p.lag === '0') &&
+          s
+        );
+      },
+      20_000,
+    );
+    expect(final.state).toBe('running');
+    expect(final.deadLetters).toBe(0);
+    expect(final.files).toBeGreaterThan(0);
+    expect(final.bytes).toBeGreaterThan(0);
+    expect(final.lastFlushAt).toBeDefined();
+    expect(final.maxFreshnessMs).toBeLessThanOrEqual(config.sink.flushMs * 1.5);
+    // Every partition is committed up to its end (an empty one has nothing to commit).
+    for (const p of final.partitions) expect(p.highWatermark === '0' || p.committed === p.highWatermark).toBe(true);
+
+    await admin.disconnect();
+    await sink.terminate('test over');
+  }, 180_000);
+});
