@@ -56,6 +56,12 @@ async function configProblem(deps: SinkDeps, input: SinkInput): Promise<string |
   return undefined;
 }
 
+/** One activity execution (the same across its attempts): `<workflow id>/<run id>/<activity id>`. */
+function writerId(ctx: Context): string {
+  const wf = ctx.info.workflowExecution;
+  return wf ? `${wf.workflowId}/${wf.runId}/${ctx.info.activityId}` : `activity/${ctx.info.activityId}`;
+}
+
 export function createSinkActivities(deps: SinkDeps) {
   return {
     /** Runs until cancelled (pause, shutdown): then writes and commits what it holds, and returns. */
@@ -93,7 +99,7 @@ export function createSinkActivities(deps: SinkDeps) {
           maxBufferedBytes: input.maxBufferedBytes,
         },
         log,
-        writerId: ctx.info.workflowExecution?.workflowId,
+        writerId: writerId(ctx),
         resume,
         notifier,
         onFlush: (r, at) => {

@@ -15,9 +15,15 @@
  * Independent of Temporal: the activity (activities/sink.ts) adds heartbeats, cancellation and progress.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Compression } from '../lake-layout';
+import { manifestKey, manifestPrefix, type Compression } from '../lake-layout';
 import { PartitionNotifier } from './partition-notices';
-import { ManifestMismatchError, PartitionWriter, type FlushResult, type SinkStorage } from './partition-writer';
+import {
+  ManifestMismatchError,
+  PartitionWriter,
+  type FlushManifest,
+  type FlushResult,
+  type SinkStorage,
+} from './partition-writer';
 import { flushAfterMs, rotationDue, type RotationLimits } from './rotation';
 
 export interface SinkSettings extends RotationLimits {
@@ -97,7 +103,10 @@ export interface LakeSinkOptions {
   storage: SinkStorage;
   settings: SinkSettings;
   log: SinkLogger;
-  /** Identity recorded in manifests (the sink workflow id); tells our own unreported flushes from others'. */
+  /**
+   * Identity recorded in manifests: one activity execution, the same across its attempts (workflow id,
+   * run id, activity id). Tells a dead predecessor's unreported flushes from everyone else's.
+   */
   writerId?: string;
   /** Counters and per-partition written offsets of an earlier attempt (from its last heartbeat). */
   resume?: SinkProgress;
@@ -220,6 +229,7 @@ export class LakeSink {
         ),
       );
     });
+    await this.reconcile();
     this.admin = this.opts.kafka.admin();
     await this.admin.connect();
     await c.connect();
@@ -232,6 +242,40 @@ export class LakeSink {
     });
     this.ticker = setInterval(() => this.tick(), this.tickMs);
     this.watermarkTimer = setInterval(() => void this.refreshWatermarks(false), 2_000);
+  }
+
+  /**
+   * A retried attempt counts the flushes its dead predecessor wrote after its last heartbeat: the
+   * manifests of this activity beyond the written offsets of that heartbeat. Without this, flushes
+   * that were written and committed but not yet reported would never be counted.
+   */
+  private async reconcile(): Promise<void> {
+    const { resume, writerId, storage } = this.opts;
+    if (!resume || !writerId || !storage.list) return;
+    const { prefix, groupId, topic } = this.settings;
+    for (const p of resume.partitions) {
+      const written = BigInt(p.written);
+      const from = written >= 0n ? written : BigInt(p.committed);
+      if (from < 0n) continue;
+      const folder = manifestPrefix(prefix, groupId, topic, p.partition);
+      const startAfter = from > 0n ? manifestKey(prefix, groupId, topic, p.partition, (from - 1n).toString()) : folder;
+      for (const key of await storage.list(folder, startAfter)) {
+        const m = await storage.getJson<FlushManifest>(key);
+        if (!m || m.writer !== writerId || BigInt(m.end) <= (this.written.get(p.partition) ?? -1n)) continue;
+        const c = this.counters;
+        c.records += m.files.reduce((n, f) => n + f.records, 0);
+        c.deadLetters += m.deadLetters?.records ?? 0;
+        c.files += m.files.length + (m.deadLetters ? 1 : 0);
+        c.bytes += m.bytes ?? 0;
+        c.flushes++;
+        this.written.set(p.partition, BigInt(m.end));
+        this.opts.log.info('counted a flush of the previous attempt', {
+          partition: p.partition,
+          first: m.first,
+          end: m.end,
+        });
+      }
+    }
   }
 
   status(): SinkProgress {

@@ -28,6 +28,8 @@ export interface SinkStorage {
   putIfAbsent(key: string, body: string): Promise<boolean>;
   getJson<T>(key: string): Promise<T | undefined>;
   put(key: string, body: Buffer, contentType: string): Promise<void>;
+  /** Keys under a prefix after `startAfter`, in key order (used to account for a dead attempt's flushes). */
+  list?(prefix: string, startAfter: string): Promise<string[]>;
 }
 
 /** The settings that decide which objects a cut becomes; a manifest records them. */
@@ -43,7 +45,7 @@ export interface WriterOptions extends ManifestLayout, Pick<RotationLimits, 'max
   partition: number;
   groupId: string;
   prefix: string;
-  /** Who writes (the sink workflow's id); recorded in manifests. */
+  /** Who writes (one sink activity, the same across its attempts); recorded in manifests. */
   writer?: string;
 }
 
@@ -58,6 +60,8 @@ export interface FlushManifest {
   records: number;
   files: { key: string; partition: string; records: number }[];
   deadLetters?: { key: string; records: number };
+  /** Bytes of the objects as the creator encoded them (data and dead letters). */
+  bytes?: number;
   /** Absent in manifests of older versions, which used the adopter's own settings. */
   layout?: ManifestLayout;
   writer?: string;
@@ -230,6 +234,9 @@ export class PartitionWriter {
       const batch = this.records.slice(0, count);
       const layout = adopted ? (adopted.layout ?? this.layout()) : this.layout();
       const plan = this.plan(batch, first, end, layout);
+      // Encoded before the manifest is written, so that the manifest can say how big its objects are.
+      const bodies = await Promise.all(plan.objects.map((obj) => encodeLines(obj.values, obj.compression)));
+      plan.manifest.bytes = bodies.reduce((n, b) => n + b.length, 0);
 
       if (!adopted) {
         const mKey = manifestKey(o.prefix, o.groupId, o.topic, o.partition, first.toString());
@@ -261,14 +268,7 @@ export class PartitionWriter {
         }
       }
 
-      let bytes = 0;
-      await Promise.all(
-        plan.objects.map(async (obj) => {
-          const body = await encodeLines(obj.values, obj.compression);
-          bytes += body.length;
-          await this.storage.put(obj.key, body, 'application/x-ndjson');
-        }),
-      );
+      await Promise.all(plan.objects.map((obj, i) => this.storage.put(obj.key, bodies[i], 'application/x-ndjson')));
       this.records.splice(0, count);
       for (const r of batch) this.bytes -= r.value?.length ?? 0;
       this.adopted = undefined;
@@ -276,7 +276,7 @@ export class PartitionWriter {
       return {
         manifest,
         adopted: adopted !== undefined,
-        bytes,
+        bytes: plan.manifest.bytes,
         records: manifest.files.reduce((n, f) => n + f.records, 0),
         deadLetters: manifest.deadLetters?.records ?? 0,
         files: plan.objects.length,

@@ -1,5 +1,5 @@
 /** The sink's object store: the lake bucket through the S3 API. Thin I/O. */
-import type { S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { bucketExists, getJson, putIfAbsent, putObject } from '../adapters/s3';
 import type { SinkStorage } from './partition-writer';
 
@@ -8,6 +8,16 @@ export function s3SinkStorage(s3: S3Client, bucket: string): SinkStorage {
     putIfAbsent: (key, body) => putIfAbsent(s3, bucket, key, body),
     getJson: (key) => getJson(s3, bucket, key),
     put: (key, body, contentType) => putObject(s3, bucket, key, body, contentType),
+    async list(prefix, startAfter) {
+      const keys: string[] = [];
+      for await (const page of paginateListObjectsV2(
+        { client: s3 },
+        { Bucket: bucket, Prefix: prefix, StartAfter: startAfter },
+      )) {
+        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      }
+      return keys;
+    },
   };
 }
 

@@ -1,0 +1,137 @@
+/**
+ * Poison messages written straight to the topic (not JSON, JSON without symbol, a 2 MB message, a
+ * null value) go to the dead-letter prefix with their raw bytes, topic, partition, offset and reason,
+ * are counted, and every good message still reaches the lake. New lake partitions are announced to
+ * the crawl workflow with signal-with-start.
+ */
+import { randomBytes } from 'node:crypto';
+import { CompressionTypes } from 'kafkajs';
+import { createAwsClients } from '../../src/adapters/aws';
+import { startSink, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
+import { pauseSignal, sinkStatusQuery } from '../../workflows/definitions';
+import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import {
+  SAMPLE_CSV,
+  TickProducer,
+  lakeProblems,
+  readDeadLetters,
+  readLake,
+  sourceRows,
+  testKafka,
+  toMessage,
+} from './sink-support';
+
+describe('sink poison messages', () => {
+  let h: Harness;
+  let producer: TickProducer | undefined;
+  beforeAll(async () => {
+    h = await startHarness(uniqueConfig('sink-poison'));
+  }, 120_000);
+  afterAll(async () => {
+    await producer?.close();
+    await h?.close();
+  });
+
+  it('dead-letters each poison message with its raw bytes and reason, and writes every good one', async () => {
+    const { config, client } = h;
+    const { s3 } = createAwsClients(config.aws);
+    const kafka = testKafka(config.kafka);
+    const rows = sourceRows(SAMPLE_CSV);
+    const good = rows.map((r) => toMessage(r, 'sample.csv'));
+    // A 2 MB value that does not compress (the broker takes up to 4 MiB): valid JSON with a symbol,
+    // refused only for its size.
+    const big = Buffer.from(
+      JSON.stringify({ symbol: 'HSI', trade_date: '1999-01-04', padding: randomBytes(1_500_000).toString('base64') }),
+    );
+    expect(big.length).toBeGreaterThan(2_000_000);
+    const poison = [
+      { key: 'HSI', value: Buffer.from('HSI,1987-01-02,2568.3,not json'), reason: 'not valid JSON' },
+      {
+        key: 'N225',
+        value: Buffer.from(JSON.stringify({ trade_date: '1990-01-04', close: 1 })),
+        reason: 'missing field: symbol',
+      },
+      { key: 'HSI', value: big, reason: 'exceeds 1048576' },
+      { key: 'NYA', value: null, reason: 'empty message' },
+    ];
+
+    const sink = await startSink(client, config);
+    producer = new TickProducer(kafka, config.kafka.topic, `test-${config.kafka.topic}`);
+    const third = Math.floor(good.length / 3);
+    await producer.stream(good.slice(0, third), 500);
+    await producer.send(poison.slice(0, 2).map((p) => ({ key: p.key, value: p.value })));
+    await producer.stream(good.slice(third, 2 * third), 500);
+    // The big one alone and uncompressed, so that it really crosses the broker at 2 MB.
+    const txnProducer = kafka.producer({
+      transactionalId: `test-big-${config.kafka.topic}`,
+      maxInFlightRequests: 1,
+      idempotent: true,
+    });
+    await txnProducer.connect();
+    const txn = await txnProducer.transaction();
+    await txn.send({
+      topic: config.kafka.topic,
+      messages: [{ key: 'HSI', value: big }],
+      compression: CompressionTypes.None,
+    });
+    await txn.commit();
+    await txnProducer.disconnect();
+    await producer.send([{ key: poison[3].key, value: poison[3].value }]);
+    await producer.stream(good.slice(2 * third), 500);
+
+    await waitForSinkCaughtUp(config, 90_000);
+    const letters = await readDeadLetters(s3, config.lake.bucket, config.lake.prefix);
+    expect(letters).toHaveLength(poison.length);
+    for (const p of poison) {
+      const letter = letters.find((l) =>
+        p.value === null
+          ? l.value_base64 === null
+          : l.value_base64 !== null && Buffer.from(l.value_base64, 'base64').equals(p.value),
+      );
+      expect(letter).toBeDefined();
+      expect(letter!.reason).toContain(p.reason);
+      expect(letter!.topic).toBe(config.kafka.topic);
+      expect(letter!.partition).toBeGreaterThanOrEqual(0);
+      expect(BigInt(letter!.offset)).toBeGreaterThanOrEqual(0n);
+      expect(Buffer.from(letter!.key_base64!, 'base64').toString()).toBe(p.key);
+      expect(letter!.value_bytes).toBe(p.value?.length ?? 0);
+    }
+    const lake = await readLake(s3, config.lake.bucket, config.lake.prefix, config.glue.table);
+    expect(lakeProblems(rows, lake, 'sample.csv')).toEqual([]);
+
+    const status = await waitFor('the status to count everything', async () => {
+      const s = await sink.query(sinkStatusQuery);
+      return s.records === rows.length && s.deadLetters === poison.length && s;
+    });
+    expect(status.state).toBe('running');
+
+    // The crawl workflow of the table heard of every lake partition (signal-with-start).
+    const expected = new Set(lake.map(({ record }) => `symbol=${record.symbol}/year=${record.trade_date.slice(0, 4)}`));
+    const crawlId = workflowIds.crawl(config.glue.database, config.glue.table);
+    const announced = await waitFor(
+      'the crawl workflow to be told of every partition',
+      async () => {
+        const seen = new Set<string>();
+        for await (const wf of client.workflow.list({ query: `WorkflowId = '${crawlId}'` })) {
+          const history = await client.workflow.getHandle(crawlId, wf.runId).fetchHistory();
+          for (const e of history.events ?? []) {
+            const signal = e.workflowExecutionSignaledEventAttributes;
+            if (signal?.signalName !== 'newPartitionsSignal') continue;
+            const payload = signal.input?.payloads?.[0]?.data;
+            if (!payload) continue;
+            const notice = JSON.parse(Buffer.from(payload).toString('utf8')) as { partitions: string[] };
+            for (const p of notice.partitions) seen.add(p);
+          }
+        }
+        return [...expected].every((p) => seen.has(p)) && seen;
+      },
+      30_000,
+      500,
+    );
+    expect([...announced].sort()).toEqual([...expected].sort());
+
+    await sink.signal(pauseSignal);
+    await waitFor('the sink to drain', async () => (await sink.query(sinkStatusQuery)).state === 'paused', 10_000);
+    await sink.terminate('test over');
+  }, 180_000);
+});
