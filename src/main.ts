@@ -10,6 +10,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Client } from '@temporalio/client';
 import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
 import { ensureServices } from './services';
+import { ensureCrawlSchedule } from './schedules';
 import { connectClient } from './adapters/temporal';
 import { startWorker } from './worker';
 import {
@@ -89,6 +90,8 @@ export async function main(argv: string[]): Promise<void> {
     );
     await waitForSinkCaughtUp(config, 10 * 60_000);
     console.log('sink caught up: every record is in the lake');
+    const schedule = await ensureCrawlSchedule(client, config);
+    console.log(`crawl schedule ${schedule.scheduleId}: every ${schedule.every}${schedule.paused ? ' (paused)' : ''}`);
     const crawl = await runCrawl(client, config);
     console.log(
       `crawl: table ${crawl.database}.${crawl.table} ${crawl.tableCreated ? 'created' : 'up to date'}, ` +

@@ -31,6 +31,19 @@ import {
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
 import { writeChart } from '../chart';
+import {
+  createCrawlSchedule,
+  crawlScheduleId,
+  deleteCrawlSchedule,
+  describeCrawlSchedule,
+  ensureCrawlSchedule,
+  listCrawlSchedules,
+  pauseCrawlSchedule,
+  setCrawlScheduleInterval,
+  triggerCrawlSchedule,
+  unpauseCrawlSchedule,
+  type CrawlScheduleInfo,
+} from '../schedules';
 import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
 import { runWorker } from '../worker-main';
 
@@ -171,21 +184,30 @@ export function buildProgram(): Command {
     .option('--file <csv>', 'CSV to replay', path.join(__dirname, '..', '..', 'data', 'sample.csv'))
     .option('--speed <speed>', 'max | <n>rows (rows/s) | <n>days (trading days/s)', 'max')
     .option('--loop', 'replay the file again and again')
-    .action(async (o: { file: string; speed: string; loop?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      const c = await client(g);
-      await prepareInfrastructure(g.config);
-      const sink = await startSink(c, g.config);
-      const replay = await startReplay(c, g.config, { file: o.file, speed: parseSpeed(o.speed), loop: o.loop });
-      const out = { sink: sink.workflowId, replay: replay.workflowId };
-      print(g, out, () =>
-        fields([
-          ['sink workflow', out.sink],
-          ['replay workflow', out.replay],
-        ]),
-      );
-      await warnWithoutWorker(g);
-    });
+    .option('--crawl-every <interval>', "interval of the crawl schedule, e.g. '5m'")
+    .option('--no-schedule', 'do not create the crawl schedule')
+    .action(
+      async (
+        o: { file: string; speed: string; loop?: boolean; crawlEvery?: string; schedule: boolean },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        const c = await client(g);
+        await prepareInfrastructure(g.config);
+        const sink = await startSink(c, g.config);
+        const replay = await startReplay(c, g.config, { file: o.file, speed: parseSpeed(o.speed), loop: o.loop });
+        const crawl = o.schedule ? await ensureCrawlSchedule(c, g.config, { every: o.crawlEvery }) : undefined;
+        const out = { sink: sink.workflowId, replay: replay.workflowId, schedule: crawl?.scheduleId ?? null };
+        print(g, out, () =>
+          fields([
+            ['sink workflow', out.sink],
+            ['replay workflow', out.replay],
+            ['crawl schedule', crawl ? `${crawl.scheduleId} (every ${crawl.every})` : 'not created'],
+          ]),
+        );
+        await warnWithoutWorker(g);
+      },
+    );
 
   // replay ----------------------------------------------------------------------------------------
   const replay = program.command('replay').description('start and steer replays');
@@ -320,6 +342,69 @@ export function buildProgram(): Command {
       );
     });
 
+  // schedule --------------------------------------------------------------------------------------
+  const schedule = program.command('schedule').description('the Temporal Schedule that recrawls the lake');
+  const showSchedule = (g: Globals, info: CrawlScheduleInfo) =>
+    print(g, info, () =>
+      fields([
+        ['schedule', info.scheduleId],
+        ['table', info.table],
+        ['every', info.every],
+        ['paused', info.paused],
+        ['overlap', info.overlap],
+        ['runs started', info.actionsTaken ?? 0],
+        ['skipped (overlap)', info.skippedOverlap ?? 0],
+        ['next runs', info.next.slice(0, 3).join(', ')],
+        ['note', info.note ?? ''],
+      ]),
+    );
+  schedule
+    .command('create')
+    .option('--every <interval>', "how often, e.g. '30s', '5m', '1h'")
+    .option('--paused', 'create it paused')
+    .action(async (o: { every?: string; paused?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      showSchedule(g, await createCrawlSchedule(await client(g), g.config, { every: o.every, paused: o.paused }));
+    });
+  schedule
+    .command('update')
+    .requiredOption('--every <interval>', "new interval, e.g. '10m'")
+    .action(async (o: { every: string }, cmd: Command) => {
+      const g = globals(cmd);
+      showSchedule(g, await setCrawlScheduleInterval(await client(g), g.config, o.every));
+    });
+  schedule.command('pause').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    showSchedule(g, await pauseCrawlSchedule(await client(g), g.config));
+  });
+  schedule.command('unpause').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    showSchedule(g, await unpauseCrawlSchedule(await client(g), g.config));
+  });
+  schedule.command('trigger').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    showSchedule(g, await triggerCrawlSchedule(await client(g), g.config));
+  });
+  schedule.command('describe').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    showSchedule(g, await describeCrawlSchedule(await client(g), g.config));
+  });
+  schedule.command('delete').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    await deleteCrawlSchedule(await client(g), g.config);
+    print(g, { deleted: crawlScheduleId(g.config) }, () => `deleted schedule ${crawlScheduleId(g.config)}`);
+  });
+  schedule.command('list').action(async (_o, cmd: Command) => {
+    const g = globals(cmd);
+    const all = await listCrawlSchedules(await client(g));
+    print(g, all, () =>
+      table(
+        ['schedule', 'table', 'every', 'paused', 'runs', 'next run'],
+        all.map((i) => [i.scheduleId, i.table, i.every, i.paused, i.actionsTaken ?? 0, i.next[0] ?? '']),
+      ),
+    );
+  });
+
   // query -----------------------------------------------------------------------------------------
   program
     .command('query')
@@ -427,7 +512,21 @@ export function buildProgram(): Command {
       } catch {
         lastCrawl = undefined;
       }
-      const data = { replays, sink: sinkStatus ?? null, lag: lag ?? null, lastCrawl: lastCrawl ?? null };
+      let crawlSchedule: CrawlScheduleInfo | undefined;
+      try {
+        crawlSchedule = await describeCrawlSchedule(c, g.config);
+      } catch {
+        crawlSchedule = undefined;
+      }
+      const data = {
+        replays,
+        sink: sinkStatus ?? null,
+        lag: lag ?? null,
+        lastCrawl: lastCrawl ?? null,
+        schedule: crawlSchedule
+          ? { every: crawlSchedule.every, paused: crawlSchedule.paused, next: crawlSchedule.next[0] ?? null }
+          : null,
+      };
       print(g, data, () => {
         const parts: string[] = [];
         parts.push(
@@ -452,6 +551,11 @@ export function buildProgram(): Command {
           lastCrawl
             ? `last crawl: ${lastCrawl.status}${lastCrawl.closed ? ` at ${lastCrawl.closed}` : ''}`
             : 'last crawl: never',
+        );
+        parts.push(
+          crawlSchedule
+            ? `crawl schedule: every ${crawlSchedule.every}${crawlSchedule.paused ? ' (paused)' : `, next run ${crawlSchedule.next[0] ?? '?'}`}`
+            : 'crawl schedule: none (npx ticklake schedule create)',
         );
         return parts.join('\n');
       });

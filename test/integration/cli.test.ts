@@ -136,6 +136,24 @@ describe('ticklake CLI', () => {
     expect(all).toHaveProperty('sink');
   }, 120_000);
 
+  it('manages the crawl schedule', async () => {
+    const created = await json<{ scheduleId: string; every: string; paused: boolean }>(
+      env,
+      'schedule',
+      'create',
+      '--every',
+      '1h',
+    );
+    expect(created).toMatchObject({ every: '1h', paused: false });
+    expect(await json(env, 'schedule', 'update', '--every', '30m')).toMatchObject({ every: '30m' });
+    expect(await json(env, 'schedule', 'pause')).toMatchObject({ paused: true });
+    expect(await json(env, 'schedule', 'unpause')).toMatchObject({ paused: false });
+    const listed = await json<{ scheduleId: string }[]>(env, 'schedule', 'list');
+    expect(listed.map((s) => s.scheduleId)).toContain(created.scheduleId);
+    expect(await json(env, 'schedule', 'delete')).toEqual({ deleted: created.scheduleId });
+    expectOneLineError(await cli(env, 'schedule', 'describe'), /schedule/i);
+  }, 120_000);
+
   it('prints one line and exits non-zero on errors', async () => {
     expectOneLineError(await cli(env, 'replay', 'status', 'no-such-replay'), /not found/i);
     expectOneLineError(await cli(env, 'query', 'SELEC nonsense FROM ticks'), /syntax error|query (refused|failed)/i);
