@@ -195,7 +195,7 @@ export async function createCrawlSchedule(
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) {
       throw new ScheduleError(
-        `schedule '${scheduleId}' exists already; change its interval with 'npx ticklake schedule set-interval'`,
+        `schedule '${scheduleId}' exists already; change its interval with 'npx ticklake schedule update --every <interval>'`,
       );
     }
     throw err;
