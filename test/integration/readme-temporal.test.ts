@@ -35,6 +35,10 @@ describe('the Temporal CLI commands quoted in the README', () => {
     await startSink(h.client, h.config);
     const replay = await startReplay(h.client, h.config, { file: path.join(REPO_ROOT, 'data', 'sample.csv') });
     await replay.result();
+    // A schedule the README creates may be left over from an interrupted earlier run.
+    await run('bash', ['-c', 'npm run temporal -- schedule delete --schedule-id my-crawl'], { cwd: REPO_ROOT }).catch(
+      () => undefined,
+    );
   }, 180_000);
   afterAll(async () => {
     await h?.close();
