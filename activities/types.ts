@@ -1,5 +1,6 @@
 /** Inputs and results of the activities; shared with workflows as types only. */
 import type { ReplaySpeed } from '../src/replay/pacing';
+import type { ReplayOrder } from '../src/replay/ordered-rows';
 import type { Compression } from '../src/lake-layout';
 
 export interface ProduceInput {
@@ -10,21 +11,31 @@ export interface ProduceInput {
   dlqTopic: string;
   positionsTopic: string;
   speed: ReplaySpeed;
+  /** 'file' (default): file order. 'market': all symbols of a trading date together, dates ascending. */
+  order?: ReplayOrder;
   /** Replay again from the top when the file ends (an endless feed). */
   loop: boolean;
-  /** Rows per Kafka transaction at full speed. Default 5,000. */
+  /** Rows per Kafka transaction at full speed. Default 20,000. */
   batchSize?: number;
+  /** Kafka compression of the ticks. Default 'gzip'. */
+  compression?: 'gzip' | 'none';
   /** Workflow that receives progress signals; absent for a bare activity call. */
   progressWorkflowId?: string;
 }
 
 export interface ReplayProgress {
+  /** Rows read from the file, committed or not, over all passes. */
   rowsRead: number;
+  /** Rows committed to the tick topic, over all passes. */
   produced: number;
+  /** Rows committed to the dead-letter topic, over all passes. */
   rejected: number;
+  /** Sequence number in the ordered stream of the current pass: rows committed (produced or rejected). */
+  position: number;
   /** Line number of the last row committed to Kafka. */
   line: number;
   pass: number;
+  order: ReplayOrder;
   /** Rows per second over the last reporting interval. */
   rate: number;
   done: boolean;

@@ -1,6 +1,8 @@
 /** The replay workflow: runs the produce activity and steers it (pause, resume, speed). */
 import {
+  ActivityFailure,
   CancellationScope,
+  TimeoutFailure,
   condition,
   continueAsNew,
   isCancellation,
@@ -11,6 +13,7 @@ import {
 import type { Activities, ReplayProgress } from '../activities';
 import type { ReplaySpeed } from '../src/replay/pacing';
 import { validateSpeed } from '../src/replay/pacing';
+import type { ReplayOrder } from '../src/replay/ordered-rows';
 import {
   pauseSignal,
   replayProgressQuery,
@@ -28,27 +31,36 @@ export interface ReplayInput {
   dlqTopic: string;
   positionsTopic: string;
   speed?: ReplaySpeed;
+  /** 'file' (default) or 'market' (all symbols of a trading date together, dates ascending). Fixed for a replay id. */
+  order?: ReplayOrder;
   loop?: boolean;
   /** Start paused. */
   paused?: boolean;
+  /** Rows per Kafka transaction at full speed (default 20,000). */
+  batchSize?: number;
   /** Carried over continue-as-new. */
   progress?: ReplayProgress;
 }
 
+/** Failure types of the produce activity that no retry can fix. */
+export const REPLAY_NON_RETRYABLE = ['InvalidSourceFile', 'SourceChanged', 'InvalidReplayInput'];
+
 const { produceTicks } = proxyActivities<Activities>({
   startToCloseTimeout: '7 days',
-  heartbeatTimeout: '30 seconds',
-  // Cancellation must wait for the activity to commit its last transaction.
+  // The activity heartbeats twice a second from a timer; a killed worker's attempt is retried elsewhere after this.
+  heartbeatTimeout: '10 seconds',
+  // Cancellation (pause, speed change) waits for the activity to settle its last transaction.
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: ['InvalidSourceFile', 'SourceChanged'],
+    nonRetryableErrorTypes: REPLAY_NON_RETRYABLE,
   },
 });
 
 export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress> {
   const replayId = input.replayId ?? workflowInfo().workflowId;
+  const order: ReplayOrder = input.order ?? 'file';
   let speed: ReplaySpeed = input.speed ?? { mode: 'max' };
   let paused = input.paused ?? false;
   let restart = false;
@@ -56,8 +68,10 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
     rowsRead: 0,
     produced: 0,
     rejected: 0,
+    position: 0,
     line: 0,
     pass: 0,
+    order,
     rate: 0,
     done: false,
     updatedAt: '',
@@ -79,21 +93,22 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
       restart = true;
       return speed;
     },
-    { validator: (next) => validateSpeed(next) },
+    { validator: (next: ReplaySpeed) => validateSpeed(next) },
   );
-  setHandler(
-    replayProgressQuery,
-    (): ReplayStatus => ({
-      ...progress,
-      state: progress.done ? 'completed' : paused ? 'paused' : 'running',
-      speed,
-      file: input.file,
-    }),
-  );
+  setHandler(replayProgressQuery, (): ReplayStatus => ({
+    ...progress,
+    rate: paused ? 0 : progress.rate,
+    state: progress.done ? 'completed' : paused ? 'paused' : 'running',
+    speed,
+    file: input.file,
+  }));
 
+  // An endless (loop) replay keeps one activity running: the workflow stops it when the history grows
+  // long and continues as new; the activity resumes from the committed position.
+  const historyFull = () => workflowInfo().continueAsNewSuggested;
   for (;;) {
     if (paused) await condition(() => !paused);
-    if (workflowInfo().continueAsNewSuggested) {
+    if (historyFull()) {
       await continueAsNew<typeof replayWorkflow>({ ...input, speed, paused, progress });
     }
     restart = false;
@@ -106,22 +121,29 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
         dlqTopic: input.dlqTopic,
         positionsTopic: input.positionsTopic,
         speed,
+        order,
         loop: input.loop ?? false,
+        batchSize: input.batchSize,
         progressWorkflowId: workflowInfo().workflowId,
       }),
     );
     let finished: ReplayProgress | undefined;
+    let stopping = false;
     const outcome = run.then(
       (p) => (finished = p),
       (err: unknown) => {
-        if (!isCancellation(err)) throw err;
+        if (isCancellation(err)) return;
+        // An attempt that dies while being stopped times out instead of confirming the stop: it is stopped all the same.
+        if (stopping && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) return;
+        throw err;
       },
     );
-    await Promise.race([outcome, condition(() => paused || restart)]);
+    await Promise.race([outcome, condition(() => paused || restart || historyFull())]);
     if (finished) {
       progress = finished;
       return progress;
     }
+    stopping = true;
     scope.cancel();
     await outcome;
     if (finished) {

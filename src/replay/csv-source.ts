@@ -1,18 +1,18 @@
 /**
- * Streams a CSV of the indexProcessed.csv schema row by row (never loading it whole), giving each
- * row's fields, its raw text and its line number. Bad rows are yielded too: validation decides.
+ * Reading a CSV of the indexProcessed.csv schema for the replay producer, without ever loading it whole.
+ *
+ * The schema never quotes (see test/fixtures/README.md), so one physical line is one record and a record
+ * starts at a known byte offset. That is what makes the producer's position exact: a position is a byte
+ * offset plus a line number per ascending-date run of the file (see ordered-rows.ts), and a resumed replay
+ * reads on from there with positional reads, never re-reading what it already produced.
+ *
+ * The file is read in chunks of whole lines; csv-parse splits each chunk into records. A chunk is a fresh
+ * buffer, so a row can hand out its raw line (for the dead-letter topic) until the row is dropped.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse';
+import { parse as parseSync, type Options as CsvOptions } from 'csv-parse/sync';
 import { checkHeader } from '../tick';
-
-export interface SourceRow {
-  /** 1-based line number in the file (the header is line 1). */
-  line: number;
-  fields: string[];
-  raw: string;
-}
 
 export class SourceFileError extends Error {
   override name = 'SourceFileError';
@@ -23,6 +23,29 @@ export interface SourceFingerprint {
   size: number;
   mtimeMs: number;
 }
+
+/**
+ * Lines longer than this are not rows of the schema (a real row is under 200 bytes): the file is refused
+ * rather than buffered without bound.
+ */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+const NL = 0x0a;
+const COMMA = 0x2c;
+const CR = 0x0d;
+
+/**
+ * csv-parse options for data lines, those of test/fixtures/README.md: no quoting (one physical line is one
+ * record), CRLF or LF, rows of any field count and empty lines reach validation. The BOM only concerns
+ * the header line.
+ */
+const DATA_OPTIONS: CsvOptions = {
+  relax_column_count: true,
+  skip_empty_lines: false,
+  quote: false,
+  record_delimiter: ['\r\n', '\n'],
+  bom: false,
+};
 
 /** Fails fast (SourceFileError) when the file is missing, unreadable or not of the expected schema. */
 export async function openSource(file: string): Promise<SourceFingerprint> {
@@ -38,37 +61,298 @@ export async function openSource(file: string): Promise<SourceFingerprint> {
         : `source file '${file}' cannot be read (${code ?? String(err)}); check its permissions`,
     );
   }
-  if (!stat.isFile()) throw new SourceFileError(`source '${file}' is not a regular file`);
-  for await (const row of readRows(file)) {
-    if (row.line !== 1) break;
-    const problem = checkHeader(row.fields);
-    if (problem) throw new SourceFileError(`source file '${file}' has an unexpected header: ${problem}`);
-    return { size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
+  if (!stat.isFile()) throw new SourceFileError(`source '${file}' is not a regular file; pass the path of a CSV file`);
+  const header = await readHeader(file);
+  if (header === undefined) {
+    throw new SourceFileError(`source file '${file}' is empty; it needs at least the header line`);
   }
-  throw new SourceFileError(`source file '${file}' is empty; it needs at least the header line`);
+  const problem = checkHeader(header);
+  if (problem) throw new SourceFileError(`source file '${file}' has an unexpected header: ${problem}`);
+  return { size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
 }
 
-/** All rows including the header (line 1), in file order. */
-export async function* readRows(file: string, start?: number): AsyncGenerator<SourceRow> {
-  const parser = fs.createReadStream(file, { start, highWaterMark: 256 * 1024 }).pipe(
-    parse({
-      bom: true,
-      relax_column_count: true,
-      skip_empty_lines: false,
-      // The schema never quotes: one physical line is one record, so line numbers are exact and a
-      // stray quote cannot swallow the rest of the file.
-      quote: false,
-      record_delimiter: ['\r\n', '\n'],
-      raw: true,
-      info: true,
-      max_record_size: 64 * 1024,
-    }),
-  );
-  for await (const item of parser as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
-    yield { line: item.info.lines, fields: item.record, raw: item.raw.replace(/[\r\n]+$/, '') };
+/** The fields of line 1 (BOM stripped), or undefined for an empty file. */
+async function readHeader(file: string): Promise<string[] | undefined> {
+  const fh = await openForReading(file);
+  try {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead === 0) return undefined;
+    const nl = buf.subarray(0, bytesRead).indexOf(NL);
+    const line = buf.subarray(0, nl < 0 ? bytesRead : nl);
+    const records: string[][] = parseSync(line, { ...DATA_OPTIONS, bom: true });
+    return records[0] ?? [''];
+  } finally {
+    await fh.close();
+  }
+}
+
+async function openForReading(file: string): Promise<fs.promises.FileHandle> {
+  try {
+    return await fs.promises.open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SourceFileError(
+      `source file '${file}' cannot be opened (${code ?? String(err)}); check that it exists and is readable`,
+    );
   }
 }
 
 export function sourceName(file: string): string {
   return path.basename(file);
+}
+
+/** What is true of a date key: a `YYYY-MM-DD` shape. Validity is parseRow's business, ordering only needs the shape. */
+const DATE_KEY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The key a row sorts by in market-time order: its date when the date field has the YYYY-MM-DD shape,
+ * else the key of the row before it in the same run ('' at the start of a run). A row with a broken
+ * date thus stays right behind its predecessor, and the keys of a run never go down.
+ */
+export function orderKey(dateField: string | undefined, previous: string): string {
+  if (dateField === undefined) return previous;
+  const t = dateField.length === 10 ? dateField : dateField.trim();
+  return DATE_KEY.test(t) ? t : previous;
+}
+
+/** Where a run of the file starts (or where a reader of it stands): the byte offset and line number of a row. */
+export interface Cursor {
+  /** Byte offset of the row's first byte. */
+  offset: number;
+  /** 1-based line number of that row (the header is line 1). */
+  line: number;
+  /** Order key of the row before it in the run ('' at the start of the run). */
+  key: string;
+}
+
+export interface SourceLayout {
+  size: number;
+  /** Byte offset of line 2, the first data row. */
+  dataStart: number;
+  /** Data rows (lines after the header, empty lines included). */
+  rows: number;
+  /**
+   * Starts of the maximal runs of rows whose order keys never go down, in file order; a new run starts
+   * wherever the date goes down. A file grouped by symbol has one run per symbol; a file sorted by date
+   * has one run. Empty when the file has no data rows.
+   */
+  runs: Cursor[];
+}
+
+/**
+ * One streaming pass over the file that finds the data rows and the runs of ascending dates. Memory is one
+ * read buffer; the work is a byte search per line plus the date field of each line.
+ * `onProgress` is called after every read (for heartbeats during a long scan).
+ */
+export async function scanSource(file: string, onProgress?: (bytes: number) => void): Promise<SourceLayout> {
+  const fh = await openForReading(file);
+  try {
+    const size = (await fh.stat()).size;
+    const runs: Cursor[] = [];
+    let dataStart = -1;
+    let line = 1;
+    let rows = 0;
+    let key = '';
+    let pos = 0;
+    let carry: Buffer = Buffer.alloc(0);
+    const bufSize = 1024 * 1024;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(carry.length + bufSize);
+      carry.copy(buf, 0);
+      const { bytesRead } = await fh.read(buf, carry.length, bufSize, pos);
+      const filled = carry.length + bytesRead;
+      const base = pos - carry.length;
+      pos += bytesRead;
+      const eof = bytesRead === 0 || pos >= size;
+      let start = 0;
+      for (;;) {
+        const nl = buf.indexOf(NL, start);
+        if (nl < 0 || nl >= filled) break;
+        if (nl - start > MAX_LINE_BYTES) throw lineTooLong(file, line);
+        if (dataStart < 0) dataStart = base + nl + 1;
+        else {
+          key = scanRow(buf, start, nl, base, line, key, runs);
+          rows++;
+        }
+        line++;
+        start = nl + 1;
+      }
+      if (filled - start > MAX_LINE_BYTES) throw lineTooLong(file, line);
+      if (eof) {
+        if (start < filled) {
+          // A last line without a line break: a row (or the header) all the same, as csv-parse sees it.
+          if (dataStart < 0) dataStart = size;
+          else {
+            scanRow(buf, start, filled, base, line, key, runs);
+            rows++;
+          }
+        }
+        break;
+      }
+      carry = buf.subarray(start, filled);
+      onProgress?.(pos);
+    }
+    return { size, dataStart: dataStart < 0 ? size : dataStart, rows, runs };
+  } finally {
+    await fh.close();
+  }
+}
+
+function lineTooLong(file: string, line: number): SourceFileError {
+  return new SourceFileError(
+    `source file '${file}': line ${line} is longer than ${MAX_LINE_BYTES} bytes; this is not a CSV of the indexProcessed.csv schema`,
+  );
+}
+
+/** Records a run start when the row's key goes below the previous one; returns the row's key. */
+function scanRow(
+  buf: Buffer,
+  start: number,
+  end: number,
+  base: number,
+  line: number,
+  previous: string,
+  runs: Cursor[],
+): string {
+  const c1 = buf.indexOf(COMMA, start);
+  let field: string | undefined;
+  if (c1 >= 0 && c1 < end) {
+    let c2 = buf.indexOf(COMMA, c1 + 1);
+    if (c2 < 0 || c2 > end) c2 = end;
+    field = buf.toString('utf8', c1 + 1, c2);
+  }
+  const key = orderKey(field, runs.length === 0 ? '' : previous);
+  if (runs.length === 0 || key < previous) runs.push({ offset: base + start, line, key: '' });
+  return key;
+}
+
+/** A data row as the producer sees it. */
+export interface SourceRow {
+  /** 1-based line number in the file (the header is line 1). */
+  line: number;
+  fields: string[];
+  /** Index of the row's run in the replay's run plan. */
+  run: number;
+  /** Order key (see {@link orderKey}). */
+  key: string;
+  /** Byte offset just past the row's line break: where the next row of its run starts. */
+  end: number;
+  /** The chunk holding the raw line, and where the line is in it (line break excluded). */
+  chunk: Buffer;
+  start: number;
+  stop: number;
+}
+
+/** The row's line as it is in the file, without its line break. */
+export function rawLine(row: SourceRow): string {
+  let stop = row.stop;
+  if (stop > row.start && row.chunk[stop - 1] === CR) stop--;
+  return row.chunk.toString('utf8', row.start, stop);
+}
+
+/**
+ * Reads the rows of one run, [from.offset, end), chunk by chunk. Positional reads on a shared file handle:
+ * many runs read the same file through one descriptor.
+ */
+export class RunReader {
+  private pos: number;
+  private line: number;
+  private key: string;
+  private carry: Buffer = Buffer.alloc(0);
+  private bufSize: number;
+
+  constructor(
+    private readonly fh: fs.promises.FileHandle,
+    private readonly file: string,
+    from: Cursor,
+    private readonly end: number,
+    chunkBytes: number,
+    private readonly run = 0,
+  ) {
+    this.pos = from.offset;
+    this.line = from.line;
+    this.key = from.key;
+    this.bufSize = chunkBytes;
+  }
+
+  /** The next rows of the run (at least one), or null at the end of the run. */
+  async read(): Promise<SourceRow[] | null> {
+    for (;;) {
+      const want = Math.min(this.bufSize, this.end - this.pos);
+      if (want <= 0 && this.carry.length === 0) return null;
+      const buf = Buffer.allocUnsafe(this.carry.length + Math.max(want, 0));
+      this.carry.copy(buf, 0);
+      let bytesRead = 0;
+      if (want > 0) ({ bytesRead } = await this.fh.read(buf, this.carry.length, want, this.pos));
+      const base = this.pos - this.carry.length;
+      const filled = this.carry.length + bytesRead;
+      this.pos += bytesRead;
+      const atEnd = this.pos >= this.end || bytesRead === 0;
+      let upto: number;
+      if (atEnd) {
+        upto = filled;
+        this.carry = Buffer.alloc(0);
+        if (bytesRead === 0 && this.pos < this.end) {
+          throw new SourceFileError(
+            `source file '${this.file}' became shorter while it was being read; replay it again under a new replay id`,
+          );
+        }
+      } else {
+        const nl = buf.lastIndexOf(NL, filled - 1);
+        if (nl < 0) {
+          if (filled > MAX_LINE_BYTES) throw lineTooLong(this.file, this.line);
+          this.carry = buf.subarray(0, filled);
+          this.bufSize *= 2;
+          continue;
+        }
+        upto = nl + 1;
+        this.carry = buf.subarray(upto, filled);
+      }
+      if (upto === 0) continue;
+      return this.parseChunk(buf.subarray(0, upto), base);
+    }
+  }
+
+  private parseChunk(chunk: Buffer, base: number): SourceRow[] {
+    const records: string[][] = parseSync(chunk, DATA_OPTIONS);
+    const rows: SourceRow[] = new Array<SourceRow>(records.length);
+    let start = 0;
+    let key = this.key;
+    let i = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NL, start);
+      const stop = nl < 0 ? chunk.length : nl;
+      if (stop - start > MAX_LINE_BYTES) throw lineTooLong(this.file, this.line + i);
+      const fields = records[i];
+      if (fields === undefined) break;
+      key = orderKey(fields[1], key);
+      rows[i] = {
+        line: this.line + i,
+        fields,
+        run: this.run,
+        key,
+        end: base + Math.min(stop + 1, chunk.length),
+        chunk,
+        start,
+        stop,
+      };
+      start = stop + 1;
+      i++;
+    }
+    if (i !== records.length || start < chunk.length) {
+      // csv-parse and the line count disagree: line numbers and positions would be wrong from here on.
+      throw new SourceFileError(
+        `source file '${this.file}': the lines from line ${this.line} do not split into one record each; ` +
+          'this is not a CSV of the indexProcessed.csv schema',
+      );
+    }
+    this.line += records.length;
+    this.key = key;
+    return rows;
+  }
+}
+
+export async function openFile(file: string): Promise<fs.promises.FileHandle> {
+  return openForReading(file);
 }

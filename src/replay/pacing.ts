@@ -35,7 +35,10 @@ export function parseSpeed(text: string): ReplaySpeed {
   if (t === 'max' || t === 'fast') speed = { mode: 'max' };
   else if (/^\d+(\.\d+)?(rows?(\/s)?)?$/.test(t)) speed = { mode: 'rows', rowsPerSecond: parseFloat(t) };
   else if (/^\d+(\.\d+)?days?(\/s)?$/.test(t)) speed = { mode: 'days', tradingDaysPerSecond: parseFloat(t) };
-  else throw new Error(`speed '${text}' is not understood: use 'max', '<n>rows' (rows per second) or '<n>days' (trading days per second)`);
+  else
+    throw new Error(
+      `speed '${text}' is not understood: use 'max', '<n>rows' (rows per second) or '<n>days' (trading days per second)`,
+    );
   validateSpeed(speed);
   return speed;
 }

@@ -1,27 +1,44 @@
 /**
- * A replay's source position, stored in a compacted Kafka topic and written in the same transaction
- * as the ticks it accounts for (the way Kafka Connect stores exactly-once source offsets). Reading it
- * back with read_committed gives exactly the rows whose ticks are in the topic.
+ * A replay's source position, stored in a compacted Kafka topic (key = replay id) and written in the
+ * same transaction as the ticks and dead letters it accounts for (the way Kafka Connect stores
+ * exactly-once source offsets). Read back with read_committed after the producer has fenced every
+ * older producer of the replay, it names exactly the rows whose messages are in the topics.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { SourceFingerprint } from './csv-source';
+import type { Cursor, SourceFingerprint } from './csv-source';
+import type { ReplayOrder } from './ordered-rows';
+
+export const POSITION_VERSION = 2;
 
 export interface ReplayPosition {
-  /** Data rows of the ordered stream consumed (produced or dead-lettered) in the current pass. */
-  consumed: number;
-  produced: number;
-  rejected: number;
+  version: typeof POSITION_VERSION;
+  order: ReplayOrder;
   /** Completed passes over the file (loop mode). */
   pass: number;
-  fingerprint: SourceFingerprint;
-  /** Line number of the last consumed row. */
+  /** Rows of the ordered stream consumed (produced or dead-lettered) in the current pass: its sequence number. */
+  consumed: number;
+  /** Rows produced to the tick topic, over all passes. */
+  produced: number;
+  /** Rows sent to the dead-letter topic, over all passes. */
+  rejected: number;
+  /** Line number of the last consumed row (0 before the first). */
   line: number;
+  /** Per run of the ordered stream, where its next unread row starts. */
+  cursors: Cursor[];
+  fingerprint: SourceFingerprint;
+  /** The replay read the whole file (not in loop mode): nothing is left to produce. */
+  done: boolean;
   updatedAt: string;
 }
 
+/** The position record as a Kafka message. */
+export function positionMessage(replayId: string, position: ReplayPosition): { key: string; value: string } {
+  return { key: replayId, value: JSON.stringify(position) };
+}
+
 /** Latest committed position of a replay, or undefined when it never committed one. */
-export async function readPosition(kafka: Kafka, topic: string, replayId: string): Promise<ReplayPosition | undefined> {
+export async function readPosition(kafka: Kafka, topic: string, replayId: string): Promise<unknown> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -34,31 +51,85 @@ export async function readPosition(kafka: Kafka, topic: string, replayId: string
   const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
   if (pending.size === 0) return undefined;
 
-  let latest: ReplayPosition | undefined;
+  let latest: unknown;
   const consumer = kafka.consumer({ groupId: `ticklake-position-reader-${randomUUID()}`, readUncommitted: false });
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
+      const reached = (partition: number, lastOffset: string) => {
+        // lastOffset counts transaction markers and aborted records too, so it reaches the end offset.
+        if (BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) {
+          pending.delete(partition);
+          if (pending.size === 0) resolve();
+        }
+      };
+      // A fetch holding only markers or aborted records never reaches eachBatch, but it is reported here.
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
       consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) {
-              if (m.key?.toString() === replayId) latest = m.value ? (JSON.parse(m.value.toString()) as ReplayPosition) : undefined;
-            }
-            // lastOffset() counts transaction markers and aborted records too, so it reaches the end.
-            if (BigInt(batch.lastOffset()) + 1n >= (ends.get(batch.partition) ?? 0n)) {
-              pending.delete(batch.partition);
-              if (pending.size === 0) resolve();
-            }
-            return Promise.resolve();
-          },
-        })
+        .subscribe({ topic, fromBeginning: true })
+        .then(() =>
+          consumer.run({
+            autoCommit: false,
+            eachBatch: ({ batch }) => {
+              for (const m of batch.messages) {
+                if (m.key?.toString() !== replayId) continue;
+                latest = m.value ? (JSON.parse(m.value.toString()) as unknown) : undefined;
+              }
+              return Promise.resolve();
+            },
+          }),
+        )
         .catch(reject);
     });
   } finally {
     await consumer.disconnect();
   }
   return latest;
+}
+
+export type PositionCheck =
+  { ok: true; position: ReplayPosition } | { ok: false; type: 'SourceChanged' | 'InvalidReplayInput'; message: string };
+
+/**
+ * Checks that a committed position belongs to this file and this way of replaying it. Pure.
+ * A position of another file version, order or layout would resume at a wrong row, so it is refused.
+ */
+export function checkPosition(
+  value: unknown,
+  expected: { replayId: string; file: string; fingerprint: SourceFingerprint; order: ReplayOrder; runs: number },
+): PositionCheck {
+  const { replayId, file } = expected;
+  const p = value as Partial<ReplayPosition> | null;
+  if (typeof p !== 'object' || p === null || p.version !== POSITION_VERSION || !Array.isArray(p.cursors)) {
+    return {
+      ok: false,
+      type: 'InvalidReplayInput',
+      message: `replay '${replayId}' has a committed position this version cannot resume (format ${String(p?.version ?? 1)}); start a new replay id`,
+    };
+  }
+  const f = p.fingerprint;
+  if (!f || f.size !== expected.fingerprint.size || f.mtimeMs !== expected.fingerprint.mtimeMs) {
+    return {
+      ok: false,
+      type: 'SourceChanged',
+      message:
+        `source file '${file}' changed since replay '${replayId}' started (size or modification time differ); ` +
+        'start a new replay id to replay the new file',
+    };
+  }
+  if (p.order !== expected.order) {
+    return {
+      ok: false,
+      type: 'InvalidReplayInput',
+      message: `replay '${replayId}' was started in ${String(p.order)} order and cannot go on in ${expected.order} order; start a new replay id to change the order`,
+    };
+  }
+  if (p.cursors.length !== expected.runs) {
+    return {
+      ok: false,
+      type: 'SourceChanged',
+      message: `source file '${file}' no longer has the layout replay '${replayId}' started with (${p.cursors.length} runs, now ${expected.runs}); start a new replay id`,
+    };
+  }
+  return { ok: true, position: p as ReplayPosition };
 }
