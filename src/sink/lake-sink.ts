@@ -161,6 +161,9 @@ export class LakeSink {
   private watermarkTimer: NodeJS.Timeout | undefined;
   private lastWarnAt = 0;
   private failWith!: (err: SinkFailure) => void;
+  private stop!: () => void;
+  /** Resolves when a drain or close begins. */
+  private readonly stopped = new Promise<void>((resolve) => (this.stop = resolve));
   /** Rejects when the sink cannot go on; never resolves. */
   readonly failed: Promise<never>;
 
@@ -309,6 +312,7 @@ export class LakeSink {
    */
   async drain(): Promise<SinkProgress> {
     this.stopping = true;
+    this.stop();
     this.stopTimers();
     try {
       this.consumer.pause([{ topic: this.settings.topic }]);
@@ -325,6 +329,7 @@ export class LakeSink {
   /** Leaves without writing what is held (after a failure); the next owner reads it again. */
   async close(): Promise<void> {
     this.stopping = true;
+    this.stop();
     this.stopTimers();
     await this.disconnect();
   }
@@ -406,11 +411,12 @@ export class LakeSink {
     let waited = 0;
     while (!this.stopping && payload.isRunning() && this.states.get(batch.partition) === s && blocked()) {
       const now = Date.now();
+      // A stop (drain, close) does not wait for a slow flush here: the consumer must be able to leave.
       if (s.writer.full()) {
-        if (now >= s.retryAt) await this.flush(s);
+        if (now >= s.retryAt) await Promise.race([this.flush(s), this.stopped]);
       } else {
         const ready = [...this.states.values()].filter((x) => x.writer.size > 0 && now >= x.retryAt);
-        await Promise.all(ready.map((x) => this.flush(x)));
+        await Promise.race([Promise.all(ready.map((x) => this.flush(x))), this.stopped]);
       }
       await payload.heartbeat();
       if (blocked()) {
