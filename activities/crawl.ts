@@ -83,9 +83,11 @@ export interface CrawlDeps {
   glue: GlueClient;
 }
 
-const SAMPLE_LINES = 500;
+/** Lines parsed per sampled object, spread over it: a flush's records share their shape. */
+const SAMPLE_LINES = 100;
 const DEFAULT_MAX_SAMPLES = 2_000;
-const READ_CONCURRENCY = 16;
+/** Parallel GETs: a crawl is bound by request latency, not bandwidth (objects are small). */
+const READ_CONCURRENCY = 48;
 const MAX_REPORTED = 20;
 
 const PARTITION_COLUMNS = new Set(['symbol', 'year', 'month', 'trade_date']);
@@ -147,6 +149,7 @@ function emptyResult(input: CrawlInput, scan: CrawlResult['scan']): CrawlResult 
     drift: [],
     warnings: [],
     durationMs: 0,
+    phaseMs: {},
   };
 }
 
@@ -208,6 +211,12 @@ export function createCrawlActivities(deps: CrawlDeps) {
       const root = tableRoot(input.prefix, input.table);
       const manifestRoot = sinkManifestRoot(input.prefix);
       const result = emptyResult(input, 'full');
+      let lap = started;
+      const mark = (phase: string) => {
+        const now = Date.now();
+        result.phaseMs[phase] = (result.phaseMs[phase] ?? 0) + now - lap;
+        lap = now;
+      };
 
       let table = await getTable(glue, input.database, input.table);
       const state =
@@ -281,6 +290,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       }
       result.partitionsFound = partitions.size;
       result.objectsFound = [...partitions.values()].reduce((n, p) => n + p.keys.length, 0);
+      mark('list');
       ctx.heartbeat({ phase: 'sampling', partitions: partitions.size, objects: result.objectsFound });
 
       // ---- sample records of new objects --------------------------------------------------------
@@ -315,6 +325,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
         }
       }
 
+      mark('sample');
       // ---- the table ----------------------------------------------------------------------------
       const existingColumns: Column[] = tableColumns(table?.StorageDescriptor);
       const schema = inferSchema(records, existingColumns, input.partitionBy);
@@ -415,10 +426,13 @@ export function createCrawlActivities(deps: CrawlDeps) {
       }
       result.columns = schema.columns;
 
+      mark('table');
       // ---- partitions ---------------------------------------------------------------------------
       ctx.heartbeat({ phase: 'registering', partitions: partitions.size });
       let candidates = [...partitions.values()];
-      if (!incremental && !result.tableCreated) {
+      if (!incremental && !result.tableCreated && candidates.length > 0) {
+        // A full scan compares with every registered partition. An incremental crawl registers what it
+        // touched straight away: existing ones come back as AlreadyExists, one call per 100 either way.
         const known = await registeredPartitions(glue, input.database, input.table);
         candidates = candidates.filter((p) => !known.has(partitionId(p.values)));
       }
@@ -438,7 +452,9 @@ export function createCrawlActivities(deps: CrawlDeps) {
       );
       result.partitionsAdded = created;
 
+      mark('partitions');
       await writeState(input, createdAt(table)!, newWatermarks);
+      mark('state');
       result.durationMs = Date.now() - started;
       log.info('crawl done', {
         table: `${input.database}.${input.table}`,

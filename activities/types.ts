@@ -141,6 +141,8 @@ export interface CrawlResult {
   drift: string[];
   warnings: string[];
   durationMs: number;
+  /** Where the time went: list, sample, table, partitions, state (ms). */
+  phaseMs: Record<string, number>;
   managed?: ManagedCrawlOutcome;
   /** Partitions registered from sink notices (crawl workflow only). */
   notices?: { batches: number; partitions: number; registered: number; rejected: string[] };

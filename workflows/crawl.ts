@@ -120,6 +120,7 @@ function noticeResult(input: CrawlInput): CrawlResult {
     drift: [],
     warnings: [],
     durationMs: 0,
+    phaseMs: {},
   };
 }
 

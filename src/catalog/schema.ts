@@ -57,11 +57,12 @@ export function parseType(text: string): TypeNode {
     let depth = 0;
     while (pos < s.length) {
       const c = s[pos];
+      if (depth === 0 && stops.includes(c)) break;
       if (c === '<' || c === '(') depth++;
       else if (c === '>' || c === ')') {
         if (depth === 0) break;
         depth--;
-      } else if (depth === 0 && stops.includes(c)) break;
+      }
       pos++;
     }
     return s.slice(start, pos).trim();
@@ -129,7 +130,9 @@ export function formatType(t: TypeNode | undefined): GlueType {
 
 // ---- inference ------------------------------------------------------------------------------------
 
-const scalar = (name: string): TypeNode => ({ kind: 'scalar', name });
+// Scalar nodes are shared (never mutated): inference allocates nothing per scalar value.
+const SCALAR_NODES = new Map<string, TypeNode>([...SCALARS].map((name) => [name, { kind: 'scalar', name }]));
+const scalar = (name: string): TypeNode => SCALAR_NODES.get(name) ?? { kind: 'scalar', name };
 
 /** The type of one JSON value, or undefined for null. */
 export function inferNode(value: unknown): TypeNode | undefined {
@@ -176,7 +179,10 @@ export function inferType(value: unknown): GlueType | undefined {
 }
 
 function same(a: TypeNode | undefined, b: TypeNode | undefined): boolean {
-  return formatType(a) === formatType(b) && (a === undefined) === (b === undefined);
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  if (a.kind === 'scalar' && b.kind === 'scalar') return a.name === b.name;
+  return formatType(a) === formatType(b);
 }
 
 /**
