@@ -32,7 +32,12 @@ export function createActivities(deps: ActivityDeps) {
       metrics: deps.metrics,
     }),
     ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
-    ...createQueryActivities({ s3: deps.aws.s3, glue: deps.aws.glue, cacheDir: deps.queryCacheDir }),
+    ...createQueryActivities({
+      s3: deps.aws.s3,
+      glue: deps.aws.glue,
+      athena: deps.aws.athena,
+      cacheDir: deps.queryCacheDir,
+    }),
   };
 }
 

@@ -1,70 +1,102 @@
 /** The query activity: one SQL statement on the configured engine, with a bounded page of rows. */
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { EntityNotFoundException, GetTablesCommand, type GlueClient } from '@aws-sdk/client-glue';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { GlueClient } from '@aws-sdk/client-glue';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createTableView, openDuckDB, readTableSource, type ObjectCacheStats } from '../src/query/duckdb-engine';
-import { checkReadOnly, toJsonValue, withoutPlaceholders } from '../src/query/sql-guard';
+import { AthenaEngine } from '../src/query/athena-engine';
+import { DuckDBEngine } from '../src/query/duckdb-engine';
+import { QueryError, type QueryEngine, type QueryRequest } from '../src/query/engine';
+import { pageBounds } from '../src/query/page';
 import type { QueryInput, QueryResult } from './types';
 
 export interface QueryDeps {
   s3: S3Client;
   glue: GlueClient;
-  /** Directory for the ETag-keyed object cache. */
+  athena: AthenaClient;
+  /** Directory of the ETag-keyed object cache of the local engine. */
   cacheDir: string;
+  /** Directory of full results of truncated local queries. Default: `results` beside `cacheDir` (`<dataDir>/results`). */
+  resultsDir?: string;
 }
 
 export function createQueryActivities(deps: QueryDeps) {
+  // One warm DuckDB instance per worker: objects loaded once serve every later query.
+  const duckdb = new DuckDBEngine({
+    s3: deps.s3,
+    glue: deps.glue,
+    cacheDir: deps.cacheDir,
+    resultsDir: deps.resultsDir ?? path.join(path.dirname(deps.cacheDir), 'results'),
+  });
+
   return {
     async runQuery(input: QueryInput): Promise<QueryResult> {
-      const refused = checkReadOnly(input.sql);
-      if (refused) throw ApplicationFailure.nonRetryable(`query refused: ${refused}`, 'QueryRefused');
-      if (input.engine !== 'duckdb') {
-        throw ApplicationFailure.nonRetryable(`query engine '${input.engine}' is not available in this build`, 'EngineUnavailable');
-      }
       const ctx = Context.current();
-      const started = Date.now();
-      const stats: ObjectCacheStats = { downloaded: 0, cached: 0 };
-      const connection = await openDuckDB();
+      const info = ctx.info;
+      const bounds = pageBounds(input);
+      const request: QueryRequest = {
+        sql: input.sql,
+        params: input.params ?? [],
+        database: input.database,
+        maxRows: bounds.maxRows,
+        maxBytes: bounds.maxBytes,
+        allowWrites: input.allowWrites ?? false,
+        queryId: input.queryId ?? info.workflowExecution?.workflowId ?? info.activityId,
+      };
+      let engine: QueryEngine;
+      if (input.engine === 'athena') {
+        engine = new AthenaEngine({
+          athena: deps.athena,
+          workgroup: input.workgroup,
+          outputLocation: input.outputLocation,
+        });
+      } else if (input.engine === 'duckdb') {
+        engine = duckdb;
+      } else {
+        throw ApplicationFailure.nonRetryable(
+          `query engine '${String(input.engine)}' is unknown; use 'duckdb' or 'athena' (QUERY_ENGINE)`,
+          'EngineUnavailable',
+        );
+      }
+      const previous = info.heartbeatDetails as Record<string, unknown> | undefined;
       try {
-        const referenced = new Set(connection.getTableNames(withoutPlaceholders(input.sql), false).map((t) => t.toLowerCase()));
-        let tables: string[];
-        try {
-          const out = await deps.glue.send(new GetTablesCommand({ DatabaseName: input.database }));
-          tables = (out.TableList ?? []).map((t) => t.Name!).filter((n) => referenced.has(n.toLowerCase()));
-        } catch (err) {
-          if (err instanceof EntityNotFoundException) {
-            throw ApplicationFailure.nonRetryable(
-              `database '${input.database}' does not exist in the catalog; run a crawl first (npm run cli -- crawl now) or set GLUE_DATABASE`,
-              'MissingDatabase',
-            );
-          }
-          throw err;
+        const result = await engine.run(request, {
+          heartbeat: (details) => ctx.heartbeat(details),
+          signal: ctx.cancellationSignal,
+          previous: typeof previous === 'object' && previous !== null ? previous : undefined,
+        });
+        log.info('query done', {
+          engine: engine.name,
+          queryId: request.queryId,
+          rows: result.rowCount,
+          truncated: result.truncated,
+          engineMs: result.stats.engineMs,
+          objectsRead: result.stats.objectsRead,
+          objectsDownloaded: result.stats.objectsDownloaded,
+        });
+        return result;
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) {
+          const reason: unknown = ctx.cancellationSignal.reason;
+          throw reason instanceof CancelledFailure
+            ? reason
+            : new CancelledFailure(`query ${request.queryId} cancelled`);
         }
-        for (const name of tables) {
-          const source = await readTableSource(deps.glue, input.database, name);
-          await createTableView({ connection, s3: deps.s3, cacheDir: deps.cacheDir, name, source, stats });
-          ctx.heartbeat({ views: name, downloaded: stats.downloaded });
+        if (err instanceof QueryError) {
+          log.warn('query failed', {
+            engine: engine.name,
+            queryId: request.queryId,
+            type: err.type,
+            error: err.message,
+          });
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.type,
+            nonRetryable: !err.retryable,
+            details: err.details ? [err.details] : undefined,
+          });
         }
-        let reader;
-        try {
-          reader = await connection.runAndReadAll(input.sql, (input.params ?? []) as never);
-        } catch (err) {
-          throw ApplicationFailure.nonRetryable(`query failed: ${(err as Error).message}`, 'QueryFailed');
-        }
-        const names = reader.columnNames();
-        const types = reader.columnTypes().map((t) => t.toString());
-        const all = reader.getRowsJS();
-        const rows = all.slice(0, input.maxRows).map((r) => r.map((v, i) => toJsonValue(v, types[i])));
-        log.info('query done', { rows: all.length, downloaded: stats.downloaded, cached: stats.cached });
-        return {
-          columns: names.map((name, i) => ({ name, type: types[i] })),
-          rows,
-          truncated: all.length > input.maxRows,
-          rowCount: all.length,
-          stats: { engineMs: Date.now() - started, objectsDownloaded: stats.downloaded, objectsCached: stats.cached },
-        };
-      } finally {
-        connection.closeSync();
+        throw err;
       }
     },
   };

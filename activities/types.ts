@@ -2,6 +2,7 @@
 import type { ReplaySpeed } from '../src/replay/pacing';
 import type { ReplayOrder } from '../src/replay/ordered-rows';
 import type { Compression } from '../src/lake-layout';
+import type { QueryStats } from '../src/query/engine';
 
 export interface ProduceInput {
   /** Stable id of the replay; the Kafka transactional id and the position key derive from it. */
@@ -164,22 +165,42 @@ export interface RegisterPartitionsResult {
 }
 
 export interface QueryInput {
+  /** One SQL statement; `?` placeholders are bound to `params` in order (never spliced into the SQL). */
   sql: string;
   params?: (string | number | boolean | null)[];
+  /** Glue database the statement's unqualified tables belong to. */
   database: string;
+  /** 'duckdb' (local default) or 'athena' (aws profile default); QUERY_ENGINE. */
   engine: 'duckdb' | 'athena';
+  /** Rows returned inline at most (QUERY_MAX_ROWS, default 1,000); more rows set `truncated`. */
   maxRows: number;
+  /** Bytes of JSON returned inline at most. Default 512 KiB; capped at 1 MiB whatever is asked. */
+  maxBytes?: number;
+  /** Run writes and DDL too (QUERY_ALLOW_WRITES). Default false: only read statements run. */
+  allowWrites?: boolean;
+  /**
+   * Business key of the query, stable across retries: names the local result file and seeds Athena's
+   * idempotency token. Default: the workflow id.
+   */
+  queryId?: string;
+  /** Lake bucket (informational; tables are located through the catalog). */
   bucket: string;
-  /** Athena only. */
+  /** Athena only: workgroup (default 'primary') and s3:// result location (needed unless the workgroup has one). */
   workgroup?: string;
   outputLocation?: string;
 }
 
+export type { QueryStats };
+
 export interface QueryResult {
   columns: { name: string; type: string }[];
+  /** At most `maxRows` rows and `maxBytes` bytes of JSON. */
   rows: (string | number | boolean | null)[][];
+  /** True when `rows` is not the whole result; the whole result is at `resultLocation`. */
   truncated: boolean;
+  /** Rows in the whole result (Athena, when not reported: the rows read, a lower bound). */
   rowCount: number;
-  stats: { engineMs: number; objectsDownloaded: number; objectsCached: number; bytesScanned?: number };
+  stats: QueryStats;
+  /** The whole result: s3:// URL of Athena's CSV, or the local CSV file of a truncated DuckDB result. */
   resultLocation?: string;
 }

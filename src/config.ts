@@ -92,6 +92,10 @@ const envSchema = z.object({
   ATHENA_OUTPUT_LOCATION: z.string().optional(),
   QUERY_ENGINE: z.enum(['duckdb', 'athena'], { error: "QUERY_ENGINE must be 'duckdb' or 'athena'" }).optional(),
   QUERY_MAX_ROWS: positiveInt('QUERY_MAX_ROWS').default(1000),
+  QUERY_MAX_BYTES: positiveInt('QUERY_MAX_BYTES')
+    .max(1024 * 1024, 'QUERY_MAX_BYTES must be at most 1048576 (1 MiB)')
+    .default(512 * 1024),
+  QUERY_ALLOW_WRITES: bool.default(false),
   SINK_GROUP_ID: z.string().default('ticklake-sink'),
   SINK_FLUSH_MS: positiveInt('SINK_FLUSH_MS').default(1000),
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
@@ -176,7 +180,15 @@ export interface TicklakeConfig {
   lake: LakeConfig;
   glue: { database: string; table: string };
   athena: { workgroup: string; outputLocation?: string };
-  query: { engine: 'duckdb' | 'athena'; maxRows: number };
+  query: {
+    engine: 'duckdb' | 'athena';
+    /** Rows returned inline at most. Default 1,000. */
+    maxRows: number;
+    /** Bytes of JSON returned inline at most. Default 512 KiB, at most 1 MiB. */
+    maxBytes: number;
+    /** Run writes and DDL too. Default false. */
+    allowWrites: boolean;
+  };
   crawler: CrawlerConfig;
   sink: {
     groupId: string;
@@ -256,7 +268,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     lake: { bucket: e.LAKE_BUCKET, prefix, partitionBy },
     glue: { database: e.GLUE_DATABASE, table: e.GLUE_TABLE },
     athena: { workgroup: e.ATHENA_WORKGROUP, outputLocation: e.ATHENA_OUTPUT_LOCATION },
-    query: { engine: e.QUERY_ENGINE ?? (local ? 'duckdb' : 'athena'), maxRows: e.QUERY_MAX_ROWS },
+    query: {
+      engine: e.QUERY_ENGINE ?? (local ? 'duckdb' : 'athena'),
+      maxRows: e.QUERY_MAX_ROWS,
+      maxBytes: e.QUERY_MAX_BYTES,
+      allowWrites: e.QUERY_ALLOW_WRITES,
+    },
     crawler: {
       mode: e.CRAWLER_MODE,
       role: e.GLUE_CRAWLER_ROLE,

@@ -1,0 +1,255 @@
+/**
+ * The local query engine over a real lake: the sample replayed through Kafka and the sink into S3,
+ * crawled into Glue, queried through the query workflow. One lake serves every test of the file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { createAwsClients } from '../../src/adapters/aws';
+import { REPO_ROOT } from '../../src/config';
+import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp, type QueryOptions } from '../../src/pipeline';
+import { DuckDBEngine } from '../../src/query/duckdb-engine';
+import type { QueryParam } from '../../src/query/sql-guard';
+import { csvStats, startHarness, uniqueConfig, type CsvStats, type Harness } from './support';
+
+const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
+
+/** The ApplicationFailure a query workflow failed with. */
+async function queryFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const activity = (err as WorkflowFailedError).cause;
+  expect(activity).toBeInstanceOf(ActivityFailure);
+  const failure = (activity as ActivityFailure).cause;
+  expect(failure).toBeInstanceOf(ApplicationFailure);
+  return failure as ApplicationFailure;
+}
+
+/** Same rows; doubles compared to 9 significant digits (parallel aggregation may sum in another order). */
+function expectSameRows(actual: unknown[][], expectedRows: unknown[][]): void {
+  expect(actual).toHaveLength(expectedRows.length);
+  actual.forEach((row, i) =>
+    row.forEach((cell, j) => {
+      const e = expectedRows[i][j];
+      if (typeof e === 'number' && !Number.isInteger(e)) expect((cell as number) / e).toBeCloseTo(1, 9);
+      else expect(cell).toEqual(e);
+    }),
+  );
+}
+
+describe('queries with DuckDB over a local lake', () => {
+  let h: Harness;
+  let expected: CsvStats;
+  const query = (sql: string, params: QueryParam[] = [], opts: QueryOptions = {}) =>
+    runQuery(h.client, h.config, sql, params, opts);
+
+  beforeAll(async () => {
+    expected = csvStats(SAMPLE);
+    h = await startHarness(uniqueConfig('query-duckdb'));
+    const sink = await startSink(h.client, h.config);
+    // The replay id is unique to this test: workflow ids are shared by everyone on the namespace.
+    const replay = await startReplay(h.client, h.config, { file: SAMPLE, replayId: h.config.kafka.topic });
+    await replay.result();
+    await waitForSinkCaughtUp(h.config, 120_000);
+    await sink.terminate('lake built');
+    const crawl = await runCrawl(h.client, h.config);
+    expect(crawl.partitionsFound).toBeGreaterThan(0);
+  }, 240_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('answers counts and averages per symbol exactly as the CSV; a second identical query downloads nothing', async () => {
+    const sql = 'SELECT symbol, count(*) AS ticks, avg(close) AS avg_close FROM ticks GROUP BY symbol ORDER BY symbol';
+    const first = await query(sql);
+    expect(first.columns.map((c) => c.name)).toEqual(['symbol', 'ticks', 'avg_close']);
+    expect(first.rows.map((r) => r[0])).toEqual([...expected.perSymbol.keys()].sort());
+    for (const [symbol, ticks, avgClose] of first.rows) {
+      const e = expected.perSymbol.get(symbol as string)!;
+      expect(ticks).toBe(e.count);
+      expect(avgClose as number).toBeCloseTo(e.sumClose / e.count, 6);
+    }
+    expect(first.truncated).toBe(false);
+    expect(first.stats.objectsDownloaded).toBeGreaterThan(0);
+    expect(first.stats.objectsRead).toBe(first.stats.objectsDownloaded);
+
+    const second = await query(sql);
+    expectSameRows(second.rows, first.rows);
+    expect(second.stats.objectsDownloaded).toBe(0);
+    expect(second.stats.objectsCached).toBe(first.stats.objectsRead);
+
+    // A fresh engine (a restarted worker) on the same cache directory downloads nothing either: the cache is keyed by ETag.
+    const aws = createAwsClients(h.config.aws);
+    const engine = new DuckDBEngine({
+      s3: aws.s3,
+      glue: aws.glue,
+      cacheDir: path.join(h.config.dataDir, 'query-cache'),
+      resultsDir: path.join(h.config.dataDir, 'results'),
+    });
+    try {
+      const fresh = await engine.run(
+        {
+          sql,
+          params: [],
+          database: h.config.glue.database,
+          maxRows: 100,
+          maxBytes: 100_000,
+          allowWrites: false,
+          queryId: 'fresh-engine',
+        },
+        { heartbeat: () => undefined, signal: new AbortController().signal },
+      );
+      expectSameRows(fresh.rows, first.rows);
+      expect(fresh.stats.objectsDownloaded).toBe(0);
+      expect(fresh.stats.objectsCached).toBe(first.stats.objectsRead);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('reads only the objects of the partitions a filter on partition columns selects', async () => {
+    const symbol = [...expected.perSymbol.keys()].sort()[0];
+    const aws = createAwsClients(h.config.aws);
+    const listed = await aws.s3.send(
+      new ListObjectsV2Command({
+        Bucket: h.config.lake.bucket,
+        Prefix: `${h.config.lake.prefix}ticks/symbol=${symbol}/`,
+      }),
+    );
+    const objectsOfSymbol = (listed.Contents ?? []).filter((o) => o.Key!.endsWith('.json.gz'));
+    expect(objectsOfSymbol.length).toBeGreaterThan(0);
+
+    const all = await query('SELECT count(*) FROM ticks');
+    expect(all.rows[0][0]).toBe(expected.rows);
+    const filtered = await query('SELECT count(*) AS n, avg(close) FROM ticks WHERE symbol = ?', [symbol]);
+    expect(filtered.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
+    expect(filtered.stats.objectsRead).toBe(objectsOfSymbol.length);
+    expect(filtered.stats.objectsRead!).toBeLessThan(all.stats.objectsRead!);
+    expect(filtered.stats.partitionsRead!).toBeLessThan(filtered.stats.partitionsTotal!);
+
+    // Equality and IN on symbol and year together: one year of one symbol.
+    const years = await query('SELECT DISTINCT year FROM ticks WHERE symbol = ? ORDER BY year', [symbol]);
+    const year = years.rows[0][0] as string;
+    const one = await query("SELECT count(*) FROM ticks WHERE symbol IN (?, 'none') AND year = ?", [symbol, year]);
+    const objectsOfYear = objectsOfSymbol.filter((o) => o.Key!.includes(`/year=${year}/`));
+    expect(one.stats.objectsRead).toBe(objectsOfYear.length);
+    expect(one.stats.partitionsRead).toBe(1);
+    const check = await query('SELECT count(*) FROM ticks WHERE symbol = ? AND year(trade_date) = ?', [
+      symbol,
+      Number(year),
+    ]);
+    expect(one.rows[0][0]).toBe(check.rows[0][0]);
+
+    // A predicate it cannot use for pruning (OR across columns) reads everything, and still answers right.
+    const or = await query('SELECT count(*) FROM ticks WHERE symbol = ? OR close < 0', [symbol]);
+    expect(or.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
+    expect(or.stats.objectsRead).toBe(all.stats.objectsRead);
+  });
+
+  it('rejects write and DDL statements with a clear, non-retryable error', async () => {
+    for (const sql of [
+      'DROP TABLE ticks',
+      "INSERT INTO ticks (symbol) VALUES ('X')",
+      'CREATE TABLE x AS SELECT * FROM ticks',
+      "COPY ticks TO 'x.csv'",
+      'SET threads = 1',
+    ]) {
+      const failure = await queryFailure(query(sql));
+      expect(failure.type).toBe('QueryRefused');
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toMatch(/QUERY_ALLOW_WRITES/);
+    }
+    const several = await queryFailure(query('SELECT 1; DROP TABLE ticks'));
+    expect(several.type).toBe('QueryRefused');
+    expect(several.message).toMatch(/one statement/);
+    // Files outside the cache are out of reach even of a SELECT.
+    const file = await queryFailure(query("SELECT * FROM read_text('/etc/hostname')"));
+    expect(file.type).toBe('QueryFailed');
+    expect(file.message).toMatch(/Permission/);
+    expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
+  });
+
+  it('binds parameters: an injection attempt matches nothing and changes nothing', async () => {
+    const injected = await query('SELECT * FROM ticks WHERE symbol = ?', ["x' OR '1'='1"]);
+    expect(injected.rows).toEqual([]);
+    expect(injected.rowCount).toBe(0);
+    const dropped = await query('SELECT count(*) FROM ticks WHERE symbol = ?', ["x'; DROP TABLE ticks; --"]);
+    expect(dropped.rows[0][0]).toBe(0);
+    expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
+    const mismatch = await queryFailure(query('SELECT * FROM ticks WHERE symbol = ? AND year = ?', ['x']));
+    expect(mismatch.type).toBe('QueryFailed');
+    expect(mismatch.message).toMatch(/2 \? placeholder/);
+  });
+
+  it('fails fast on syntax errors, unknown tables or columns and a missing database', async () => {
+    const cases: [string, string, RegExp, QueryOptions?][] = [
+      ['SELEC symbol FROM ticks', 'QueryFailed', /syntax error/i],
+      ['SELECT nope FROM ticks', 'QueryFailed', /nope/],
+      ['SELECT * FROM tickz', 'QueryFailed', /tickz.*tables in database '.*': ticks/s],
+      [
+        'SELECT count(*) FROM ticks',
+        'MissingDatabase',
+        /does not exist.*crawl/,
+        { database: 'db_that_does_not_exist' },
+      ],
+    ];
+    for (const [sql, type, message, opts] of cases) {
+      const failure = await queryFailure(query(sql, [], opts));
+      expect(failure.type).toBe(type);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toMatch(message);
+    }
+  });
+
+  it('returns at most maxRows rows inline and the whole result as a CSV file', async () => {
+    const result = await query('SELECT symbol, trade_date, close FROM ticks ORDER BY symbol, trade_date', [], {
+      maxRows: 25,
+      id: 'all-rows',
+    });
+    expect(result.rows).toHaveLength(25);
+    expect(result.truncated).toBe(true);
+    expect(result.rowCount).toBe(expected.rows);
+    expect(result.resultLocation).toBe(path.join(h.config.dataDir, 'results', 'query_all-rows.csv'));
+    const lines = fs.readFileSync(result.resultLocation!, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe('symbol,trade_date,close');
+    expect(lines).toHaveLength(expected.rows + 1);
+    expect(lines[1]).toBe(result.rows[0].join(','));
+    expect(lines[25]).toBe(result.rows[24].join(','));
+
+    // The byte bound cuts the page too.
+    const small = await query('SELECT * FROM ticks', [], { maxRows: 1000, maxBytes: 4096 });
+    expect(small.truncated).toBe(true);
+    expect(small.rows.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(JSON.stringify(small.rows))).toBeLessThanOrEqual(4096);
+  });
+
+  it('runs the dialect shared with Athena: year(), date_trunc() of a date, typed values', async () => {
+    const symbol = [...expected.perSymbol.keys()].sort()[0];
+    const result = await query(
+      `SELECT date_trunc('month', trade_date) AS month, year(trade_date) AS y, count(*) AS days, max(volume) AS max_volume,
+              min(ingested_at) AS first_ingested, CAST(sum(close) AS DECIMAL(18, 2)) AS total
+         FROM ticks WHERE symbol = ? AND trade_date >= DATE '2000-01-01'
+        GROUP BY 1, 2 ORDER BY 1 LIMIT 3`,
+      [symbol],
+    );
+    expect(result.columns.map((c) => c.type)).toEqual([
+      'DATE',
+      'BIGINT',
+      'BIGINT',
+      'BIGINT',
+      'TIMESTAMP',
+      'DECIMAL(18,2)',
+    ]);
+    const [month, y, days, maxVolume, firstIngested, total] = result.rows[0];
+    expect(month).toMatch(/^\d{4}-\d{2}-01$/);
+    expect(y).toBe(Number((month as string).slice(0, 4)));
+    expect(days).toBeGreaterThan(0);
+    expect(typeof maxVolume).toBe('number');
+    expect(firstIngested).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(total).toMatch(/^\d+\.\d{2}$/);
+  });
+});
