@@ -294,7 +294,8 @@ export class AthenaEngine implements QueryEngine {
       hooks.heartbeat({ queryExecutionId: execution.QueryExecutionId, rowsRead: page.seen });
     }
     let rowCount = page.rows.length;
-    if (page.truncated) rowCount = (await this.outputRows(execution.QueryExecutionId!)) ?? page.seen;
+    // Runtime statistics give the size of the whole result; the rows read so far are a lower bound.
+    if (page.truncated) rowCount = Math.max((await this.outputRows(execution.QueryExecutionId!)) ?? 0, page.seen);
     return {
       columns: columns ?? [],
       rows: page.rows,
