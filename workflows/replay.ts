@@ -132,7 +132,8 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
     const outcome = run.then(
       (p) => (finished = p),
       (err: unknown) => {
-        if (isCancellation(err)) return;
+        // A cancellation this loop did not ask for is the workflow's own: it ends the replay.
+        if (isCancellation(err) && stopping) return;
         // An attempt that dies while being stopped times out instead of confirming the stop: it is stopped all the same.
         if (stopping && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) return;
         throw err;

@@ -88,7 +88,9 @@ export async function readPosition(kafka: Kafka, topic: string, replayId: string
 }
 
 export type PositionCheck =
-  { ok: true; position: ReplayPosition } | { ok: false; type: 'SourceChanged' | 'InvalidReplayInput'; message: string };
+  /** `locate`: the record predates cursors; the cursor is found by skipping `position.consumed` rows (file order). */
+  | { ok: true; position: ReplayPosition; locate?: boolean }
+  | { ok: false; type: 'SourceChanged' | 'InvalidReplayInput'; message: string };
 
 /**
  * Checks that a committed position belongs to this file and this way of replaying it. Pure.
@@ -100,6 +102,25 @@ export function checkPosition(
 ): PositionCheck {
   const { replayId, file } = expected;
   const p = value as Partial<ReplayPosition> | null;
+  if (isFirstFormat(p)) {
+    // Format 1 (file order, no cursors) came before market-time order; it resumes by counting rows.
+    if (!sameFile(p.fingerprint, expected.fingerprint)) return changed(file, replayId);
+    if (expected.order !== 'file') return otherOrder(replayId, 'file', expected.order);
+    const position: ReplayPosition = {
+      version: POSITION_VERSION,
+      order: 'file',
+      pass: p.pass,
+      consumed: p.consumed,
+      produced: p.produced,
+      rejected: p.rejected,
+      line: p.line,
+      cursors: [],
+      fingerprint: p.fingerprint,
+      done: false,
+      updatedAt: p.updatedAt ?? new Date(0).toISOString(),
+    };
+    return { ok: true, position, locate: true };
+  }
   if (typeof p !== 'object' || p === null || p.version !== POSITION_VERSION || !Array.isArray(p.cursors)) {
     return {
       ok: false,
@@ -107,23 +128,8 @@ export function checkPosition(
       message: `replay '${replayId}' has a committed position this version cannot resume (format ${String(p?.version ?? 1)}); start a new replay id`,
     };
   }
-  const f = p.fingerprint;
-  if (!f || f.size !== expected.fingerprint.size || f.mtimeMs !== expected.fingerprint.mtimeMs) {
-    return {
-      ok: false,
-      type: 'SourceChanged',
-      message:
-        `source file '${file}' changed since replay '${replayId}' started (size or modification time differ); ` +
-        'start a new replay id to replay the new file',
-    };
-  }
-  if (p.order !== expected.order) {
-    return {
-      ok: false,
-      type: 'InvalidReplayInput',
-      message: `replay '${replayId}' was started in ${String(p.order)} order and cannot go on in ${expected.order} order; start a new replay id to change the order`,
-    };
-  }
+  if (!sameFile(p.fingerprint, expected.fingerprint)) return changed(file, replayId);
+  if (p.order !== expected.order) return otherOrder(replayId, String(p.order), expected.order);
   if (p.cursors.length !== expected.runs) {
     return {
       ok: false,
@@ -132,4 +138,47 @@ export function checkPosition(
     };
   }
   return { ok: true, position: p as ReplayPosition };
+}
+
+interface FirstFormat {
+  consumed: number;
+  produced: number;
+  rejected: number;
+  pass: number;
+  line: number;
+  fingerprint: SourceFingerprint;
+  updatedAt?: string;
+}
+
+function isFirstFormat(p: unknown): p is FirstFormat {
+  const v = p as Partial<FirstFormat & { version: unknown }> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    v.version === undefined &&
+    [v.consumed, v.produced, v.rejected, v.pass, v.line].every((n) => typeof n === 'number') &&
+    typeof v.fingerprint === 'object'
+  );
+}
+
+function sameFile(a: SourceFingerprint | undefined, b: SourceFingerprint): boolean {
+  return !!a && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+function changed(file: string, replayId: string): PositionCheck {
+  return {
+    ok: false,
+    type: 'SourceChanged',
+    message:
+      `source file '${file}' changed since replay '${replayId}' started (size or modification time differ); ` +
+      'start a new replay id to replay the new file',
+  };
+}
+
+function otherOrder(replayId: string, was: string, now: string): PositionCheck {
+  return {
+    ok: false,
+    type: 'InvalidReplayInput',
+    message: `replay '${replayId}' was started in ${was} order and cannot go on in ${now} order; start a new replay id to change the order`,
+  };
 }

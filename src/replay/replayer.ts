@@ -21,6 +21,7 @@ import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import type { ProducerPool } from './producer-pool';
 import { openInlineFeed, openThreadFeed } from './row-feed';
+import { openOrderedSource } from './ordered-source';
 
 export interface ReplayRequest {
   replayId: string;
@@ -174,6 +175,7 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
       });
       if (!check.ok) throw new ReplayInputError(check.message, check.type);
       position = check.position;
+      if (check.locate) position.cursors = await locateCursors(req.file, runs, order, position.consumed);
     }
     hooks.log.info('replay resuming', {
       replayId: req.replayId,
@@ -194,6 +196,27 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     }
   } finally {
     await lease.release();
+  }
+}
+
+/** The cursors after the first `rows` rows of the ordered stream, found by reading them. */
+async function locateCursors(file: string, runs: RunPlan[], order: ReplayOrder, rows: number): Promise<Cursor[]> {
+  const source = await openOrderedSource(
+    file,
+    runs,
+    order,
+    runs.map((r) => r.start),
+  );
+  try {
+    let left = rows;
+    while (left > 0) {
+      const got = await source.next(Math.min(left, 65_536));
+      if (got === null) break;
+      left -= got.length;
+    }
+    return source.cursors();
+  } finally {
+    await source.close();
   }
 }
 

@@ -42,14 +42,28 @@ describe('checkPosition', () => {
       type: 'InvalidReplayInput',
       message: expect.stringContaining('started in market order and cannot go on in file order') as string,
     });
-    expect(
-      checkPosition({ consumed: 3, produced: 3, rejected: 0, pass: 0, fingerprint, line: 4 }, expected),
-    ).toMatchObject({
+    expect(checkPosition({ version: 7, consumed: 3 }, expected)).toMatchObject({
       ok: false,
       type: 'InvalidReplayInput',
-      message: expect.stringContaining('format 1') as string,
+      message: expect.stringContaining('format 7') as string,
     });
     expect(checkPosition(null, expected)).toMatchObject({ ok: false, type: 'InvalidReplayInput' });
+  });
+
+  it('resumes a record of the first format (file order, counted rows) by locating its row', () => {
+    const first = { consumed: 3, produced: 2, rejected: 1, pass: 0, fingerprint, line: 4, updatedAt: 'x' };
+    expect(checkPosition(first, { ...expected, order: 'file', runs: 1 })).toEqual({
+      ok: true,
+      locate: true,
+      position: { ...first, version: POSITION_VERSION, order: 'file', cursors: [], done: false },
+    });
+    expect(checkPosition(first, expected)).toMatchObject({ ok: false, type: 'InvalidReplayInput' });
+    expect(
+      checkPosition({ ...first, fingerprint: { size: 1, mtimeMs: 2 } }, { ...expected, order: 'file' }),
+    ).toMatchObject({
+      ok: false,
+      type: 'SourceChanged',
+    });
   });
 
   it('keys the record by replay id', () => {

@@ -1,0 +1,172 @@
+/**
+ * The replay producer against the local services: bad rows go to the dead-letter topic with their line,
+ * row number and reason while every good row is produced; BOM and CRLF are fine; a file of another
+ * schema or a missing file fails at once, non-retryable, naming the file; market-time order; loop mode.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import type { ReplayProgress } from '../../activities/types';
+import { createKafka } from '../../src/adapters/kafka';
+import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
+import { prepareInfrastructure, startReplay } from '../../src/pipeline';
+import type { ReplayOrder } from '../../src/replay/ordered-rows';
+import { replayProgressQuery } from '../../workflows/definitions';
+import { exactlyOnceProblems, expectedRows, readTopic } from './replay-helpers';
+import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+
+const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
+const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
+
+const id = (label: string) => `${label}-${randomBytes(3).toString('hex')}`;
+
+describe('replay producer: input handling on the local services', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(uniqueConfig('replay-input'));
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** Topics of their own for one replay, on the harness's task queue. */
+  async function topicsFor(label: string, env: NodeJS.ProcessEnv = {}): Promise<TicklakeConfig> {
+    const config = uniqueConfig(label, { TICKLAKE_TASK_QUEUE: h.config.temporal.taskQueue, ...env });
+    await prepareInfrastructure(config);
+    return config;
+  }
+
+  async function replay(
+    client: Client,
+    config: TicklakeConfig,
+    file: string,
+    opts: { order?: ReplayOrder; loop?: boolean } = {},
+  ) {
+    return startReplay(client, config, { file, replayId: id(path.basename(file, '.csv')), ...opts });
+  }
+
+  it('dead-letters each bad row of bad-rows.csv with its line, row number and reason, and produces every good row', async () => {
+    const file = path.join(FIXTURES, 'bad-rows.csv');
+    const config = await topicsFor('replay-bad');
+    const progress = (await (await replay(h.client, config, file)).result()) as ReplayProgress;
+    expect(progress).toMatchObject({ produced: 7, rejected: 20, rowsRead: 27, done: true });
+
+    const kafka = createKafka(config.kafka, '-test');
+    const expected = expectedRows(file);
+    expect(expected.ticks.size).toBe(7);
+    expect(expected.rejected.size).toBe(20);
+    const ticks = await readTopic(kafka, config.kafka.topic);
+    expect(exactlyOnceProblems(ticks, expected, 'bad-rows.csv')).toEqual([]);
+
+    const dead = await readTopic(kafka, config.kafka.dlqTopic);
+    expect(dead).toHaveLength(20);
+    const byRow = new Map(dead.map((m) => [Number(m.headers.row), m]));
+    for (const [line, want] of expected.rejected) {
+      const m = byRow.get(line);
+      expect(m).toBeDefined();
+      expect(JSON.parse(m!.value)).toEqual({ source: 'bad-rows.csv', row: line, reason: want.reason, raw: want.raw });
+      expect(m!.headers).toEqual({ source: 'bad-rows.csv', row: String(line), reason: want.reason });
+      expect(m!.key).toBe(`bad-rows.csv:${line}`);
+    }
+    // A few reasons straight from test/fixtures/README.md, so the table and the producer agree.
+    const reason = (line: number) => (JSON.parse(byRow.get(line)!.value) as { reason: string }).reason;
+    expect(reason(4)).toBe('empty line');
+    expect(reason(9)).toBe("date is not a real date: '2021-02-30'");
+    expect(reason(13)).toBe('repeated header line');
+    expect(reason(25)).toBe("open is not a number: '29000.0\"'");
+    expect((JSON.parse(byRow.get(4)!.value) as { raw: string }).raw).toBe('');
+  }, 120_000);
+
+  it('reads a file with a BOM and CRLF line ends like any other', async () => {
+    const file = path.join(FIXTURES, 'bom-crlf.csv');
+    const config = await topicsFor('replay-bom');
+    const progress = (await (await replay(h.client, config, file)).result()) as ReplayProgress;
+    expect(progress).toMatchObject({ produced: 3, rejected: 0 });
+    const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
+    expect(exactlyOnceProblems(ticks, expectedRows(file), 'bom-crlf.csv')).toEqual([]);
+    for (const m of ticks) expect(m.value).not.toMatch(/\\r|\r|\uFEFF|\\ufeff/i);
+    expect(ticks.map((m) => m.key)).toEqual(['GDAXI', 'GDAXI', 'GDAXI']);
+  }, 120_000);
+
+  it.each([
+    ['another header', path.join(FIXTURES, 'other-header.csv'), /has an unexpected header: header has 7 columns/],
+    ['a missing file', path.join(FIXTURES, 'no-such-file.csv'), /does not exist/],
+    ['a directory', FIXTURES, /is not a regular file/],
+  ])(
+    'fails fast and non-retryable on %s, naming the file',
+    async (_what, file, problem) => {
+      const config = await topicsFor('replay-refuse');
+      const handle = await replay(h.client, config, file);
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      const activity = (failure as WorkflowFailedError).cause;
+      expect(activity).toBeInstanceOf(ActivityFailure);
+      const cause = (activity as ActivityFailure).cause as ApplicationFailure;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect(cause.type).toBe('InvalidSourceFile');
+      expect(cause.nonRetryable).toBe(true);
+      expect(cause.message).toContain(`'${file}'`);
+      expect(cause.message).toMatch(problem);
+      // Failed on the first attempt: nothing was retried.
+      const history = await handle.fetchHistory();
+      const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+      expect(started.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);
+      expect((await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic)).length).toBe(0);
+    },
+    120_000,
+  );
+
+  it('produces the sample in market-time order: all symbols of a date together, dates ascending', async () => {
+    // One partition, so the topic's order is the producer's order.
+    const config = await topicsFor('replay-market', { KAFKA_PARTITIONS: '1' });
+    const progress = (await (await replay(h.client, config, SAMPLE, { order: 'market' })).result()) as ReplayProgress;
+    expect(progress).toMatchObject({ produced: 4086, rejected: 0, order: 'market', position: 4086 });
+    const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
+    expect(exactlyOnceProblems(ticks, expectedRows(SAMPLE), 'sample.csv')).toEqual([]);
+    // The sample is grouped by symbol in this order (one run each); within a date, runs keep it.
+    const runOrder = ['HSI', 'NYA', 'N225', 'GDAXI', 'NSEI'];
+    const rows = ticks.map((m) => JSON.parse(m.value) as { symbol: string; trade_date: string });
+    const misplaced = rows.filter((b, i) => {
+      const a = rows[i - 1];
+      return (
+        a &&
+        (a.trade_date > b.trade_date ||
+          (a.trade_date === b.trade_date && runOrder.indexOf(a.symbol) >= runOrder.indexOf(b.symbol)))
+      );
+    });
+    expect(misplaced).toEqual([]);
+    const dates = [...expectedRows(SAMPLE).ticks.values()].map((t) => t.tick.trade_date).sort();
+    expect([rows[0].trade_date, rows[rows.length - 1].trade_date]).toEqual([dates[0], dates[dates.length - 1]]);
+  }, 120_000);
+
+  it('loops over the file in loop mode, pass after pass, until stopped', async () => {
+    const file = path.join(FIXTURES, 'bad-rows.csv');
+    const config = await topicsFor('replay-loop');
+    const handle = await replay(h.client, config, file, { loop: true });
+    await waitFor('a third pass', async () => (await handle.query(replayProgressQuery)).pass >= 2, 60_000);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    const kafka = createKafka(config.kafka, '-test');
+    const ticks = await readTopic(kafka, config.kafka.topic);
+    const perRow = new Map<string, number>();
+    for (const m of ticks) perRow.set(m.headers.row, (perRow.get(m.headers.row) ?? 0) + 1);
+    // Every good row at least twice, and rows of a pass in order: counts differ by at most one.
+    expect([...perRow.keys()].sort()).toEqual(['14', '16', '18', '2', '24', '26', '28']);
+    const counts = [...perRow.values()];
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    const dead = await readTopic(kafka, config.kafka.dlqTopic);
+    expect(dead.length).toBeGreaterThanOrEqual(40);
+  }, 120_000);
+});
+
+// Keep the fixture list honest: these tests rely on the files the README describes.
+test('fixtures exist', () => {
+  for (const f of ['bad-rows.csv', 'bom-crlf.csv', 'other-header.csv', 'README.md'])
+    expect(fs.existsSync(path.join(FIXTURES, f))).toBe(true);
+});
