@@ -12,9 +12,10 @@ const PAGE = 1000;
 function fakeAthena(calls: GetQueryResultsCommandInput[]): AthenaClient {
   const client = new AthenaClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   client.middlewareStack.add(
-    () => async (args) => {
+    () => (args) => {
       const input = args.input as Record<string, unknown>;
-      if ('QueryString' in input) return { output: { QueryExecutionId: 'q1', $metadata: {} }, response: {} };
+      if ('QueryString' in input)
+        return Promise.resolve({ output: { QueryExecutionId: 'q1', $metadata: {} }, response: {} });
       if ('MaxResults' in input || 'NextToken' in input) {
         calls.push({ ...(input as GetQueryResultsCommandInput) });
         const start = input.NextToken ? Number(input.NextToken) : 0;
@@ -24,7 +25,7 @@ function fakeAthena(calls: GetQueryResultsCommandInput[]): AthenaClient {
         const end = Math.min(TOTAL, start + PAGE - header.length);
         for (let i = start; i < end; i++)
           rows.push({ Data: [{ VarCharValue: String(i) }, i % 3 === 0 ? {} : { VarCharValue: `r${i}` }] });
-        return {
+        return Promise.resolve({
           output: {
             ResultSet: {
               Rows: [...header, ...rows],
@@ -39,10 +40,10 @@ function fakeAthena(calls: GetQueryResultsCommandInput[]): AthenaClient {
             $metadata: {},
           },
           response: {},
-        };
+        });
       }
       if ('QueryExecutionId' in input && Object.keys(input).length === 1) {
-        return {
+        return Promise.resolve({
           output: {
             QueryExecution: {
               QueryExecutionId: 'q1',
@@ -55,9 +56,9 @@ function fakeAthena(calls: GetQueryResultsCommandInput[]): AthenaClient {
             $metadata: {},
           },
           response: {},
-        };
+        });
       }
-      throw new Error(`unexpected request ${JSON.stringify(input)}`);
+      return Promise.reject(new Error(`unexpected request ${JSON.stringify(input)}`));
     },
     { step: 'initialize', name: 'cannedAthena' },
   );
