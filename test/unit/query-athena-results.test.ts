@@ -17,7 +17,7 @@ function fakeAthena(calls: GetQueryResultsCommandInput[]): AthenaClient {
       if ('QueryString' in input)
         return Promise.resolve({ output: { QueryExecutionId: 'q1', $metadata: {} }, response: {} });
       if ('MaxResults' in input || 'NextToken' in input) {
-        calls.push({ ...(input as GetQueryResultsCommandInput) });
+        calls.push({ ...(input as unknown as GetQueryResultsCommandInput) });
         const start = input.NextToken ? Number(input.NextToken) : 0;
         const header = start === 0 ? [{ Data: [{ VarCharValue: 'i' }, { VarCharValue: 'label' }] }] : [];
         const rows = [];
