@@ -29,7 +29,7 @@ import {
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bucketExists, getJson } from '../src/adapters/s3';
 import { partitionPath, tableRoot } from '../src/lake-layout';
-import { inferSchema, type Column } from '../src/catalog/schema';
+import { SchemaSampler, type Column } from '../src/catalog/schema';
 import {
   PARAM_DRIFT,
   PARAM_SCHEMA_CHANGED_AT,
@@ -295,7 +295,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
 
       // ---- sample records of new objects --------------------------------------------------------
       const samples = pickSamples(partitions.values(), input.maxSampleObjects ?? DEFAULT_MAX_SAMPLES);
-      const records: Record<string, unknown>[] = [];
+      const sampler = new SchemaSampler(input.partitionBy);
       await mapLimit(samples, READ_CONCURRENCY, async (key) => {
         const read = await readSample(s3, input.bucket, key, SAMPLE_LINES).catch(nonRetryable);
         if (read.status === 'missing') {
@@ -308,7 +308,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
           return;
         }
         result.malformedLines += read.malformedLines;
-        for (const r of read.records) records.push(r);
+        for (const r of read.records) sampler.add(r);
         if (result.objectsRead % 50 === 0) ctx.heartbeat({ phase: 'sampling', read: result.objectsRead });
       });
       if (result.malformedLines > 0)
@@ -328,7 +328,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       mark('sample');
       // ---- the table ----------------------------------------------------------------------------
       const existingColumns: Column[] = tableColumns(table?.StorageDescriptor);
-      const schema = inferSchema(records, existingColumns, input.partitionBy);
+      const schema = sampler.evolve(existingColumns);
       const mappings = { ...tableMappings(table?.StorageDescriptor), ...schema.mappings };
       const location = s3Url(input.bucket, root);
       result.drift = schema.drift;

@@ -202,7 +202,10 @@ export async function createCrawlSchedule(
   }
 }
 
-/** Creates the schedule, or sets the interval of the existing one. For `npm start` and the pipeline. */
+/**
+ * Creates the schedule, or brings the existing one in step with the configuration (interval, crawl
+ * input, task queue) keeping its paused state. For `npm start` and the pipeline.
+ */
 export async function ensureCrawlSchedule(
   client: Client,
   config: TicklakeConfig,
@@ -212,7 +215,7 @@ export async function ensureCrawlSchedule(
     return await createCrawlSchedule(client, config, opts);
   } catch (err) {
     if (!(err instanceof ScheduleError) || !/exists already/.test(err.message)) throw err;
-    return setCrawlScheduleInterval(client, config, opts.every ?? config.crawler.scheduleEvery);
+    return updateSchedule(client, config, parseInterval(opts.every ?? config.crawler.scheduleEvery), true);
   }
 }
 
@@ -222,13 +225,24 @@ export async function setCrawlScheduleInterval(
   config: TicklakeConfig,
   every: string | number,
 ): Promise<CrawlScheduleInfo> {
-  const ms = parseInterval(every);
+  return updateSchedule(client, config, parseInterval(every), false);
+}
+
+async function updateSchedule(
+  client: Client,
+  config: TicklakeConfig,
+  every: number,
+  refreshAction: boolean,
+): Promise<CrawlScheduleInfo> {
   const handle = client.schedule.getHandle(crawlScheduleId(config));
   await described(handle);
   await handle.update((previous) => ({
     ...previous,
-    spec: { intervals: [{ every: ms }] },
-    policies: { ...previous.policies, catchupWindow: Math.max(ms, 60_000) },
+    spec: { intervals: [{ every }] },
+    action: refreshAction
+      ? { ...previous.action, args: [crawlInput(config)], taskQueue: config.temporal.taskQueue }
+      : previous.action,
+    policies: { ...previous.policies, catchupWindow: Math.max(every, 60_000) },
   }));
   return toInfo(await described(handle));
 }

@@ -294,52 +294,71 @@ export interface InferredSchema {
 }
 
 /**
+ * Accumulates the column types of sample records (symmetric union), so a crawl can feed records
+ * object by object and keep only the types, not the records.
+ */
+export class SchemaSampler {
+  private readonly skip: Set<string>;
+  private readonly seen = new Map<string, TypeNode | undefined>();
+  private readonly mappings: Record<string, string> = {};
+  private readonly drift = new Set<string>();
+
+  /** @param exclude columns that are partition keys (Athena rejects a column that repeats one). */
+  constructor(exclude: readonly string[] = []) {
+    this.skip = new Set(exclude);
+  }
+
+  add(record: Record<string, unknown>): void {
+    for (const [field, value] of Object.entries(record)) {
+      const name = columnName(field);
+      if (name === '' || this.skip.has(name)) continue;
+      if (name !== field && name !== field.toLowerCase()) this.mappings[name] = field;
+      const u = unify(this.seen.get(name), inferNode(value));
+      if (u.conflict) this.drift.add(`${name}: mixed types in the lake (${u.conflict})`);
+      this.seen.set(name, u.type);
+    }
+  }
+
+  /** The sampled columns evolved onto the table's existing columns. */
+  evolve(existing: readonly Column[] = []): InferredSchema {
+    const drift = new Set(this.drift);
+    const columns: Column[] = [];
+    const added: string[] = [];
+    const widened: string[] = [];
+    for (const c of existing) {
+      let table: TypeNode;
+      try {
+        table = parseType(c.type);
+      } catch {
+        columns.push({ ...c });
+        continue;
+      }
+      const e = evolve(table, this.seen.get(c.name));
+      if (e.change === 'drift') drift.add(`${c.name}: ${e.reason}`);
+      const type = formatType(e.type);
+      if (type !== c.type) widened.push(c.name);
+      columns.push({ name: c.name, type });
+    }
+    const known = new Set(existing.map((c) => c.name));
+    for (const [name, type] of this.seen) {
+      if (known.has(name)) continue;
+      columns.push({ name, type: formatType(type) });
+      added.push(name);
+    }
+    return { columns, added, widened, drift: [...drift], mappings: { ...this.mappings } };
+  }
+}
+
+/**
  * Infers columns from sample records and evolves them onto the table's existing columns.
- * `exclude` names columns that are partition keys (Athena rejects a column that repeats one).
+ * `exclude` names columns that are partition keys.
  */
 export function inferSchema(
   records: Iterable<Record<string, unknown>>,
   existing: readonly Column[] = [],
   exclude: readonly string[] = [],
 ): InferredSchema {
-  const skip = new Set(exclude);
-  const seen = new Map<string, TypeNode | undefined>();
-  const mappings: Record<string, string> = {};
-  const drift = new Set<string>();
-  for (const record of records) {
-    for (const [field, value] of Object.entries(record)) {
-      const name = columnName(field);
-      if (name === '' || skip.has(name)) continue;
-      if (name !== field && name !== field.toLowerCase()) mappings[name] = field;
-      const u = unify(seen.get(name), inferNode(value));
-      if (u.conflict) drift.add(`${name}: mixed types in the lake (${u.conflict})`);
-      seen.set(name, u.type);
-    }
-  }
-
-  const columns: Column[] = [];
-  const added: string[] = [];
-  const widened: string[] = [];
-  for (const c of existing) {
-    const sample = seen.get(c.name);
-    let table: TypeNode;
-    try {
-      table = parseType(c.type);
-    } catch {
-      columns.push({ ...c });
-      continue;
-    }
-    const e = evolve(table, sample);
-    if (e.change === 'drift') drift.add(`${c.name}: ${e.reason}`);
-    const type = formatType(e.type);
-    if (type !== c.type) widened.push(c.name);
-    columns.push({ name: c.name, type });
-  }
-  const known = new Set(existing.map((c) => c.name));
-  for (const [name, type] of seen) {
-    if (known.has(name)) continue;
-    columns.push({ name, type: formatType(type) });
-    added.push(name);
-  }
-  return { columns, added, widened, drift: [...drift], mappings };
+  const sampler = new SchemaSampler(exclude);
+  for (const record of records) sampler.add(record);
+  return sampler.evolve(existing);
 }

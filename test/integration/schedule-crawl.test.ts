@@ -10,6 +10,7 @@ import {
   createCrawlSchedule,
   deleteCrawlSchedule,
   describeCrawlSchedule,
+  ensureCrawlSchedule,
   listCrawlSchedules,
   pauseCrawlSchedule,
   setCrawlScheduleInterval,
@@ -91,6 +92,12 @@ describe('scheduled recrawls', () => {
       20_000,
     );
     expect(listed.table).toBe(`${h.config.glue.database}.ticks`);
+
+    // ensure: the existing schedule is brought in step (interval, input), not created twice.
+    expect(await ensureCrawlSchedule(h.client, h.config, { every: '10m' })).toMatchObject({
+      everyMs: 600_000,
+      paused: false,
+    });
 
     await deleteCrawlSchedule(h.client, h.config);
     await expect(describeCrawlSchedule(h.client, h.config)).rejects.toThrow(/does not exist/);
