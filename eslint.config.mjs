@@ -5,13 +5,36 @@ import prettier from 'eslint-config-prettier';
 // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O clients.
 const forbiddenInWorkflows = [
   { group: ['node:*'], message: 'Workflows are deterministic: do I/O in an activity.' },
-  { group: ['@aws-sdk/*', 'kafkajs', 'csv-parse', 'csv-parse/*', '@duckdb/*', 'dotenv'], message: 'Workflows are deterministic: do I/O in an activity.' },
-  { group: ['../src/config', '../src/services/*', '../src/adapters/*'], message: 'Workflows receive configuration through their input.' },
+  {
+    group: ['@aws-sdk/*', 'kafkajs', 'csv-parse', 'csv-parse/*', '@duckdb/*', 'dotenv'],
+    message: 'Workflows are deterministic: do I/O in an activity.',
+  },
+  {
+    group: ['../src/config', '../src/services/*', '../src/adapters/*'],
+    message: 'Workflows receive configuration through their input.',
+  },
 ];
-const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'http', 'https', 'net', 'zlib', 'crypto', 'stream', 'util', 'events', 'worker_threads', 'process', 'timers', 'dns'];
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'http',
+  'https',
+  'net',
+  'zlib',
+  'crypto',
+  'stream',
+  'util',
+  'events',
+  'worker_threads',
+  'process',
+  'timers',
+  'dns',
+];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', 'dist/', 'coverage/', 'bin/*.js', 'jest.config.js'] },
+  { ignores: ['node_modules/', '.data/', 'dist/', 'coverage/', 'bench-results/', '**/.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -43,5 +66,27 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // Plain JavaScript entry points (they run before dependencies are installed): no type information.
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+        module: 'readonly',
+      },
+    },
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      'no-console': 'off',
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  { files: ['eslint.config.mjs'], languageOptions: { sourceType: 'module' } },
   prettier,
 );

@@ -10,6 +10,7 @@ import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
 import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp, type QueryOptions } from '../../src/pipeline';
 import { DuckDBEngine } from '../../src/query/duckdb-engine';
+import { parseExamples } from '../../src/query/examples';
 import type { QueryParam } from '../../src/query/sql-guard';
 import { csvStats, startHarness, uniqueConfig, type CsvStats, type Harness } from './support';
 
@@ -225,6 +226,24 @@ describe('queries with DuckDB over a local lake', () => {
     expect(small.truncated).toBe(true);
     expect(small.rows.length).toBeGreaterThan(0);
     expect(Buffer.byteLength(JSON.stringify(small.rows))).toBeLessThanOrEqual(4096);
+  });
+
+  it('runs every example of docs/queries.md', async () => {
+    const examples = parseExamples(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'queries.md'), 'utf8'));
+    expect(examples.map((e) => e.name)).toEqual(['per-symbol', 'yearly', 'monthly', 'widest-days', 'latest-close']);
+    const results = new Map<string, Awaited<ReturnType<typeof query>>>();
+    for (const e of examples) results.set(e.name, await query(e.sql, e.params));
+    for (const [name, r] of results) expect([name, r.rows.length > 0]).toEqual([name, true]);
+    const perSymbol = results.get('per-symbol')!;
+    expect(perSymbol.rows.map((r) => [r[0], r[1]])).toEqual(
+      [...expected.perSymbol.entries()].sort().map(([s, e]) => [s, e.count]),
+    );
+    const monthly = results.get('monthly')!;
+    expect(monthly.rows.map((r) => r[0])).toEqual(
+      Array.from({ length: 12 }, (_, i) => `2020-${String(i + 1).padStart(2, '0')}-01`),
+    );
+    expect(monthly.stats.partitionsRead).toBe(1);
+    expect(results.get('latest-close')!.rows).toHaveLength(expected.perSymbol.size);
   });
 
   it('runs the dialect shared with Athena: year(), date_trunc() of a date, typed values', async () => {
