@@ -5,14 +5,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
-import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp, type QueryOptions } from '../../src/pipeline';
+import {
+  runCrawl,
+  runQuery,
+  startQuery,
+  startReplay,
+  startSink,
+  waitForSinkCaughtUp,
+  type QueryOptions,
+} from '../../src/pipeline';
 import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { parseExamples } from '../../src/query/examples';
 import type { QueryParam } from '../../src/query/sql-guard';
-import { csvStats, startHarness, uniqueConfig, type CsvStats, type Harness } from './support';
+import { csvStats, startHarness, uniqueConfig, waitFor, type CsvStats, type Harness } from './support';
 
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
 
@@ -244,6 +252,45 @@ describe('queries with DuckDB over a local lake', () => {
     );
     expect(monthly.stats.partitionsRead).toBe(1);
     expect(results.get('latest-close')!.rows).toHaveLength(expected.perSymbol.size);
+  });
+
+  it('answers concurrent queries on one worker alike', async () => {
+    const sql = 'SELECT symbol, count(*) FROM ticks WHERE symbol IN (?, ?) GROUP BY symbol ORDER BY symbol';
+    const [a, b] = [...expected.perSymbol.keys()].sort();
+    const results = await Promise.all([
+      query(sql, [a, b]),
+      query('SELECT count(*) FROM ticks'),
+      query(sql, [a, b]),
+      query('SELECT count(*) FROM ticks WHERE symbol = ?', [b]),
+    ]);
+    const pair = [
+      [a, expected.perSymbol.get(a)!.count],
+      [b, expected.perSymbol.get(b)!.count],
+    ];
+    expect(results.map((r) => r.rows)).toEqual([pair, [[expected.rows]], pair, [[expected.perSymbol.get(b)!.count]]]);
+  });
+
+  it('interrupts DuckDB when the query workflow is cancelled', async () => {
+    const handle = await startQuery(h.client, h.config, 'SELECT sum(i) FROM range(1000000000000) t(i)');
+    // Cancel once the activity runs (its first heartbeat), not before it started.
+    await waitFor(
+      'the query activity to run',
+      async () => {
+        const d = await handle.describe();
+        return (d.raw.pendingActivities ?? []).some((p) => p.lastHeartbeatTime) || undefined;
+      },
+      30_000,
+    );
+    const cancelledAt = Date.now();
+    await handle.cancel();
+    const err: unknown = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
   });
 
   it('runs the dialect shared with Athena: year(), date_trunc() of a date, typed values', async () => {
