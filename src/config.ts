@@ -5,6 +5,7 @@
  * `npm run services -- up` starts on 127.0.0.1; `aws` sets no endpoint, so the AWS SDK talks to
  * real AWS with the default credential chain. Any single endpoint can still be overridden.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
@@ -73,7 +74,14 @@ const envSchema = z.object({
   KAFKA_PARTITIONS: positiveInt('KAFKA_PARTITIONS').default(4),
   KAFKA_REPLICATION_FACTOR: positiveInt('KAFKA_REPLICATION_FACTOR').default(1),
   KAFKA_SSL: bool.default(false),
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws']).optional(),
+  KAFKA_SASL_MECHANISM: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+      z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws'], {
+        error: "KAFKA_SASL_MECHANISM must be 'plain', 'scram-sha-256' or 'scram-sha-512'",
+      }),
+    )
+    .optional(),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
   AWS_REGION: z.string().default('us-east-1'),
@@ -212,11 +220,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
   const local = e.TICKLAKE_PROFILE === 'local';
   const ports = localPorts(portOffset(env));
   const localHttp = (port: number) => (local ? `http://127.0.0.1:${port}` : undefined);
-  if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_MECHANISM !== 'aws' && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set too');
-  }
-  if (!!e.TEMPORAL_TLS_CERT !== !!e.TEMPORAL_TLS_KEY) {
-    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS for Temporal Cloud)');
+  checkKafkaSecurity(e);
+  checkTemporalConnection(e);
+  if (!local) checkAwsProfile(env);
+  if (
+    e.ATHENA_OUTPUT_LOCATION !== undefined &&
+    !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(e.ATHENA_OUTPUT_LOCATION)
+  ) {
+    throw new ConfigError('ATHENA_OUTPUT_LOCATION must be an s3:// URL such as s3://my-bucket/athena-results/');
   }
   const prefix = e.LAKE_PREFIX === '' ? '' : e.LAKE_PREFIX.replace(/^\/+/, '').replace(/\/*$/, '/');
   const partitionBy = e.LAKE_PARTITION_BY.split(',').map((s) => s.trim()).filter(Boolean);
@@ -289,6 +300,84 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     },
     metricsPort: e.TICKLAKE_METRICS_PORT ?? ports.metrics,
   };
+}
+
+type Env = z.infer<typeof envSchema>;
+
+/** Kafka SSL/SASL: only what kafkajs can really speak, with every credential it needs. */
+function checkKafkaSecurity(e: Env): void {
+  const mechanism = e.KAFKA_SASL_MECHANISM;
+  if (mechanism === 'aws') {
+    // kafkajs's 'aws' mechanism is a different protocol from Amazon MSK's IAM authentication
+    // (AWS_MSK_IAM, or OAUTHBEARER with a signed token): MSK answers UNSUPPORTED_SASL_MECHANISM.
+    throw new ConfigError(
+      "KAFKA_SASL_MECHANISM=aws is not supported: kafkajs has no built-in support for Amazon MSK's IAM authentication. " +
+        'Turn on SASL/SCRAM on the cluster and set KAFKA_SASL_MECHANISM=scram-sha-512, KAFKA_SASL_USERNAME, ' +
+        'KAFKA_SASL_PASSWORD and KAFKA_SSL=true (brokers on port 9096); see docs/aws.md',
+    );
+  }
+  if (mechanism && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError(
+      `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (on MSK: the secret associated with the cluster)`,
+    );
+  }
+  if (!mechanism && (e.KAFKA_SASL_USERNAME || e.KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError(
+      'KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SASL_MECHANISM is not: set it (scram-sha-512 for Amazon MSK) or remove them',
+    );
+  }
+  if (mechanism === 'plain' && !e.KAFKA_SSL && e.TICKLAKE_PROFILE === 'aws') {
+    throw new ConfigError(
+      'KAFKA_SASL_MECHANISM=plain sends the password in clear text: set KAFKA_SSL=true, or use scram-sha-512',
+    );
+  }
+}
+
+/** Temporal: an mTLS pair that can be read, or an API key; Temporal Cloud needs one of them and its namespace. */
+function checkTemporalConnection(e: Env): void {
+  if (!!e.TEMPORAL_TLS_CERT !== !!e.TEMPORAL_TLS_KEY) {
+    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS for Temporal Cloud)');
+  }
+  if (e.TEMPORAL_TLS_CA && !e.TEMPORAL_TLS_CERT) {
+    throw new ConfigError(
+      'TEMPORAL_TLS_CA is only used with TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS); with TEMPORAL_API_KEY the system CAs verify the server, so leave it unset',
+    );
+  }
+  for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) {
+    const file = e[name];
+    if (!file) continue;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (err) {
+      throw new ConfigError(
+        `${name}: cannot read '${file}' (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of a PEM file this user can read`,
+      );
+    }
+  }
+  const address = e.TEMPORAL_ADDRESS ?? '';
+  const host = address.replace(/:\d+$/, '').toLowerCase();
+  if (host.endsWith('.tmprl.cloud') || host.endsWith('.api.temporal.io')) {
+    if (!e.TEMPORAL_TLS_CERT && !e.TEMPORAL_API_KEY) {
+      throw new ConfigError(
+        `TEMPORAL_ADDRESS ${address} is Temporal Cloud: set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS) or TEMPORAL_API_KEY`,
+      );
+    }
+    if (e.TEMPORAL_NAMESPACE === 'default') {
+      throw new ConfigError(
+        `TEMPORAL_ADDRESS ${address} is Temporal Cloud: set TEMPORAL_NAMESPACE to your namespace id (<name>.<account-id>)`,
+      );
+    }
+  }
+}
+
+/** Profile aws: the local defaults (127.0.0.1, bucket 'ticklake') would point at nothing, so ask for the real places. */
+function checkAwsProfile(env: NodeJS.ProcessEnv): void {
+  const missing = ['TEMPORAL_ADDRESS', 'KAFKA_BROKERS', 'LAKE_BUCKET'].filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `TICKLAKE_PROFILE=aws needs ${missing.join(', ')}: their defaults point at the local services; see docs/aws.md`,
+    );
+  }
 }
 
 function readEnv(): NodeJS.ProcessEnv {
