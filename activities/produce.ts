@@ -57,7 +57,20 @@ export function createProduceActivities(deps: ProduceDeps) {
         );
       } catch (err) {
         if (err instanceof ReplayInputError) throw ApplicationFailure.nonRetryable(err.message, err.type);
-        if (err instanceof ReplayStopped) throw new CancelledFailure(err.message);
+        if (err instanceof ReplayStopped) {
+          const reason = (ctx.cancellationSignal.reason as Error | undefined)?.message ?? 'CANCELLED';
+          const meta = {
+            replayId: input.replayId,
+            reason,
+            position: err.progress.position,
+            produced: err.progress.produced,
+          };
+          // NOT_FOUND / TIMED_OUT: the server gave this attempt up (a stalled worker) and runs a newer one.
+          if (reason === 'NOT_FOUND' || reason === 'TIMED_OUT')
+            log.warn('replay attempt abandoned by the server; stopped', meta);
+          else log.info('replay stopped', meta);
+          throw new CancelledFailure(err.message);
+        }
         throw err;
       } finally {
         clearInterval(timer);

@@ -53,7 +53,8 @@ const { produceTicks } = proxyActivities<Activities>({
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: {
     initialInterval: '1 second',
-    maximumInterval: '30 seconds',
+    // Every attempt resumes from the committed position, so retrying often costs nothing.
+    maximumInterval: '10 seconds',
     nonRetryableErrorTypes: REPLAY_NON_RETRYABLE,
   },
 });

@@ -236,6 +236,17 @@ function initialPosition(order: ReplayOrder, fingerprint: SourceFingerprint, run
   };
 }
 
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/** Whether a kafkajs error (or one it wraps) says that a newer producer with the same transactional id fenced this one. */
+export function isFenced(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** Where each run of the pass stands: the cursors a position records. */
 class RunCursors {
   private readonly offsets: number[];
@@ -424,7 +435,15 @@ class PassRunner {
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);
-      throw err;
+      if (!isFenced(err)) throw err;
+      this.hooks.log.warn('replay producer fenced: a newer attempt of the replay took over; this attempt stops', {
+        replayId: this.req.replayId,
+        error: String(err),
+      });
+      throw new Error(
+        `replay '${this.req.replayId}': this attempt's producer was fenced by a newer attempt (${String(err)}); ` +
+          'its batch was aborted and the newer attempt goes on from the committed position',
+      );
     }
   }
 
