@@ -176,7 +176,7 @@ export class AthenaEngine implements QueryEngine {
     }
 
     const resultsStarted = Date.now();
-    const outcome = await this.readResults(execution, request, hooks);
+    const outcome = await this.readResults(execution, request, hooks, progress);
     const stats = execution.Statistics;
     outcome.stats = {
       engineMs: stats?.EngineExecutionTimeInMillis ?? Date.now() - started,
@@ -265,6 +265,7 @@ export class AthenaEngine implements QueryEngine {
     execution: QueryExecution,
     request: QueryRequest,
     hooks: QueryHooks,
+    progress: AthenaProgress,
   ): Promise<QueryOutcome> {
     const page = new PageBuilder(request.maxRows, request.maxBytes);
     let columns: { name: string; type: string }[] | undefined;
@@ -291,7 +292,7 @@ export class AthenaEngine implements QueryEngine {
         }
         if (!page.add(columns.map((c, j) => athenaCell(c.type, data[j])))) break reading;
       }
-      hooks.heartbeat({ queryExecutionId: execution.QueryExecutionId, rowsRead: page.seen });
+      hooks.heartbeat({ ...progress, state: 'SUCCEEDED', rowsRead: page.seen });
     }
     let rowCount = page.rows.length;
     // Runtime statistics give the size of the whole result; the rows read so far are a lower bound.
