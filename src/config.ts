@@ -52,7 +52,10 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const positiveInt = (name: string) =>
-  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).positive(`${name} must be > 0`);
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be > 0`);
 const url = (name: string) => z.url({ error: `${name} must be a URL such as http://127.0.0.1:9000` });
 
 const envSchema = z.object({
@@ -93,8 +96,14 @@ const envSchema = z.object({
   LAKE_PREFIX: z.string().default('lake/'),
   LAKE_PARTITION_BY: z.string().default('symbol,year'),
   GLUE_ENDPOINT: url('GLUE_ENDPOINT').optional(),
-  GLUE_DATABASE: z.string().regex(/^[a-z0-9_]+$/, 'GLUE_DATABASE must be lowercase letters, digits and _').default('ticklake'),
-  GLUE_TABLE: z.string().regex(/^[a-z0-9_]+$/, 'GLUE_TABLE must be lowercase letters, digits and _').default('ticks'),
+  GLUE_DATABASE: z
+    .string()
+    .regex(/^[a-z0-9_]+$/, 'GLUE_DATABASE must be lowercase letters, digits and _')
+    .default('ticklake'),
+  GLUE_TABLE: z
+    .string()
+    .regex(/^[a-z0-9_]+$/, 'GLUE_TABLE must be lowercase letters, digits and _')
+    .default('ticks'),
   ATHENA_ENDPOINT: url('ATHENA_ENDPOINT').optional(),
   ATHENA_WORKGROUP: z.string().default('primary'),
   ATHENA_OUTPUT_LOCATION: z.string().optional(),
@@ -108,7 +117,9 @@ const envSchema = z.object({
   SINK_FLUSH_MS: positiveInt('SINK_FLUSH_MS').default(1000),
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
   SINK_MAX_BYTES: positiveInt('SINK_MAX_BYTES').default(64 * 1024 * 1024),
-  SINK_COMPRESSION: z.enum(['none', 'gzip', 'zstd'], { error: "SINK_COMPRESSION must be 'none', 'gzip' or 'zstd'" }).default('gzip'),
+  SINK_COMPRESSION: z
+    .enum(['none', 'gzip', 'zstd'], { error: "SINK_COMPRESSION must be 'none', 'gzip' or 'zstd'" })
+    .default('gzip'),
   CRAWLER_MODE: z.enum(['own', 'managed'], { error: "CRAWLER_MODE must be 'own' or 'managed'" }).default('own'),
   GLUE_CRAWLER_ROLE: z.string().optional(),
   GLUE_CRAWLER_NAME: z
@@ -230,7 +241,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
     throw new ConfigError('ATHENA_OUTPUT_LOCATION must be an s3:// URL such as s3://my-bucket/athena-results/');
   }
   const prefix = e.LAKE_PREFIX === '' ? '' : e.LAKE_PREFIX.replace(/^\/+/, '').replace(/\/*$/, '/');
-  const partitionBy = e.LAKE_PARTITION_BY.split(',').map((s) => s.trim()).filter(Boolean);
+  const partitionBy = e.LAKE_PARTITION_BY.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const allowedPartitions = ['symbol', 'year', 'month', 'trade_date'];
   for (const p of partitionBy) {
     if (!allowedPartitions.includes(p)) {
@@ -257,7 +270,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       apiKey: e.TEMPORAL_API_KEY,
     },
     kafka: {
-      brokers: (e.KAFKA_BROKERS ?? `127.0.0.1:${ports.kafka}`).split(',').map((b) => b.trim()).filter(Boolean),
+      brokers: (e.KAFKA_BROKERS ?? `127.0.0.1:${ports.kafka}`)
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
       clientId: e.KAFKA_CLIENT_ID,
       topic: e.KAFKA_TOPIC,
       dlqTopic: e.KAFKA_DLQ_TOPIC,
@@ -266,7 +282,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       ssl: e.KAFKA_SSL,
       sasl: e.KAFKA_SASL_MECHANISM
-        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME ?? '', password: e.KAFKA_SASL_PASSWORD ?? '' }
+        ? {
+            mechanism: e.KAFKA_SASL_MECHANISM,
+            username: e.KAFKA_SASL_USERNAME ?? '',
+            password: e.KAFKA_SASL_PASSWORD ?? '',
+          }
         : undefined,
     },
     aws: {
