@@ -45,6 +45,7 @@ import {
   crawlStateKey,
   groupByPartition,
   isManifestKey,
+  mergeKnown,
   mergeWatermarks,
   parsePartitionPath,
   pickSamples,
@@ -85,7 +86,10 @@ export interface CrawlDeps {
 
 /** Lines parsed per sampled object, spread over it: a flush's records share their shape. */
 const SAMPLE_LINES = 100;
+/** Objects read by a full scan at most (a rebuild is rare: read widely). */
 const DEFAULT_MAX_SAMPLES = 2_000;
+/** Objects read by an incremental crawl at most: a crawl's cost follows its requests. */
+const DEFAULT_NEW_SAMPLES = 100;
 /** Parallel GETs: a crawl is bound by request latency, not bandwidth (objects are small). */
 const READ_CONCURRENCY = 48;
 const MAX_REPORTED = 20;
@@ -177,6 +181,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
     input: CrawlInput,
     tableCreatedAt: string,
     watermarks: Record<string, string>,
+    known: string[] | undefined,
   ): Promise<void> {
     // Two crawls may overlap (a scheduled one and a notified one): merge, never move a watermark back.
     const current = usableState(await readState(input), {
@@ -190,6 +195,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       table: input.table,
       tableCreatedAt,
       watermarks: mergeWatermarks(current?.watermarks ?? {}, watermarks),
+      partitions: mergeKnown(current?.partitions, known),
       updatedAt: new Date().toISOString(),
     };
     await s3.send(
@@ -294,7 +300,12 @@ export function createCrawlActivities(deps: CrawlDeps) {
       ctx.heartbeat({ phase: 'sampling', partitions: partitions.size, objects: result.objectsFound });
 
       // ---- sample records of new objects --------------------------------------------------------
-      const samples = pickSamples(partitions.values(), input.maxSampleObjects ?? DEFAULT_MAX_SAMPLES);
+      const samples = pickSamples(
+        partitions.values(),
+        incremental
+          ? (input.maxNewSampleObjects ?? DEFAULT_NEW_SAMPLES)
+          : (input.maxSampleObjects ?? DEFAULT_MAX_SAMPLES),
+      );
       const sampler = new SchemaSampler(input.partitionBy);
       await mapLimit(samples, READ_CONCURRENCY, async (key) => {
         const read = await readSample(s3, input.bucket, key, SAMPLE_LINES).catch(nonRetryable);
@@ -430,11 +441,21 @@ export function createCrawlActivities(deps: CrawlDeps) {
       // ---- partitions ---------------------------------------------------------------------------
       ctx.heartbeat({ phase: 'registering', partitions: partitions.size });
       let candidates = [...partitions.values()];
-      if (!incremental && !result.tableCreated && candidates.length > 0) {
-        // A full scan compares with every registered partition. An incremental crawl registers what it
-        // touched straight away: existing ones come back as AlreadyExists, one call per 100 either way.
-        const known = await registeredPartitions(glue, input.database, input.table);
-        candidates = candidates.filter((p) => !known.has(partitionId(p.values)));
+      // Partitions known to be registered afterwards, for the next incremental crawl.
+      let known: string[] | undefined = candidates.map((p) => p.path);
+      if (incremental) {
+        // Only partitions the state does not know yet go to Glue; without a list (a very large
+        // table), all touched ones do and existing ones come back as AlreadyExists.
+        const remembered = state.partitions ? new Set(state.partitions) : undefined;
+        if (remembered) candidates = candidates.filter((p) => !remembered.has(p.path));
+      } else if (!result.tableCreated && candidates.length > 0) {
+        // A full scan compares with every registered partition.
+        const registered = await registeredPartitions(glue, input.database, input.table);
+        candidates = candidates.filter((p) => !registered.has(partitionId(p.values)));
+        known = mergeKnown(
+          known,
+          [...registered].map((id) => partitionPath(input.partitionBy, id.split('\u0000'))),
+        );
       }
       const { created } = await createPartitions(
         glue,
@@ -453,7 +474,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       result.partitionsAdded = created;
 
       mark('partitions');
-      await writeState(input, createdAt(table)!, newWatermarks);
+      await writeState(input, createdAt(table)!, newWatermarks, known);
       mark('state');
       result.durationMs = Date.now() - started;
       log.info('crawl done', {

@@ -81,8 +81,10 @@ export interface CrawlInput {
   managedCrawler?: ManagedCrawlerSpec;
   /** Rescan the whole table folder instead of only the sink manifests written since the last crawl. */
   full?: boolean;
-  /** Data objects read for schema inference per crawl, at most (beyond it, the oldest and newest per partition). Default 2,000. */
+  /** Data objects a full scan reads for schema inference, at most. Default 2,000. */
   maxSampleObjects?: number;
+  /** New data objects an incremental crawl reads, at most (beyond: the newest of each partition first). Default 100. */
+  maxNewSampleObjects?: number;
 }
 
 export interface ManagedCrawlerSpec {

@@ -34,8 +34,16 @@ export interface CrawlState {
   tableCreatedAt: string;
   /** Manifest folder below the sink root (`<group>/<topic>/<partition>/`) → last manifest key catalogued. */
   watermarks: Record<string, string>;
+  /**
+   * Partition paths (`symbol=HSI/year=1987`) known to be registered in this table, so an incremental
+   * crawl sends Glue only the ones it has not seen; absent beyond MAX_KNOWN_PARTITIONS.
+   */
+  partitions?: string[];
   updatedAt: string;
 }
+
+/** Registered partitions the state remembers at most; beyond, every touched partition goes to Glue. */
+export const MAX_KNOWN_PARTITIONS = 20_000;
 
 export function sinkManifestRoot(prefix: string): string {
   return `${prefix}_ticklake/sink/`;
@@ -63,7 +71,10 @@ export function usableState(
   if (!s.watermarks || typeof s.watermarks !== 'object') return undefined;
   const watermarks: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.watermarks)) if (typeof v === 'string') watermarks[k] = v;
-  return { ...(s as CrawlState), watermarks };
+  const partitions = Array.isArray(s.partitions)
+    ? s.partitions.filter((p): p is string => typeof p === 'string')
+    : undefined;
+  return { ...(s as CrawlState), watermarks, partitions };
 }
 
 /** Folder-wise maximum: two crawls that overlap never move a watermark back. */
@@ -71,6 +82,13 @@ export function mergeWatermarks(a: Record<string, string>, b: Record<string, str
   const out: Record<string, string> = { ...a };
   for (const [folder, key] of Object.entries(b)) if (out[folder] === undefined || key > out[folder]) out[folder] = key;
   return out;
+}
+
+/** Union of two known-partition lists; undefined (unknown) when neither has one or when it grows too long. */
+export function mergeKnown(a: readonly string[] | undefined, b: readonly string[] | undefined): string[] | undefined {
+  if (a === undefined && b === undefined) return undefined;
+  const all = [...new Set([...(a ?? []), ...(b ?? [])])].sort();
+  return all.length > MAX_KNOWN_PARTITIONS ? undefined : all;
 }
 
 /**
@@ -123,19 +141,41 @@ export function parsePartitionPath(path: string, partitionBy: readonly string[])
 }
 
 /**
- * Which objects to read for schema inference: all of them (in an incremental crawl, all the new ones)
- * up to `max`; beyond that, the oldest and the newest object of each partition (in a partition fed by
- * one Kafka partition, its first and its last flush), then only the newest.
+ * Which objects to read for schema inference, at most `max`: all of them if they fit; otherwise the
+ * newest object of each partition (the latest shape, and fields only some partitions have), then the
+ * oldest of each, then others. When even the newest ones do not fit, a random choice of partitions:
+ * successive crawls cover different ones, so a field that only some partitions carry is found too.
  */
-export function pickSamples(partitions: Iterable<LakePartition>, max: number): string[] {
+export function pickSamples(
+  partitions: Iterable<LakePartition>,
+  max: number,
+  random: () => number = Math.random,
+): string[] {
   const list = [...partitions];
   const total = list.reduce((n, p) => n + p.keys.length, 0);
   if (total <= max) return list.flatMap((p) => p.keys);
-  const ends = list.flatMap((p) => (p.keys.length <= 1 ? p.keys : [p.keys[0], p.keys[p.keys.length - 1]]));
-  if (ends.length <= max) return ends;
-  const newest = list.map((p) => p.keys[p.keys.length - 1]);
-  const oldest = list.filter((p) => p.keys.length > 1).map((p) => p.keys[0]);
-  return [...newest, ...oldest].slice(0, max);
+  const newest = shuffle(
+    list.map((p) => p.keys[p.keys.length - 1]),
+    random,
+  );
+  if (newest.length >= max) return newest.slice(0, max);
+  const oldest = shuffle(
+    list.filter((p) => p.keys.length > 1).map((p) => p.keys[0]),
+    random,
+  );
+  const middle = shuffle(
+    list.flatMap((p) => p.keys.slice(1, -1)),
+    random,
+  );
+  return [...newest, ...oldest, ...middle].slice(0, max);
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
 }
 
 /** At most `max` lines, spread evenly over the object (a flush's later records can differ). */

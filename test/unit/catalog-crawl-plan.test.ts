@@ -3,7 +3,9 @@ import {
   crawlStateKey,
   groupByPartition,
   isManifestKey,
+  mergeKnown,
   mergeWatermarks,
+  MAX_KNOWN_PARTITIONS,
   parsePartitionPath,
   pickSamples,
   sampleLines,
@@ -50,6 +52,16 @@ describe('crawl state', () => {
       b: '0006',
       c: '0001',
     });
+  });
+
+  it('remembers registered partitions up to a bound', () => {
+    expect(mergeKnown(undefined, undefined)).toBeUndefined();
+    expect(mergeKnown(['b', 'a'], undefined)).toEqual(['a', 'b']);
+    expect(mergeKnown(['b'], ['a', 'b'])).toEqual(['a', 'b']);
+    const many = Array.from({ length: MAX_KNOWN_PARTITIONS }, (_, i) => `p${i}`);
+    expect(mergeKnown(many, ['one more'])).toBeUndefined();
+    expect(usableState({ ...state, partitions: ['a', 3] }, args)?.partitions).toEqual(['a']);
+    expect(usableState(state, args)?.partitions).toBeUndefined();
   });
 
   it('advances a watermark up to the first manifest whose objects are not all there', () => {
@@ -105,9 +117,28 @@ describe('lake partitions', () => {
     expect(pickSamples([part('a', 2), part('b', 1)], 10)).toEqual(['a/000', 'a/001', 'b/000']);
   });
 
-  it('beyond the budget, the oldest and the newest of each partition, then only the newest', () => {
-    expect(pickSamples([part('a', 5), part('b', 1)], 4)).toEqual(['a/000', 'a/004', 'b/000']);
-    expect(pickSamples([part('a', 5), part('b', 5), part('c', 5)], 4)).toEqual(['a/004', 'b/004', 'c/004', 'a/000']);
+  // random() = 0 makes the shuffle a rotation by one: deterministic, and visibly not the input order.
+  const zero = () => 0;
+
+  it('beyond the budget: the newest of each partition, then the oldest, then the rest', () => {
+    const two = pickSamples([part('a', 5), part('b', 1)], 4, zero);
+    expect(two.slice(0, 3).sort()).toEqual(['a/000', 'a/004', 'b/000']);
+    expect(['a/001', 'a/002', 'a/003']).toContain(two[3]);
+    const three = pickSamples([part('a', 5), part('b', 5), part('c', 5)], 4, zero);
+    expect(three.slice(0, 3).sort()).toEqual(['a/004', 'b/004', 'c/004']);
+    expect(['a/000', 'b/000', 'c/000']).toContain(three[3]);
+  });
+
+  it('when not even the newest fit, a random choice of partitions that changes from crawl to crawl', () => {
+    const many = Array.from({ length: 50 }, (_, i) => part(`p${i}`, 2));
+    const picks = new Set<string>();
+    for (let crawl = 0; crawl < 20; crawl++) {
+      const chosen = pickSamples(many, 10);
+      expect(chosen).toHaveLength(10);
+      expect(chosen.every((k) => k.endsWith('/001'))).toBe(true);
+      for (const k of chosen) picks.add(k);
+    }
+    expect(picks.size).toBeGreaterThan(30); // 20 crawls of 10 cover most of the 50 partitions
   });
 
   it('samples lines evenly over an object', () => {
