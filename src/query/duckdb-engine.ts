@@ -280,9 +280,8 @@ export class DuckDBEngine implements QueryEngine {
       };
       return outcome;
     } catch (err) {
-      if (hooks.signal.aborted && !(err instanceof QueryError && err.type !== 'QueryFailed')) {
-        throw new QueryError('QueryCancelled', 'query cancelled; DuckDB interrupted');
-      }
+      // Whatever failed after a cancellation (an interrupted statement, a closed connection) is the cancellation.
+      if (hooks.signal.aborted) throw new QueryError('QueryCancelled', 'query cancelled; DuckDB interrupted');
       throw err;
     } finally {
       hooks.signal.removeEventListener('abort', onAbort);

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import zlib from 'node:zlib';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
@@ -317,5 +318,44 @@ describe('queries with DuckDB over a local lake', () => {
     expect(typeof maxVolume).toBe('number');
     expect(firstIngested).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(total).toMatch(/^\d+\.\d{2}$/);
+  });
+
+  // Last: it changes the lake (and puts it back).
+  it('sees new, changed and removed objects and partitions on the next query', async () => {
+    const aws = createAwsClients(h.config.aws);
+    const key = `${h.config.lake.prefix}ticks/symbol=ZZTEST/year=2030/extra.json.gz`;
+    const put = async (days: string[]) => {
+      const lines = days.map((d, i) =>
+        JSON.stringify({
+          symbol: 'ZZTEST',
+          trade_date: d,
+          open: 1,
+          high: 2,
+          low: 0.5,
+          close: 1.5,
+          adj_close: 1.5,
+          volume: 10,
+          close_usd: 1.5,
+          source: 'test',
+          row: i + 2,
+          ingested_at: '2030-01-01T00:00:00.000Z',
+        }),
+      );
+      await aws.s3.send(
+        new PutObjectCommand({ Bucket: h.config.lake.bucket, Key: key, Body: zlib.gzipSync(lines.join('\n') + '\n') }),
+      );
+    };
+    const count = async () => (await query("SELECT count(*) FROM ticks WHERE symbol = 'ZZTEST'")).rows[0][0];
+    await put(['2030-01-02']);
+    // Not registered in the catalog yet: like Athena, the local engine reads registered partitions only.
+    expect(await count()).toBe(0);
+    await runCrawl(h.client, h.config, { full: true });
+    expect(await count()).toBe(1);
+    // Same key, new content: a new ETag, the object is loaded again.
+    await put(['2030-01-02', '2030-01-03']);
+    expect(await count()).toBe(2);
+    await aws.s3.send(new DeleteObjectCommand({ Bucket: h.config.lake.bucket, Key: key }));
+    expect(await count()).toBe(0);
+    expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
   });
 });
