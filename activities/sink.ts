@@ -29,6 +29,9 @@ export interface SinkDeps {
   storage?: (bucket: string) => SinkStorage;
   /** Called after every durable flush (benchmarks measure freshness with it). */
   onFlush?: LakeSinkOptions['onFlush'];
+  onJoin?: LakeSinkOptions['onJoin'];
+  /** kafkajs consumer tuning (benchmarks); defaults in src/sink/lake-sink.ts. */
+  consumer?: LakeSinkOptions['consumer'];
 }
 
 /** How often the activity heartbeats; the worker throttles what reaches the server to 1 s. */
@@ -102,6 +105,8 @@ export function createSinkActivities(deps: SinkDeps) {
         writerId: writerId(ctx),
         resume,
         notifier,
+        onJoin: deps.onJoin,
+        consumer: deps.consumer,
         onFlush: (r, at) => {
           if (metrics && !r.adopted) {
             metrics.recordsSunk(r.records, input.topic);

@@ -114,6 +114,8 @@ export interface LakeSinkOptions {
   notifier?: PartitionNotifier;
   /** Called after every flush whose objects are durable (benchmarks measure freshness with it). */
   onFlush?: (result: FlushResult, completedAt: number) => void;
+  /** Called when the consumer has joined the group, with its partitions (benchmarks time drains from here). */
+  onJoin?: (partitions: number[], at: number) => void;
   consumer?: ConsumerTuning;
   /** Period of the rotation check, ms. Default 50. */
   tickMs?: number;
@@ -210,6 +212,7 @@ export class LakeSink {
       const assigned = e.payload.memberAssignment[topic] ?? [];
       this.states = new Map(assigned.map((p) => [p, this.newState(p)]));
       this.opts.log.info('sink joined group', { groupId: this.settings.groupId, topic, partitions: assigned });
+      this.opts.onJoin?.(assigned, Date.now());
       void this.refreshWatermarks(true);
     });
     c.on(c.events.END_BATCH_PROCESS, (e) => {
@@ -392,13 +395,7 @@ export class LakeSink {
       const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
       if (fetched !== null && fetched !== undefined) s.committed = BigInt(fetched);
     }
-    const now = Date.now();
-    for (const m of batch.messages) {
-      const offset = BigInt(m.offset);
-      const end = s.writer.bufferedEnd;
-      if (end !== undefined && offset < end) continue; // delivered again after an error: already held
-      s.writer.add(offset, m.key, m.value, m.timestamp, m.headers, now);
-    }
+    s.writer.addBatch(batch.messages, Date.now());
     s.position = max(s.position, BigInt(batch.lastOffset()) + 1n);
     s.highWatermark = max(s.highWatermark, BigInt(batch.highWatermark));
     payload.resolveOffset(batch.lastOffset());

@@ -18,8 +18,8 @@
 import type { IHeaders } from 'kafkajs';
 import type { Compression } from '../lake-layout';
 import { dataObjectKey, deadLetterKey, manifestKey, partitionPath, partitionValues } from '../lake-layout';
-import { checkRecordValue } from '../message';
 import { encodeLines } from './format';
+import { checkRecord } from './record-check';
 import { cutCount, type RotationLimits } from './rotation';
 
 /** What the writer needs from the object store. */
@@ -103,13 +103,14 @@ export class ManifestMismatchError extends Error {
   override name = 'ManifestMismatchError';
 }
 
-interface Buffered {
-  offset: bigint;
+/** A message as kafkajs delivers it; the writer keeps these objects as they are (no copy per record). */
+export interface SinkMessage {
+  /** Decimal string, as in kafkajs. */
+  offset: string;
   key: Buffer | null;
   value: Buffer | null;
   timestamp: string;
-  headers: IHeaders | undefined;
-  receivedAt: number;
+  headers?: IHeaders;
 }
 
 interface PlannedObject {
@@ -127,8 +128,38 @@ function headerText(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+/** Lake partition paths by the raw values they depend on: escaping runs once per distinct path. */
+class PathCache {
+  private readonly paths = new Map<string, string>();
+  private readonly bySymbol: boolean;
+  private readonly dateChars: number;
+
+  constructor(private readonly partitionBy: readonly string[]) {
+    this.bySymbol = partitionBy.includes('symbol');
+    this.dateChars = partitionBy.includes('trade_date')
+      ? 10
+      : partitionBy.includes('month')
+        ? 7
+        : partitionBy.includes('year')
+          ? 4
+          : 0;
+  }
+
+  get(record: { symbol: string; trade_date: string }): string {
+    const key = `${this.bySymbol ? record.symbol : ''}\u0000${record.trade_date.slice(0, this.dateChars)}`;
+    let path = this.paths.get(key);
+    if (path === undefined) {
+      path = partitionPath(this.partitionBy, partitionValues(record, this.partitionBy));
+      this.paths.set(key, path);
+    }
+    return path;
+  }
+}
+
 export class PartitionWriter {
-  private records: Buffered[] = [];
+  private messages: SinkMessage[] = [];
+  /** Receive time (ms) of each buffered message, parallel to `messages`. */
+  private received: number[] = [];
   private bytes = 0;
   /** A cut imposed by an existing manifest that this writer must reproduce. */
   private adopted: FlushManifest | undefined;
@@ -140,7 +171,7 @@ export class PartitionWriter {
   ) {}
 
   get size(): number {
-    return this.records.length;
+    return this.messages.length;
   }
 
   get bufferedBytes(): number {
@@ -149,32 +180,33 @@ export class PartitionWriter {
 
   /** Receive time (ms) of the oldest buffered record, or undefined when empty. */
   get oldestReceivedAt(): number | undefined {
-    return this.records[0]?.receivedAt;
+    return this.received[0];
   }
 
   /** Offset after the last buffered record, or undefined when empty. */
   get bufferedEnd(): bigint | undefined {
-    const last = this.records[this.records.length - 1];
-    return last && last.offset + 1n;
+    const last = this.messages[this.messages.length - 1];
+    return last && BigInt(last.offset) + 1n;
   }
 
-  /** Offsets must grow and must not skip a record of the log (control records may be skipped). */
-  add(
-    offset: bigint,
-    key: Buffer | null,
-    value: Buffer | null,
-    timestamp: string,
-    headers: IHeaders | undefined,
-    receivedAt: number,
-  ): void {
-    const last = this.records[this.records.length - 1];
-    if (last && offset <= last.offset) {
-      throw new Error(
-        `partition ${this.opts.partition}: offset ${offset} added after ${last.offset}; a writer must see the log in order`,
-      );
+  /**
+   * Buffers a batch of one partition, in log order. Messages at offsets already buffered (a batch
+   * delivered again after an error) are skipped; the log must not skip records (control records may
+   * be missing, they are not records).
+   */
+  addBatch(batch: readonly SinkMessage[], receivedAt: number): void {
+    if (batch.length === 0) return;
+    const end = this.bufferedEnd;
+    let from = 0;
+    if (end !== undefined && BigInt(batch[0].offset) < end) {
+      while (from < batch.length && BigInt(batch[from].offset) < end) from++;
     }
-    this.records.push({ offset, key, value, timestamp, headers, receivedAt });
-    this.bytes += value?.length ?? 0;
+    for (let i = from; i < batch.length; i++) {
+      const m = batch[i];
+      this.messages.push(m);
+      this.received.push(receivedAt);
+      this.bytes += m.value?.length ?? 0;
+    }
   }
 
   /** True while an adopted cut needs records that are not buffered yet (then the buffer must grow). */
@@ -185,7 +217,7 @@ export class PartitionWriter {
   /** True when a size rule says the buffer may not grow: then the sink stops fetching. */
   full(): boolean {
     if (this.awaitingCut) return false;
-    return this.records.length >= this.opts.maxRecords || this.bytes >= this.opts.maxBytes;
+    return this.messages.length >= this.opts.maxRecords || this.bytes >= this.opts.maxBytes;
   }
 
   /**
@@ -216,8 +248,9 @@ export class PartitionWriter {
   private async flushOnce(): Promise<FlushResult | undefined> {
     const o = this.opts;
     for (let step = 0; step < 2; step++) {
-      if (this.records.length === 0) return undefined;
-      const first = this.records[0].offset;
+      const messages = this.messages;
+      if (messages.length === 0) return undefined;
+      const first = BigInt(messages[0].offset);
       if (this.adopted && BigInt(this.adopted.first) !== first) this.adopted = undefined;
       const adopted = this.adopted;
       let count: number;
@@ -226,12 +259,14 @@ export class PartitionWriter {
         end = BigInt(adopted.end);
         if (end > this.bufferedEnd!) return undefined;
         count = 0;
-        while (count < this.records.length && this.records[count].offset < end) count++;
+        while (count < messages.length && BigInt(messages[count].offset) < end) count++;
       } else {
-        count = cutCount(this.records.length, (i) => this.records[i].value?.length ?? 0, o);
-        end = this.records[count - 1].offset + 1n;
+        count = cutCount(messages.length, (i) => messages[i].value?.length ?? 0, o);
+        end = BigInt(messages[count - 1].offset) + 1n;
       }
-      const batch = this.records.slice(0, count);
+      const batch = messages.slice(0, count);
+      let oldestReceivedAt = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < count; i++) oldestReceivedAt = Math.min(oldestReceivedAt, this.received[i]);
       const layout = adopted ? (adopted.layout ?? this.layout()) : this.layout();
       const plan = this.plan(batch, first, end, layout);
       // Encoded before the manifest is written, so that the manifest can say how big its objects are.
@@ -269,8 +304,9 @@ export class PartitionWriter {
       }
 
       await Promise.all(plan.objects.map((obj, i) => this.storage.put(obj.key, bodies[i], 'application/x-ndjson')));
-      this.records.splice(0, count);
-      for (const r of batch) this.bytes -= r.value?.length ?? 0;
+      this.messages.splice(0, count);
+      this.received.splice(0, count);
+      for (const m of batch) this.bytes -= m.value?.length ?? 0;
       this.adopted = undefined;
       const manifest = adopted ?? plan.manifest;
       return {
@@ -281,23 +317,24 @@ export class PartitionWriter {
         deadLetters: manifest.deadLetters?.records ?? 0,
         files: plan.objects.length,
         lakePartitions: manifest.files.map((f) => f.partition),
-        oldestReceivedAt: batch.reduce((m, r) => Math.min(m, r.receivedAt), Number.POSITIVE_INFINITY),
+        oldestReceivedAt,
       };
     }
-    throw new Error(`partition ${o.partition}: could not settle the cut at ${this.records[0]?.offset}; retrying`);
+    throw new Error(`partition ${o.partition}: could not settle the cut at ${this.messages[0]?.offset}; retrying`);
   }
 
-  private plan(batch: Buffered[], first: bigint, end: bigint, layout: ManifestLayout) {
+  private plan(batch: SinkMessage[], first: bigint, end: bigint, layout: ManifestLayout) {
     const o = this.opts;
     const byPath = new Map<string, Buffer[]>();
     const dead: Buffer[] = [];
+    const paths = new PathCache(layout.partitionBy);
     for (const r of batch) {
-      const check = checkRecordValue(r.value, layout.maxMessageBytes);
+      const check = checkRecord(r.value, layout.maxMessageBytes);
       if (!check.ok) {
         const letter: DeadLetterRecord = {
           topic: o.topic,
           partition: o.partition,
-          offset: r.offset.toString(),
+          offset: r.offset,
           timestamp: r.timestamp,
           reason: check.reason,
           key_base64: r.key?.toString('base64') ?? null,
@@ -308,7 +345,7 @@ export class PartitionWriter {
         dead.push(Buffer.from(JSON.stringify(letter)));
         continue;
       }
-      const path = partitionPath(layout.partitionBy, partitionValues(check, layout.partitionBy));
+      const path = paths.get(check);
       let values = byPath.get(path);
       if (!values) byPath.set(path, (values = []));
       values.push(r.value!);

@@ -1,6 +1,7 @@
 /** Rotation rules of the sink: named predicates over a buffer's state. */
 import {
   ageReached,
+  batchReached,
   bytesReached,
   cutCount,
   flushAfterMs,
@@ -16,6 +17,11 @@ describe('rotation rules', () => {
     expect(rotationDue({ records: 0, bytes: 0 }, L, 0, 500)).toBeUndefined();
     expect(rotationDue({ records: 100, bytes: 5000, oldestReceivedAt: 0 }, L, 10_000, 500)).toBe('records');
     expect(rotationDue({ records: 5, bytes: 1000, oldestReceivedAt: 0 }, L, 10_000, 500)).toBe('bytes');
+    // A sixteenth of a full flush is worth writing at once (100 / 16 records, 1000 / 16 bytes).
+    expect(rotationDue({ records: 6, bytes: 10, oldestReceivedAt: 1000 }, L, 1001, 500)).toBe('batch');
+    expect(rotationDue({ records: 2, bytes: 63, oldestReceivedAt: 1000 }, L, 1001, 500)).toBe('batch');
+    expect(rotationDue({ records: 5, bytes: 62, oldestReceivedAt: 1000 }, L, 1001, 500)).toBeUndefined();
+    expect(batchReached({ records: 5, bytes: 62 }, L)).toBe(false);
     expect(rotationDue({ records: 5, bytes: 10, oldestReceivedAt: 1000 }, L, 1500, 500)).toBe('age');
     expect(rotationDue({ records: 5, bytes: 10, oldestReceivedAt: 1000 }, L, 1499, 500)).toBeUndefined();
     expect(recordsReached({ records: 99, bytes: 0 }, L)).toBe(false);

@@ -1,0 +1,324 @@
+/**
+ * `npm run bench:sink`: the S3 sink on the local services (npm run services -- up).
+ *
+ * 1. drain: the real file (TICKLAKE_REAL_CSV, else the sample) is produced into a fresh topic the way
+ *    the replay producer does (transactions, gzip, key = symbol); then the sink workflow starts on a
+ *    worker in this process and drains it. records/s = records / (time from the sink's group join, after
+ *    which it fetches, to lag 0); peak RSS is sampled in this process (the worker) during the drain.
+ * 2. freshness: with the sink caught up, ticks are produced at a steady BENCH_SINK_RATE (2,000/s) for
+ *    BENCH_SINK_FRESHNESS_S (30) s; for every record, the time from its production (`ingested_at`) to
+ *    the moment its object's write returned from S3. p50 and p99.
+ * 3. baseline: a plain consumer that PUTs one S3 object per record and relies on auto-commit, the way
+ *    simple Kafka-to-S3 scripts do, reads the same topic for BENCH_SINK_BASELINE_S (15) s; its rate is
+ *    measured on that subset and compared as a rate.
+ *
+ * Prints the figures, and as its last line one JSON object.
+ * Knobs: BENCH_SINK_COPIES (times the file is produced, default 1), BENCH_SINK_RATE,
+ * BENCH_SINK_FRESHNESS_S, BENCH_SINK_BASELINE_S.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createProgressReporter } from '../activities/progress';
+import { createSinkActivities } from '../activities/sink';
+import { createAwsClients } from '../src/adapters/aws';
+import { createKafka, groupLag } from '../src/adapters/kafka';
+import { connectClient, connectWorker } from '../src/adapters/temporal';
+import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
+import { tableRoot } from '../src/lake-layout';
+import { prepareInfrastructure, sinkInput, workflowIds } from '../src/pipeline';
+import { decodeLines } from '../src/sink/format';
+import type { FlushResult } from '../src/sink/partition-writer';
+import { s3SinkStorage } from '../src/sink/storage';
+import { pauseSignal, sinkStatusQuery } from '../workflows/definitions';
+import { SAMPLE_CSV, TickProducer, listKeys, sourceRows, testKafka, toMessage } from '../test/integration/sink-support';
+
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const COPIES = env('BENCH_SINK_COPIES', 1);
+const RATE = env('BENCH_SINK_RATE', 2000);
+const FRESHNESS_S = env('BENCH_SINK_FRESHNESS_S', 30);
+const BASELINE_S = env('BENCH_SINK_BASELINE_S', 15);
+const DEFAULT_REAL = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv');
+const FILE = [process.env.TICKLAKE_REAL_CSV, DEFAULT_REAL].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The fill runs in a child process, so that this process's memory is the worker's. */
+async function fill(config: TicklakeConfig, copies: number): Promise<number> {
+  const rows = sourceRows(FILE);
+  const producer = new TickProducer(testKafka(config.kafka), config.kafka.topic, `bench-fill-${config.kafka.topic}`);
+  for (let c = 0; c < copies; c++) {
+    const source = copies === 1 ? path.basename(FILE) : `${path.basename(FILE)}#${c + 1}`;
+    await producer.stream(
+      rows.map((r) => toMessage(r, source)),
+      5000,
+    );
+  }
+  await producer.close();
+  return producer.produced;
+}
+
+async function totalLag(config: TicklakeConfig, groupId: string): Promise<bigint> {
+  const admin = testKafka(config.kafka).admin();
+  await admin.connect();
+  try {
+    return [...(await groupLag(admin, groupId, config.kafka.topic)).values()].reduce((a, b) => a + b, 0n);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function baseline(config: TicklakeConfig, seconds: number): Promise<{ records: number; seconds: number }> {
+  const { s3 } = createAwsClients(config.aws);
+  const kafka = createKafka(config.kafka, '-baseline');
+  const consumer = kafka.consumer({ groupId: `${config.sink.groupId}-baseline` });
+  let records = 0;
+  let first = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.kafka.topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      first ||= Date.now();
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: config.lake.bucket,
+          Key: `baseline/${topic}/${partition}/${message.offset}.json`,
+          Body: message.value ?? Buffer.alloc(0),
+          ContentType: 'application/json',
+        }),
+      );
+      records++;
+    },
+  });
+  while (!first) await sleep(50);
+  await sleep(seconds * 1000);
+  const elapsed = (Date.now() - first) / 1000;
+  const done = records;
+  await consumer.disconnect();
+  return { records: done, seconds: elapsed };
+}
+
+async function cleanup(config: TicklakeConfig): Promise<void> {
+  const { s3 } = createAwsClients(config.aws);
+  const keys = await listKeys(s3, config.lake.bucket, '');
+  for (let i = 0; i < keys.length; i += 1000) {
+    await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: config.lake.bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+  }
+  const admin = testKafka(config.kafka).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [config.kafka.topic] }).catch(() => undefined);
+  await admin.deleteGroups([config.sink.groupId, `${config.sink.groupId}-baseline`]).catch(() => undefined);
+  await admin.disconnect();
+}
+
+function benchConfig(id: string): TicklakeConfig {
+  return loadConfig({
+    ...process.env,
+    KAFKA_TOPIC: `bench-sink-${id}`,
+    SINK_GROUP_ID: `bench-sink-${id}`,
+    LAKE_BUCKET: `tl-bench-sink-${id}`,
+    TICKLAKE_TASK_QUEUE: `bench-sink-${id}`,
+    TICKLAKE_METRICS_PORT: '0',
+  });
+}
+
+async function main(): Promise<void> {
+  const [mode, id, copies] = process.argv.slice(2);
+  if (mode === 'fill') {
+    const n = await fill(benchConfig(id), Number(copies));
+    console.log(String(n));
+    return;
+  }
+  const runId = randomBytes(3).toString('hex');
+  const config = benchConfig(runId);
+  await prepareInfrastructure(config);
+  console.error(
+    `bench:sink ${FILE} x${COPIES} into topic ${config.kafka.topic} (${config.kafka.partitions} partitions)`,
+  );
+
+  const fillStarted = Date.now();
+  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, 'fill', runId, String(COPIES)], {
+    cwd: REPO_ROOT,
+    env: process.env,
+    encoding: 'utf8',
+  });
+  const records = Number(out.trim().split('\n').pop());
+  console.error(`pre-filled ${records} records in ${((Date.now() - fillStarted) / 1000).toFixed(1)} s`);
+
+  // The worker: the real sink activity, its storage wrapped to time object writes.
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+  });
+  const aws = createAwsClients(config.aws);
+  let client: Promise<Client> | undefined;
+  const temporal = () => (client ??= connectClient(config.temporal));
+  const freshness: number[] = [];
+  let measuringFreshness = false;
+  let firstReceived = Number.POSITIVE_INFINITY;
+  let flushes = 0;
+  const root = tableRoot(config.lake.prefix, config.glue.table);
+  const storage = (bucket: string) => {
+    const inner = s3SinkStorage(aws.s3, bucket);
+    return {
+      ...inner,
+      async put(key: string, body: Buffer, contentType: string) {
+        await inner.put(key, body, contentType);
+        if (!measuringFreshness || !key.startsWith(root)) return;
+        const durableAt = Date.now();
+        for (const line of decodeLines(body, key)) {
+          freshness.push(durableAt - Date.parse((JSON.parse(line) as { ingested_at: string }).ingested_at));
+        }
+      },
+    };
+  };
+  let joinedAt = 0;
+  const onJoin = (_partitions: number[], at: number) => (joinedAt ||= at);
+  const onFlush = (r: FlushResult) => {
+    flushes++;
+    firstReceived = Math.min(firstReceived, r.oldestReceivedAt);
+  };
+  const connection = await connectWorker(config.temporal);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createSinkActivities({
+      kafka: createKafka(config.kafka),
+      s3: aws.s3,
+      reporter: createProgressReporter(temporal),
+      storage,
+      onFlush,
+      onJoin,
+      consumer: {
+        maxBytesPerPartition: process.env.BENCH_SINK_FETCH_PARTITION_KB ? env('BENCH_SINK_FETCH_PARTITION_KB', 0) * 1024 : undefined,
+        maxBytes: process.env.BENCH_SINK_FETCH_KB ? env('BENCH_SINK_FETCH_KB', 0) * 1024 : undefined,
+      },
+    }),
+    maxHeartbeatThrottleInterval: '1 second',
+    defaultHeartbeatThrottleInterval: '1 second',
+  });
+  const running = worker.run();
+  const c = await temporal();
+
+  // 1. Drain.
+  let peakRss = process.memoryUsage().rss;
+  const idleRss = peakRss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const started = Date.now();
+  const cpuBefore = process.cpuUsage();
+  const loadBefore = os.loadavg()[0];
+  const sink = await c.workflow.start('sinkWorkflow', {
+    workflowId: workflowIds.sink(config.kafka.topic),
+    taskQueue: config.temporal.taskQueue,
+    args: [{ ...sinkInput(config), crawl: undefined }],
+  });
+  while ((await totalLag(config, config.sink.groupId)) > 0n) await sleep(50);
+  const caughtUp = Date.now();
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  clearInterval(sampler);
+  // From the moment the consumer owns the partitions (its first fetch follows) to lag 0.
+  const drainSeconds = (caughtUp - joinedAt) / 1000;
+  const recordsPerS = records / drainSeconds;
+  const status = await sink.query(sinkStatusQuery);
+  console.error(
+    `drain: ${records} records in ${drainSeconds.toFixed(2)} s from the group join to lag 0 (first records ` +
+      `received after ${firstReceived - joinedAt} ms; ${((caughtUp - started) / 1000).toFixed(2)} s from the ` +
+      `workflow start, incl. activity start and group join): ` +
+      `${Math.round(recordsPerS)} records/s; ${flushes} flushes, ${status.files} objects, ${mb(status.bytes)} MB; ` +
+      `peak RSS ${mb(peakRss)} MB (idle worker ${mb(idleRss)} MB); this process used ${Math.round(cpuMs)} ms of CPU ` +
+      `(${Math.round((cpuMs * 1000) / records)} µs per record, all threads); load average ${loadBefore.toFixed(1)} ` +
+      `before, ${os.loadavg()[0].toFixed(1)} after (2 cores: above 2, other work competes for the CPU)`,
+  );
+
+  // 2. Freshness at a steady rate.
+  measuringFreshness = true;
+  const rows = sourceRows(FILE);
+  const producer = new TickProducer(testKafka(config.kafka), config.kafka.topic, `bench-live-${config.kafka.topic}`);
+  const chunk = Math.max(1, Math.round(RATE / 20));
+  const liveStarted = Date.now();
+  let sent = 0;
+  while (Date.now() - liveStarted < FRESHNESS_S * 1000) {
+    const at = new Date();
+    const batch = [];
+    for (let i = 0; i < chunk; i++) batch.push(toMessage(rows[(sent + i) % rows.length], 'freshness', at));
+    await producer.send(batch);
+    sent += chunk;
+    const due = liveStarted + (sent / RATE) * 1000;
+    if (due > Date.now()) await sleep(due - Date.now());
+  }
+  const liveSeconds = (Date.now() - liveStarted) / 1000;
+  await producer.close();
+  while ((await totalLag(config, config.sink.groupId)) > 0n) await sleep(100);
+  await sleep(500);
+  measuringFreshness = false;
+  freshness.sort((a, b) => a - b);
+  const p50 = percentile(freshness, 50);
+  const p99 = percentile(freshness, 99);
+  console.error(
+    `freshness: ${sent} records at ${Math.round(sent / liveSeconds)} records/s for ${liveSeconds.toFixed(0)} s; ` +
+      `produce to durable object p50 ${p50} ms, p99 ${p99} ms, max ${freshness[freshness.length - 1]} ms ` +
+      `(${freshness.length} samples; SINK_FLUSH_MS=${config.sink.flushMs})`,
+  );
+
+  await sink.signal(pauseSignal);
+  while ((await sink.query(sinkStatusQuery)).state !== 'paused') await sleep(100);
+  await sink.terminate('benchmark over');
+  worker.shutdown();
+  await running;
+
+  // 3. Baseline: one object per record.
+  const base = await baseline(config, BASELINE_S);
+  const baselinePerS = base.records / base.seconds;
+  console.error(
+    `baseline (one PUT per record, auto-commit): ${base.records} records in ${base.seconds.toFixed(1)} s = ` +
+      `${Math.round(baselinePerS)} records/s (measured on that subset; a rate)`,
+  );
+
+  await cleanup(config);
+  await connection.close();
+  await (await temporal()).connection.close();
+  const result = {
+    records,
+    records_per_s: Math.round(recordsPerS),
+    drain_s: Number(drainSeconds.toFixed(2)),
+    baseline_records_per_s: Math.round(baselinePerS),
+    baseline_records: base.records,
+    ratio: Number((recordsPerS / baselinePerS).toFixed(1)),
+    freshness_p50_ms: p50,
+    freshness_p99_ms: p99,
+    freshness_samples: freshness.length,
+    freshness_rate_per_s: Math.round(sent / liveSeconds),
+    peak_rss_mb: mb(peakRss),
+    idle_rss_mb: mb(idleRss),
+    drain_cpu_us_per_record: Math.round((cpuMs * 1000) / records),
+    load_average: Number(loadBefore.toFixed(1)),
+    files: status.files,
+  };
+  console.log(JSON.stringify(result));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench:sink failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
