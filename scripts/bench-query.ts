@@ -84,7 +84,7 @@ async function ensureLake(config: TicklakeConfig, csv: string, bundle: WorkflowB
     }
     // Always: moto keeps the catalog in memory only; an up-to-date catalog makes this a no-op.
     const crawl = await runCrawl(client, config);
-    console.log(`catalog: ${config.glue.database}.${crawl.table}, ${crawl.partitionsFound} partitions`);
+    console.log(`catalog: ${config.glue.database}.${crawl.table} crawled, ${crawl.partitionsAdded} partitions added`);
   } finally {
     await client.connection.close();
     await worker.shutdown();
