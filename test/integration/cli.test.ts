@@ -48,6 +48,9 @@ function expectOneLineError(r: Outcome, pattern: RegExp): void {
 
 describe('ticklake CLI', () => {
   const env = uniqueEnv('cli');
+  // Replay ids name workflows (replay/<id>): unique per run, like the topics.
+  const id = env.KAFKA_TOPIC!.replace(/^t-/, '');
+  const slow = `${id}-slow`;
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness(loadConfig(env));
@@ -77,7 +80,7 @@ describe('ticklake CLI', () => {
       '--wait',
     );
     expect(replay).toMatchObject({ produced: expected.rows, rejected: 0 });
-    const status = await json<{ state: string; produced: number }>(env, 'replay', 'status', 'cli');
+    const status = await json<{ state: string; produced: number }>(env, 'replay', 'status', id);
     expect(status).toMatchObject({ state: 'completed', produced: expected.rows });
 
     expect(h.worker.worker.getState()).toBe('RUNNING');
@@ -121,16 +124,16 @@ describe('ticklake CLI', () => {
       'start',
       SAMPLE,
       '--id',
-      'cli-slow',
+      slow,
       '--speed',
       '50rows',
     );
-    expect(started.workflowId).toBe('replay/cli-slow');
-    expect(await json(env, 'replay', 'pause', 'cli-slow')).toMatchObject({ state: 'paused' });
-    const paused = await json<{ state: string }>(env, 'replay', 'status', 'cli-slow');
+    expect(started.workflowId).toBe(`replay/${slow}`);
+    expect(await json(env, 'replay', 'pause', slow)).toMatchObject({ state: 'paused' });
+    const paused = await json<{ state: string }>(env, 'replay', 'status', slow);
     expect(paused.state).toBe('paused');
-    expect(await json(env, 'replay', 'speed', 'cli-slow', 'max')).toEqual({ mode: 'max' });
-    expect(await json(env, 'replay', 'resume', 'cli-slow')).toMatchObject({ state: 'resumed' });
+    expect(await json(env, 'replay', 'speed', slow, 'max')).toEqual({ mode: 'max' });
+    expect(await json(env, 'replay', 'resume', slow)).toMatchObject({ state: 'resumed' });
     const all = await json<{ replays: { workflowId: string }[]; sink: unknown; lastCrawl: unknown }>(env, 'status');
     expect(all).toHaveProperty('replays');
     expect(all).toHaveProperty('sink');
@@ -162,7 +165,7 @@ describe('ticklake CLI', () => {
       await cli(env, 'replay', 'start', '/no/such/file.csv', '--id', 'missing', '--wait'),
       /no\/such\/file\.csv/,
     );
-    expectOneLineError(await cli(env, 'replay', 'speed', 'cli-slow', 'warp9'), /speed 'warp9' is not understood/);
+    expectOneLineError(await cli(env, 'replay', 'speed', slow, 'warp9'), /speed 'warp9' is not understood/);
     // No services at all: a stack on ports nobody listens on.
     expectOneLineError(await cli({ ...env, TICKLAKE_PORT_OFFSET: '45000' }, 'status'), /cannot reach Temporal/);
   }, 180_000);
