@@ -76,7 +76,7 @@ describe('ticklake CLI', () => {
       'start',
       SAMPLE,
       '--id',
-      'cli',
+      id,
       '--wait',
     );
     expect(replay).toMatchObject({ produced: expected.rows, rejected: 0 });
