@@ -1,3 +1,4 @@
+import './support/default-ports';
 /**
  * docker-compose.yml describes the same services as `npm run services`: same names, versions, host
  * ports (each published on 127.0.0.1 only) and Temporal search attributes.

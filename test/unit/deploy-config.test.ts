@@ -1,3 +1,4 @@
+import './support/default-ports';
 /**
  * The configuration for running on AWS: profile `aws` (real endpoints, default credential chain,
  * Athena), Temporal Cloud over mTLS or an API key, Kafka with SSL and SASL/SCRAM (Amazon MSK).

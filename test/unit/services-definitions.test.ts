@@ -1,3 +1,4 @@
+import './support/default-ports';
 import path from 'node:path';
 import { LOCAL_CREDENTIALS, LOCAL_PORTS } from '../../src/config';
 import {

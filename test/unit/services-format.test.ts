@@ -1,3 +1,4 @@
+import './support/default-ports';
 import type { ServiceStatus } from '../../src/services/definitions';
 import {
   abbreviateCommand,
