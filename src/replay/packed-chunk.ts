@@ -176,6 +176,12 @@ export function messageAt(c: PackedChunk, bytes: Buffer, i: number): Message {
   return m;
 }
 
+/** Bytes of row i's key, value and header values. */
+export function rowBytes(c: PackedChunk, i: number): number {
+  const end = i + 1 < c.count ? c.bounds[c.first[i + 1]] : c.bounds[c.bounds.length - 1];
+  return end - c.bounds[c.first[i]];
+}
+
 /** The chunk's bytes as a Buffer (no copy). */
 export function chunkBytes(c: PackedChunk): Buffer {
   return Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);

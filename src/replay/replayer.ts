@@ -16,7 +16,7 @@ import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafka
 import type { ReplayProgress } from '../../activities/types';
 import { SourceFileError, openSource, scanSource, type Cursor, type SourceFingerprint } from './csv-source';
 import { OrderError, planRuns, type ReplayOrder, type RunPlan } from './ordered-rows';
-import { TICK, chunkBytes, messageAt, type PackedChunk } from './packed-chunk';
+import { TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packed-chunk';
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import type { ProducerPool } from './producer-pool';
@@ -111,16 +111,28 @@ const SLEEP_SLICE_MS = 200;
 /** How long a stopping replay waits for its in-flight transaction. */
 const STOP_WAIT_MS = 5000;
 
+/**
+ * The rows of one transaction, as ranges of packed chunks. Kafka messages are made from them only while
+ * the transaction sends, a request at a time: short-lived objects that never reach V8's old generation,
+ * which keeps the process's memory flat.
+ */
 interface Batch {
-  ticks: Message[];
-  dead: Message[];
+  parts: { chunk: PackedChunk; from: number; to: number }[];
   bytes: number;
   rows: number;
   startedAt: number;
 }
 
 function newBatch(): Batch {
-  return { ticks: [], dead: [], bytes: 0, rows: 0, startedAt: 0 };
+  return { parts: [], bytes: 0, rows: 0, startedAt: 0 };
+}
+
+function addRow(batch: Batch, chunk: PackedChunk, i: number): void {
+  const last = batch.parts[batch.parts.length - 1];
+  if (last && last.chunk === chunk && last.to === i) last.to = i + 1;
+  else batch.parts.push({ chunk, from: i, to: i + 1 });
+  batch.bytes += rowBytes(chunk, i) + 64;
+  batch.rows++;
 }
 
 function progressOf(p: ReplayPosition, extra: { rowsRead: number; rate: number; done: boolean }): ReplayProgress {
@@ -336,7 +348,6 @@ class PassRunner {
         const chunk = await feed.next();
         this.stats.feedWaitMs += Date.now() - feedWaitFrom;
         if (chunk === null) break;
-        const bytes = chunkBytes(chunk);
         for (let i = 0; i < chunk.count; i++) {
           if (this.hooks.signal.aborted) return await this.stop(live);
           const key = chunk.keyTable[chunk.keyIds[i]];
@@ -358,16 +369,9 @@ class PassRunner {
             this.pacedRows++;
           }
           if (batch.rows === 0) batch.startedAt = now;
-          const m = messageAt(chunk, bytes, i);
-          batch.bytes += (m.value as Buffer).length + 64;
-          if (chunk.kinds[i] === TICK) {
-            batch.ticks.push(m);
-            live.produced++;
-          } else {
-            batch.dead.push(m);
-            live.rejected++;
-          }
-          batch.rows++;
+          addRow(batch, chunk, i);
+          if (chunk.kinds[i] === TICK) live.produced++;
+          else live.rejected++;
           live.consumed++;
           live.line = chunk.lines[i];
           cursors.advance(chunk, i, key);
@@ -412,26 +416,30 @@ class PassRunner {
   private async commit(batch: Batch, position: ReplayPosition): Promise<void> {
     const txn = await this.producer.transaction();
     try {
-      let start = 0;
+      let ticks: Message[] = [];
+      let dead: Message[] = [];
       let bytes = 0;
-      for (let i = 0; i < batch.ticks.length; i++) {
-        const m = batch.ticks[i];
-        bytes += (m.value as Buffer).length + 64;
-        if (bytes >= MAX_REQUEST_BYTES || i + 1 - start >= MAX_REQUEST_MESSAGES) {
-          await txn.sendBatch({
-            topicMessages: [{ topic: this.req.topic, messages: batch.ticks.slice(start, i + 1) }],
-            compression: this.compression,
-          });
-          start = i + 1;
-          bytes = 0;
+      const send = async (last: boolean) => {
+        const topicMessages = [
+          { topic: this.req.topic, messages: ticks },
+          { topic: this.req.dlqTopic, messages: dead },
+          { topic: this.req.positionsTopic, messages: last ? [positionMessage(this.req.replayId, position)] : [] },
+        ].filter((t) => t.messages.length > 0);
+        ticks = [];
+        dead = [];
+        bytes = 0;
+        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, compression: this.compression });
+      };
+      for (const part of batch.parts) {
+        const data = chunkBytes(part.chunk);
+        for (let i = part.from; i < part.to; i++) {
+          (part.chunk.kinds[i] === TICK ? ticks : dead).push(messageAt(part.chunk, data, i));
+          bytes += rowBytes(part.chunk, i) + 64;
+          if (bytes >= MAX_REQUEST_BYTES || ticks.length + dead.length >= MAX_REQUEST_MESSAGES) await send(false);
         }
       }
-      const topicMessages = [
-        { topic: this.req.topic, messages: batch.ticks.slice(start) },
-        { topic: this.req.dlqTopic, messages: batch.dead },
-        { topic: this.req.positionsTopic, messages: [positionMessage(this.req.replayId, position)] },
-      ].filter((t) => t.messages.length > 0);
-      await txn.sendBatch({ topicMessages, compression: this.compression });
+      // The position goes with the last request: the transaction holds it whatever else it holds.
+      await send(true);
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);
