@@ -38,6 +38,9 @@ export interface PackedChunk {
   /** Order key per row, as an index into keyTable. */
   keyIds: Uint32Array;
   keyTable: string[];
+  /** Kafka key per row, as an index into messageKeys (ticks of a chunk share a few symbols). */
+  messageKeyIds: Uint32Array;
+  messageKeys: string[];
   /** Header names per kind (message.ts gives every message of a kind the same headers). */
   headerNames: [string[], string[]];
   /** Kafka timestamp of every message of the chunk (ms since the epoch, as text). */
@@ -78,6 +81,9 @@ export class ChunkPacker {
     const keyIds = new Uint32Array(n);
     const first = new Int32Array(n);
     const keyTable: string[] = [];
+    const messageKeyIds = new Uint32Array(n);
+    const messageKeys: string[] = [];
+    const messageKeyIndex = new Map<string, number>();
     const headerNames: [string[], string[]] = [[], []];
     const boundList: number[] = [0];
     let off = 0;
@@ -115,6 +121,12 @@ export class ChunkPacker {
         lastKey = row.key;
       }
       keyIds[i] = keyTable.length - 1;
+      let k = messageKeyIndex.get(m.key);
+      if (k === undefined) {
+        k = messageKeys.push(m.key) - 1;
+        messageKeyIndex.set(m.key, k);
+      }
+      messageKeyIds[i] = k;
     }
     // A copy sized to the data, so the reusable buffer stays with the packer and the copy can be transferred.
     const bytes = new Uint8Array(off);
@@ -130,6 +142,8 @@ export class ChunkPacker {
       runs,
       keyIds,
       keyTable,
+      messageKeyIds,
+      messageKeys,
       headerNames,
       timestamp: String(at.getTime()),
     };
@@ -146,7 +160,9 @@ export class ChunkPacker {
 
 /** The buffers a PackedChunk can hand to postMessage's transfer list. */
 export function transferables(c: PackedChunk): ArrayBuffer[] {
-  return [c.bytes, c.bounds, c.first, c.kinds, c.lines, c.ends, c.runs, c.keyIds].map((a) => a.buffer as ArrayBuffer);
+  return [c.bytes, c.bounds, c.first, c.kinds, c.lines, c.ends, c.runs, c.keyIds, c.messageKeyIds].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
 }
 
 /**
@@ -159,8 +175,11 @@ interface PreparedMessage extends Message {
   timestampDelta: number;
 }
 
-/** Row i of a chunk as a kafkajs message (views into the chunk's bytes, no copy). */
-export function messageAt(c: PackedChunk, bytes: Buffer, i: number): Message {
+/**
+ * Row i of a chunk as a kafkajs message (views into the chunk's bytes, no copy). `partition`, when given,
+ * is the message's partition, so kafkajs does not hash the key again for every message.
+ */
+export function messageAt(c: PackedChunk, bytes: Buffer, i: number, partition?: number): Message {
   const b = c.bounds;
   let j = c.first[i];
   const key = bytes.subarray(b[j], b[j + 1]);
@@ -172,7 +191,15 @@ export function messageAt(c: PackedChunk, bytes: Buffer, i: number): Message {
     headers[name] = bytes.subarray(b[j], b[j + 1]);
     j++;
   }
-  const m: PreparedMessage = { key, value, timestamp: c.timestamp, headers, offsetDelta: 0, timestampDelta: 0 };
+  const m: PreparedMessage = {
+    key,
+    value,
+    timestamp: c.timestamp,
+    headers,
+    partition,
+    offsetDelta: 0,
+    timestampDelta: 0,
+  };
   return m;
 }
 

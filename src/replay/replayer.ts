@@ -20,6 +20,7 @@ import { TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packe
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import type { ProducerPool } from './producer-pool';
+import { keyPartitions, type KeyPartitions } from './key-partitions';
 import { openInlineFeed, openThreadFeed } from './row-feed';
 import { openOrderedSource } from './ordered-source';
 
@@ -98,7 +99,7 @@ export const MAX_REQUEST_BYTES = 900 * 1024;
  * Messages per produce request. kafkajs groups a request's messages by partition in time quadratic in
  * their number (it copies the partition's array for every message), so requests stay small.
  */
-export const MAX_REQUEST_MESSAGES = 1000;
+export const MAX_REQUEST_MESSAGES = 500;
 /** Uncompressed bytes per transaction at full speed. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** A batch is committed at least this often (ms), however slowly rows come. */
@@ -197,7 +198,8 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
       position: position.consumed,
       done: position.done,
     });
-    const pass = new PassRunner(lease.producer, { ...req, loop }, hooks, runs, order);
+    const partitions = await keyPartitions(deps.kafka, req.topic);
+    const pass = new PassRunner(lease.producer, { ...req, loop }, hooks, runs, order, partitions);
     for (;;) {
       if (position.done) {
         const p = progressOf(position, { rowsRead: position.produced + position.rejected, rate: 0, done: true });
@@ -305,6 +307,7 @@ class PassRunner {
     private readonly hooks: ReplayHooks,
     private readonly runs: RunPlan[],
     private readonly order: ReplayOrder,
+    private readonly partitions: KeyPartitions | undefined,
   ) {
     this.compression = req.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP;
     this.batchSize = req.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -431,9 +434,12 @@ class PassRunner {
         if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, compression: this.compression });
       };
       for (const part of batch.parts) {
-        const data = chunkBytes(part.chunk);
+        const c = part.chunk;
+        const data = chunkBytes(c);
+        const partitions = this.partitions ? c.messageKeys.map((k) => this.partitions!.of(k)) : undefined;
         for (let i = part.from; i < part.to; i++) {
-          (part.chunk.kinds[i] === TICK ? ticks : dead).push(messageAt(part.chunk, data, i));
+          if (c.kinds[i] === TICK) ticks.push(messageAt(c, data, i, partitions?.[c.messageKeyIds[i]]));
+          else dead.push(messageAt(c, data, i));
           bytes += rowBytes(part.chunk, i) + 64;
           if (bytes >= MAX_REQUEST_BYTES || ticks.length + dead.length >= MAX_REQUEST_MESSAGES) await send(false);
         }
