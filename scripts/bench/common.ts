@@ -1,0 +1,318 @@
+/**
+ * Shared by `npm run bench` and `npm run chaos`: a stack of services of their own, a worker running
+ * as a subprocess (so its memory and CPU can be read), unique names per run, Kafka progress probes,
+ * and the lake reader. Scripts only; the pipeline's code is in src/.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { getObjectBytes } from '../../src/adapters/s3';
+import { committedOffsets, endOffsets, groupLag } from '../../src/adapters/kafka';
+import { listKeys, mapLimit } from '../../src/catalog/lake-scan';
+import { REPO_ROOT, type KafkaConfig } from '../../src/config';
+import { decodeLines } from '../../src/sink/format';
+import { SERVICE_NAMES, type ServiceName } from '../../src/services';
+
+const run = promisify(execFile);
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Default location of the real data file next to the checkout; the scripts still ask for TICKLAKE_REAL_CSV. */
+export const SAMPLE_CSV = path.join(REPO_ROOT, 'data', 'sample.csv');
+
+/** The real data file from TICKLAKE_REAL_CSV, or exits with a message saying how to set it. */
+export function realCsvOrExit(command: string): string {
+  const file = process.env.TICKLAKE_REAL_CSV;
+  if (!file || !fs.existsSync(file)) {
+    console.error(
+      `${command}: ${file ? `TICKLAKE_REAL_CSV=${file} does not exist` : 'TICKLAKE_REAL_CSV is not set'}. ` +
+        'Set it to the real data file, e.g. TICKLAKE_REAL_CSV=../shared/data/stock-exchange/indexProcessed.csv',
+    );
+    process.exit(2);
+  }
+  return path.resolve(file);
+}
+
+/** Waits for a condition with a deadline, polling; throws naming what it waited for. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}` +
+          (last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''),
+      );
+    }
+    await sleep(everyMs);
+  }
+}
+
+/** Topic, group, bucket, Glue database and task queue names unique to one run, as environment variables. */
+export function uniqueNames(label: string): Record<string, string> {
+  const id = `${label}-${randomBytes(3).toString('hex')}`;
+  return {
+    KAFKA_TOPIC: `t-${id}`,
+    KAFKA_DLQ_TOPIC: `t-${id}.dlq`,
+    KAFKA_POSITIONS_TOPIC: `t-${id}.positions`,
+    SINK_GROUP_ID: `sink-${id}`,
+    LAKE_BUCKET: `tl-${id}`,
+    GLUE_DATABASE: `db_${id.replace(/-/g, '_')}`,
+    TICKLAKE_TASK_QUEUE: `tq-${id}`,
+  };
+}
+
+/** A stack of local services on shifted ports with its own data dir, driven through `scripts/services.ts`. */
+export class Stack {
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    readonly offset: number,
+    readonly dataDir: string,
+  ) {
+    this.env = {
+      ...process.env,
+      TICKLAKE_PORT_OFFSET: String(offset),
+      TICKLAKE_DATA_DIR: dataDir,
+      // A second worker's exporter would collide with the default stack's; the scripts read /proc instead.
+      TICKLAKE_METRICS_PORT: '0',
+    };
+  }
+
+  /** `services <args...>` in a subprocess, so the port offset and data dir apply; returns its output. */
+  async services(args: string[], timeoutMs = 240_000): Promise<string> {
+    try {
+      const out = await run(process.execPath, ['--import', 'tsx', 'scripts/services.ts', ...args], {
+        cwd: REPO_ROOT,
+        env: this.env,
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      // `services` reports problems on stderr and sets the exit code; execFile rejects on a non-zero one.
+      return out.stdout + out.stderr;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(
+        `services ${args.join(' ')} (port offset ${this.offset}) failed: ${(e.stderr || e.stdout || e.message).trim()}`,
+      );
+    }
+  }
+
+  up(names: readonly ServiceName[] = SERVICE_NAMES): Promise<string> {
+    return this.services(['up', ...names]);
+  }
+
+  down(names: readonly ServiceName[] = SERVICE_NAMES, force = false): Promise<string> {
+    return this.services(['down', ...names, ...(force ? ['--force'] : [])]);
+  }
+
+  restart(name: ServiceName, force: boolean): Promise<string> {
+    return this.services(['restart', name, ...(force ? ['--force'] : [])]);
+  }
+
+  /** Pid of a running service from its pid file, if any. */
+  pid(name: ServiceName): number | undefined {
+    try {
+      const pid = Number(fs.readFileSync(path.join(this.dataDir, 'run', `${name}.pid`), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A fresh temporary directory for a stack's state. */
+export function tempDataDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `ticklake-${label}-`));
+}
+
+// ---- /proc -------------------------------------------------------------------------------------
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system, all threads) a live process has used, or undefined if it is gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A field of /proc/<pid>/status in kB (VmHWM: peak resident set, VmRSS: current), or undefined. */
+export function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+}
+
+// ---- the worker subprocess -----------------------------------------------------------------------
+
+/**
+ * `src/worker-main.ts` in a child process (node --import tsx, so the pid is the worker's own). Its
+ * output goes to a log file; `ready()` waits for its "polling task queue" line.
+ */
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly startedAt = Date.now();
+  private exitedPromise: Promise<void>;
+  private peakKb = 0;
+  private sampler: NodeJS.Timeout;
+
+  constructor(
+    env: NodeJS.ProcessEnv,
+    readonly logFile: string,
+  ) {
+    const log = fs.openSync(logFile, 'a');
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    this.exitedPromise = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    // VmHWM is the kernel's own high-water mark; sampling VmRSS as well guards against a missing field.
+    this.sampler = setInterval(() => this.sample(), 200);
+    this.sampler.unref();
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  private sample(): void {
+    if (!this.alive) return;
+    this.peakKb = Math.max(this.peakKb, statusKb(this.pid, 'VmHWM') ?? 0, statusKb(this.pid, 'VmRSS') ?? 0);
+  }
+
+  /** Peak resident set size in MB so far. */
+  peakRssMb(): number {
+    this.sample();
+    return Math.round(this.peakKb / 1024);
+  }
+
+  cpuSeconds(): number | undefined {
+    return cpuSeconds(this.pid);
+  }
+
+  async ready(timeoutMs = 120_000): Promise<void> {
+    await waitFor(
+      `the worker (pid ${this.pid}, log ${this.logFile}) to poll its task queue`,
+      () => {
+        if (!this.alive) return Promise.reject(new Error(`the worker exited; see ${this.logFile}`));
+        return Promise.resolve(fs.readFileSync(this.logFile, 'utf8').includes('polling task queue'));
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  exited(): Promise<void> {
+    return this.exitedPromise;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.alive) this.child.kill(signal);
+  }
+
+  /** SIGTERM (the worker drains), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 20_000): Promise<void> {
+    clearInterval(this.sampler);
+    if (!this.alive) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exitedPromise;
+    clearTimeout(timer);
+  }
+}
+
+// ---- Kafka probes ----------------------------------------------------------------------------------
+
+/** A quiet Kafka client for probes (the scripts report problems themselves). */
+export function probeKafka(config: KafkaConfig, suffix: string): Kafka {
+  return new Kafka({
+    clientId: `${config.clientId}-${suffix}`,
+    brokers: config.brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 },
+  });
+}
+
+const sum = (values: Iterable<bigint>) => {
+  let total = 0n;
+  for (const v of values) total += v > 0n ? v : 0n;
+  return total;
+};
+
+/** Sum over partitions of the topic's end offsets (records, aborted ones and transaction markers included). */
+export async function topicEnd(admin: Admin, topic: string): Promise<bigint> {
+  return sum((await endOffsets(admin, topic)).values());
+}
+
+/** Sum over partitions of a group's committed offsets on a topic. */
+export async function groupCommitted(admin: Admin, groupId: string, topic: string): Promise<bigint> {
+  return sum((await committedOffsets(admin, groupId, topic)).values());
+}
+
+/** Total lag of a group on a topic. */
+export async function totalLag(admin: Admin, groupId: string, topic: string): Promise<bigint> {
+  return sum((await groupLag(admin, groupId, topic)).values());
+}
+
+/** Whether a consumer group has a stable generation with a member holding partitions of the topic. */
+export async function groupJoined(admin: Admin, groupId: string): Promise<boolean> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const g = groups[0];
+  return g?.state === 'Stable' && g.members.length > 0;
+}
+
+// ---- the lake ------------------------------------------------------------------------------------
+
+/** The data objects under `root` (the table folder), each with its JSON lines parsed. */
+export async function readLakeObjects(
+  s3: S3Client,
+  bucket: string,
+  root: string,
+): Promise<{ key: string; records: Record<string, unknown>[] }[]> {
+  const keys = (await listKeys(s3, bucket, root)).filter((k) => /\.json(\.gz|\.zst)?$/.test(k));
+  return mapLimit(keys, 16, async (key) => {
+    const body = await getObjectBytes(s3, bucket, key);
+    if (!body) throw new Error(`s3://${bucket}/${key} was listed but cannot be read`);
+    return { key, records: decodeLines(body, key).map((line) => JSON.parse(line) as Record<string, unknown>) };
+  });
+}
