@@ -133,7 +133,10 @@ export function createSinkActivities(deps: SinkDeps) {
       };
       const beat = setInterval(() => report(false), HEARTBEAT_MS);
       try {
-        await sink.start();
+        // A pause while the consumer is still joining (a broker away) need not wait for the join.
+        const starting = sink.start();
+        starting.catch(() => undefined); // observed by the race; a late failure after a pause is moot
+        await Promise.race([starting, ctx.cancelled]);
         report(true);
         await Promise.race([ctx.cancelled, sink.failed]);
         throw new Error('unreachable: the sink only ends by cancellation or failure');

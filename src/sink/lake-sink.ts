@@ -43,9 +43,9 @@ export interface SinkSettings extends RotationLimits {
 export interface ConsumerTuning {
   /** Default 4. */
   partitionsConsumedConcurrently?: number;
-  /** Bytes (as stored, i.e. compressed) per partition per fetch. Default 2 MiB. */
+  /** Bytes (as stored, i.e. compressed) per partition per fetch. Default 1 MiB. */
   maxBytesPerPartition?: number;
-  /** Bytes per fetch response. Default 8 MiB. */
+  /** Bytes per fetch response. Default 4 MiB. */
   maxBytes?: number;
   /** Longest a fetch waits for data, ms. Default 100. */
   maxWaitTimeInMs?: number;
@@ -196,8 +196,8 @@ export class LakeSink {
       readUncommitted: false,
       sessionTimeout: t.sessionTimeout ?? 15_000,
       heartbeatInterval: 3_000,
-      maxBytesPerPartition: t.maxBytesPerPartition ?? 2 * 1024 * 1024,
-      maxBytes: t.maxBytes ?? 8 * 1024 * 1024,
+      maxBytesPerPartition: t.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: t.maxBytes ?? 4 * 1024 * 1024,
       maxWaitTimeInMs: t.maxWaitTimeInMs ?? 100,
       allowAutoTopicCreation: false,
     });
