@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { Partitioners } from 'kafkajs';
 import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
@@ -142,6 +143,45 @@ describe('replay producer: input handling on the local services', () => {
     expect(misplaced).toEqual([]);
     const dates = [...expectedRows(SAMPLE).ticks.values()].map((t) => t.tick.trade_date).sort();
     expect([rows[0].trade_date, rows[rows.length - 1].trade_date]).toEqual([dates[0], dates[dates.length - 1]]);
+  }, 120_000);
+
+  it('keeps to market time: N trading days per second of wall time', async () => {
+    const config = await topicsFor('replay-days', { KAFKA_PARTITIONS: '1' });
+    const dates = new Set([...expectedRows(SAMPLE).ticks.values()].map((t) => t.tick.trade_date));
+    const daysPerSecond = 500;
+    const started = Date.now();
+    const handle = await startReplay(h.client, config, {
+      file: SAMPLE,
+      replayId: id('days'),
+      order: 'market',
+      speed: { mode: 'days', tradingDaysPerSecond: daysPerSecond },
+    });
+    const progress = (await handle.result()) as ReplayProgress;
+    const seconds = (Date.now() - started) / 1000;
+    expect(progress.produced).toBe(4086);
+    // The schedule puts the last date (dates - 1) / rate seconds after the first: never sooner.
+    expect(seconds).toBeGreaterThanOrEqual((dates.size - 1) / daysPerSecond);
+    console.log(`${dates.size} trading days at ${daysPerSecond}/s took ${seconds.toFixed(1)} s`);
+  }, 120_000);
+
+  it('sends each tick to the partition kafkajs would pick for its key', async () => {
+    const config = await topicsFor('replay-partitions');
+    await (await replay(h.client, config, SAMPLE)).result();
+    const kafka = createKafka(config.kafka, '-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    const metadata = (await admin.fetchTopicMetadata({ topics: [config.kafka.topic] })).topics[0].partitions;
+    await admin.disconnect();
+    const partitioner = Partitioners.DefaultPartitioner();
+    const ticks = await readTopic(kafka, config.kafka.topic);
+    const wrong = ticks.filter(
+      (m) =>
+        m.partition !==
+        partitioner({ topic: config.kafka.topic, partitionMetadata: metadata, message: { key: m.key, value: null } }),
+    );
+    expect(ticks).toHaveLength(4086);
+    expect(wrong).toEqual([]);
+    expect(new Set(ticks.map((m) => m.partition)).size).toBeGreaterThan(1);
   }, 120_000);
 
   it('loops over the file in loop mode, pass after pass, until stopped', async () => {
