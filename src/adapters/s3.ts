@@ -42,15 +42,22 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
 /**
  * Writes an object only if no object exists under the key (If-None-Match: *).
  * Returns false when another writer got there first.
+ *
+ * On Amazon S3 the condition is atomic. Some S3-compatible servers (versitygw's posix backend among
+ * them) check and write in two steps, so two writers racing on the same key can both be told yes; the
+ * read-back below lets the writer whose body was overwritten learn that it lost. It narrows that race
+ * on such servers but cannot close it: see docs/architecture.md.
  */
 export async function putIfAbsent(s3: S3Client, bucket: string, key: string, body: string | Buffer): Promise<boolean> {
   try {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, IfNoneMatch: '*' }));
-    return true;
   } catch (err) {
+    // 409 ConditionalRequestConflict: a concurrent conditional write to the key is in flight on S3.
     if (status(err) === 412 || (err as Error).name === 'PreconditionFailed') return false;
     throw err;
   }
+  const stored = await getObjectBytes(s3, bucket, key);
+  return stored !== undefined && stored.equals(typeof body === 'string' ? Buffer.from(body) : body);
 }
 
 export async function putObject(
