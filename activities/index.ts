@@ -23,7 +23,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   const reporter = createProgressReporter(deps.temporal);
   return {
-    ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter }),
+    ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter, metrics: deps.metrics }),
     ...createSinkActivities({
       kafka: deps.kafka,
       s3: deps.aws.s3,

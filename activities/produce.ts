@@ -1,15 +1,18 @@
 /** The replay producer activity: CSV rows into Kafka, exactly once, steerable, dead-lettering bad rows. */
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
+import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { ProducerPool } from '../src/replay/producer-pool';
 import { ReplayInputError, ReplayStopped, runReplay } from '../src/replay/replayer';
 import type { ProduceInput, ReplayProgress } from './types';
 import type { ProgressReporter } from './progress';
+import type { PipelineMetrics } from '../src/metrics';
 
 export interface ProduceDeps {
   kafka: Kafka;
   producers: ProducerPool;
   reporter: ProgressReporter;
+  metrics?: PipelineMetrics;
 }
 
 /**
@@ -28,6 +31,7 @@ export function createProduceActivities(deps: ProduceDeps) {
     async produceTicks(input: ProduceInput): Promise<ReplayProgress> {
       const ctx = Context.current();
       let latest: ReplayProgress | undefined;
+      const source = path.basename(input.file);
       const timer = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_EVERY_MS);
       ctx.heartbeat();
       try {
@@ -48,6 +52,11 @@ export function createProduceActivities(deps: ProduceDeps) {
           {
             signal: ctx.cancellationSignal,
             progress(p, final) {
+              // Counters grow by what this attempt committed since its previous report.
+              if (latest && deps.metrics) {
+                deps.metrics.rowsProduced(p.produced - latest.produced, source);
+                deps.metrics.rowsRejected(p.rejected - latest.rejected, source);
+              }
               latest = p;
               if (input.progressWorkflowId)
                 deps.reporter.report(input.progressWorkflowId, 'replayProgressSignal', p, final);
