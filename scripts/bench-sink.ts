@@ -207,7 +207,9 @@ async function main(): Promise<void> {
       onFlush,
       onJoin,
       consumer: {
-        maxBytesPerPartition: process.env.BENCH_SINK_FETCH_PARTITION_KB ? env('BENCH_SINK_FETCH_PARTITION_KB', 0) * 1024 : undefined,
+        maxBytesPerPartition: process.env.BENCH_SINK_FETCH_PARTITION_KB
+          ? env('BENCH_SINK_FETCH_PARTITION_KB', 0) * 1024
+          : undefined,
         maxBytes: process.env.BENCH_SINK_FETCH_KB ? env('BENCH_SINK_FETCH_KB', 0) * 1024 : undefined,
       },
     }),
