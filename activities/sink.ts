@@ -124,9 +124,9 @@ export function createSinkActivities(deps: SinkDeps) {
         attempt: ctx.info.attempt,
         resumedRecords: resume?.records ?? 0,
       });
-      const report = (force: boolean): SinkProgress => {
+      const report = (force: boolean, heartbeat = true): SinkProgress => {
         const st = sink.status();
-        ctx.heartbeat(st);
+        if (heartbeat) ctx.heartbeat(st);
         if (input.progressWorkflowId) deps.reporter.report(input.progressWorkflowId, 'sinkProgressSignal', st, force);
         if (metrics) for (const p of st.partitions) metrics.lag(Number(p.lag), input.topic, p.partition);
         return st;
@@ -143,11 +143,12 @@ export function createSinkActivities(deps: SinkDeps) {
       } catch (err) {
         clearInterval(beat);
         if (err instanceof CancelledFailure) {
+          // Pause, worker shutdown, or (a zombie) the server no longer knows this attempt.
+          log.info('sink cancelled; draining', { reason: err.message });
           // Pause or shutdown: stop fetching, write what is held, commit, leave the group.
-          const started = Date.now();
           await sink.drain();
-          const st = report(true);
-          log.info('sink drained', { records: st.records, files: st.files, ms: Date.now() - started });
+          // Progress to the workflow only: a heartbeat now would hold the cancellation up in the worker.
+          report(true, false);
           throw err;
         }
         await sink.close();

@@ -322,10 +322,21 @@ export class LakeSink {
     } catch {
       // Not running (never joined): nothing to pause.
     }
+    const started = Date.now();
     await Promise.all([...this.states.values()].map((s) => this.flush(s).then(() => this.flush(s))));
-    await this.opts.notifier?.flush();
+    const flushed = Date.now();
     const st = this.status();
     await this.disconnect();
+    const left = Date.now();
+    // Notices after leaving the group, and not waited for: they are not part of stopping to consume
+    // (a lost one is caught up by the next notice or the scheduled crawl).
+    void this.opts.notifier?.flush();
+    this.opts.log.info('sink drained', {
+      flushMs: flushed - started,
+      leaveMs: left - flushed,
+      noticeMs: Date.now() - left,
+      records: st.records,
+    });
     return st;
   }
 
