@@ -62,17 +62,20 @@ const retry: RetryPolicy = {
 };
 
 const { crawlLake } = proxyActivities<Activities>({
+  summary: 'crawl the lake into the Glue catalog',
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '2 minutes',
   retry: { ...retry, maximumAttempts: 10 },
 });
 const { runManagedCrawler } = proxyActivities<Activities>({
+  summary: 'run the managed Glue crawler',
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '2 minutes',
   retry: { ...retry, maximumAttempts: 3 },
 });
 // Notices are a shortcut: if registering fails, the next crawl finds the partitions in the manifests.
 const { registerPartitions } = proxyActivities<Activities>({
+  summary: 'register partitions the sink announced',
   startToCloseTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 5 },
 });

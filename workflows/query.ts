@@ -11,6 +11,7 @@ import type { Activities, QueryInput, QueryResult } from '../activities';
 export const QUERY_NON_RETRYABLE_ERRORS = ['QueryRefused', 'QueryFailed', 'MissingDatabase', 'EngineUnavailable'];
 
 const { runQuery } = proxyActivities<Activities>({
+  summary: 'run one SQL statement',
   startToCloseTimeout: '30 minutes',
   // The engines heartbeat at least every 2 s while they wait; cancellation arrives through heartbeats.
   heartbeatTimeout: '30 seconds',

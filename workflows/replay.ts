@@ -46,6 +46,7 @@ export interface ReplayInput {
 export const REPLAY_NON_RETRYABLE = ['InvalidSourceFile', 'SourceChanged', 'InvalidReplayInput'];
 
 const { produceTicks } = proxyActivities<Activities>({
+  summary: 'stream CSV rows into Kafka (exactly once)',
   startToCloseTimeout: '7 days',
   // The activity heartbeats twice a second from a timer; a killed worker's attempt is retried elsewhere after this.
   heartbeatTimeout: '10 seconds',

@@ -17,6 +17,7 @@ export interface SinkWorkflowInput extends Omit<SinkInput, 'progressWorkflowId'>
 }
 
 const { sinkToLake } = proxyActivities<Activities>({
+  summary: 'write Kafka records into the S3 lake (exactly once)',
   startToCloseTimeout: '365 days',
   // A dead worker is noticed within this bound and the activity retried elsewhere.
   heartbeatTimeout: '20 seconds',
