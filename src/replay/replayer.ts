@@ -161,16 +161,18 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     const layout = await scanSource(req.file);
     runs = planRuns(layout, order);
   } catch (err) {
-    if (err instanceof SourceFileError || err instanceof OrderError)
+    if (err instanceof SourceFileError || err instanceof OrderError) {
       throw new ReplayInputError(err.message, 'InvalidSourceFile');
+    }
     throw err;
   }
   // Looping over a file without data rows would spin: it is replayed once.
   const loop = req.loop && runs.length > 0;
-  if (hooks.signal.aborted)
+  if (hooks.signal.aborted) {
     throw new ReplayStopped(
       progressOf(initialPosition(order, fingerprint, runs), { rowsRead: 0, rate: 0, done: false }),
     );
+  }
 
   const lease = await deps.producers.acquire(req.replayId);
   try {
@@ -406,6 +408,8 @@ class PassRunner {
       await this.inflight;
       this.stats.commitWaitMs += Date.now() - waitFrom;
     }
+    // Stopped while the previous transaction committed: this batch is not sent (it is read again on resume).
+    if (this.hooks.signal.aborted) return;
     this.stats.transactions++;
     const p = this.commit(batch, snapshot).then(() => {
       this.committed = snapshot;

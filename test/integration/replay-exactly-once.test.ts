@@ -25,7 +25,7 @@ import { uniqueConfig, waitFor } from './support';
 const REAL = process.env.TICKLAKE_REAL_CSV;
 const FILE = REAL && fs.existsSync(REAL) ? path.resolve(REAL) : path.join(REPO_ROOT, 'data', 'sample.csv');
 /** Seconds the throttled replay would take without crashes. */
-const REPLAY_SECONDS = 25;
+const REPLAY_SECONDS = 20;
 
 /** A worker process (replay-worker-process.ts: the worker of src/worker-main.ts) with the test's configuration. */
 class WorkerProcess {
