@@ -68,7 +68,7 @@ import {
   waitFor,
 } from './bench/common';
 import { extrapolate, markdownTable, median, percentile, round } from './bench/stats';
-import { countsBySymbol, expectedRows } from './bench/verify';
+import { countsBySymbol, expectedRows, type ExpectedRow } from './bench/verify';
 
 interface Options {
   shared: boolean;
@@ -81,6 +81,7 @@ interface Options {
   freshnessRate: string;
   freshnessSeconds: string;
   warmRuns: string;
+  runs: string;
   out: string;
 }
 
@@ -386,6 +387,118 @@ async function cleanShared(client: Client, configs: TicklakeConfig[]): Promise<v
   }
 }
 
+/** One measured run of phase 2 on `config`'s names. */
+async function measureTicklake(args: {
+  client: Client;
+  config: TicklakeConfig;
+  csv: string;
+  query: DocExample;
+  expected: ExpectedRow[];
+  worker: WorkerProcess;
+  stack: Stack | undefined;
+  warmRuns: number;
+  first: boolean;
+}) {
+  const { client, config, csv, query, expected, worker, stack, warmRuns, first } = args;
+  const run = await runPipeline({
+    client,
+    config,
+    file: csv,
+    query,
+    expectedCounts: countsBySymbol(expected),
+    worker,
+    stack,
+  });
+  const warmMs: number[] = [];
+  for (let i = 0; i < warmRuns; i++) {
+    const t = performance.now();
+    const r = await runQuery(client, config, query.sql, query.params);
+    warmMs.push(performance.now() - t);
+    if (answeredRows(r) !== expected.length) throw new Error(`a warm query answered ${answeredRows(r)} rows`);
+  }
+  // Measured after the first run only: later runs load more tables into the same worker.
+  const peakRssMb = first ? worker.peakRssMb() : NaN;
+  // The crawl `npm start` runs after the sink caught up (incremental: the manifests since the last crawl).
+  const crawlStart = Date.now();
+  const crawl = await runCrawl(client, config);
+  const crawlMs = Date.now() - crawlStart;
+  const fullCrawlStart = Date.now();
+  const fullCrawl = await runCrawl(client, config, { full: true });
+  const fullCrawlMs = Date.now() - fullCrawlStart;
+  await stopSink(run.sink);
+  const t0 = run.firstReadAt;
+  const rows = run.rows;
+  const tick = {
+    rows,
+    startedAt: new Date(run.startedAt).toISOString(),
+    totalS: s(run.answeredAt - t0),
+    fromStartS: s(run.answeredAt - run.startedAt),
+    firstReadAfterStartMs: t0 - run.startedAt,
+    replayS: s(run.replayDoneAt - t0),
+    producerRowsPerS: Math.round(rows / ((run.replayDoneAt - t0) / 1000)),
+    sinkTailS: s(run.caughtUpAt - run.replayDoneAt),
+    catalogS: s(run.crawledAt - run.caughtUpAt),
+    catalogVia: run.catalog.via,
+    crawlS: s(crawlMs),
+    crawlScan: crawl.scan,
+    crawlPhases: crawl.phaseMs,
+    fullCrawlS: s(fullCrawlMs),
+    fullCrawlObjectsRead: fullCrawl.objectsRead,
+    partitions: fullCrawl.partitionsFound,
+    coldQueryMs: run.answeredAt - run.crawledAt,
+    coldPhases: run.cold.stats.phases ?? {},
+    coldObjects: run.cold.stats.objectsRead ?? 0,
+    warmQueryMs: round(median(warmMs)),
+    warmRunsMs: warmMs.map((m) => round(m)),
+    peakRssMb,
+    cpu: {
+      replay: cpuDelta(run.cpu.start, run.cpu.replayDone),
+      sinkTail: cpuDelta(run.cpu.replayDone, run.cpu.caughtUp),
+      catalog: cpuDelta(run.cpu.caughtUp, run.cpu.crawled),
+      coldQuery: cpuDelta(run.cpu.crawled, run.cpu.answered),
+    },
+  };
+  log(
+    `ticklake: ${rows} rows CSV to queryable in ${tick.totalS} s (first row read ${tick.firstReadAfterStartMs} ms after ` +
+      `the replay was started): replay ${tick.replayS} s (${tick.producerRowsPerS} rows/s), sink caught up ` +
+      `${tick.sinkTailS} s later, catalog complete (${tick.catalogVia}) ${tick.catalogS} s later, cold query ${tick.coldQueryMs} ms ` +
+      `(${tick.coldObjects} objects; ${JSON.stringify(tick.coldPhases)}); warm query median ${tick.warmQueryMs} ms ` +
+      `(${tick.warmRunsMs.join(' ')}); then a crawl (${tick.crawlScan}) ${tick.crawlS} s ` +
+      `${JSON.stringify(tick.crawlPhases)} and a full crawl ${tick.fullCrawlS} s; worker peak RSS ${peakRssMb} MB`,
+  );
+  log(`ticklake: CPU seconds per phase (worker, services, this process): ${JSON.stringify(tick.cpu)}`);
+  return tick;
+}
+
+type TicklakeFigures = Awaited<ReturnType<typeof measureTicklake>>;
+
+/** The median of each figure over the runs (the first run's crawl and memory figures), and every run. */
+function summarise(runs: TicklakeFigures[]) {
+  const m = (pick: (r: TicklakeFigures) => number, digits = 2) => round(median(runs.map(pick)), digits);
+  return {
+    ...runs[0],
+    totalS: m((r) => r.totalS),
+    fromStartS: m((r) => r.fromStartS),
+    replayS: m((r) => r.replayS),
+    producerRowsPerS: m((r) => r.producerRowsPerS, 0),
+    sinkTailS: m((r) => r.sinkTailS),
+    catalogS: m((r) => r.catalogS),
+    coldQueryMs: m((r) => r.coldQueryMs, 0),
+    warmQueryMs: m((r) => r.warmQueryMs, 0),
+    runs: runs.map((r) => ({
+      startedAt: r.startedAt,
+      totalS: r.totalS,
+      replayS: r.replayS,
+      producerRowsPerS: r.producerRowsPerS,
+      sinkTailS: r.sinkTailS,
+      catalogS: r.catalogS,
+      catalogVia: r.catalogVia,
+      coldQueryMs: r.coldQueryMs,
+      warmQueryMs: r.warmQueryMs,
+    })),
+  };
+}
+
 async function main(): Promise<void> {
   const opts = new Command('npm run bench --')
     .description('CSV to queryable on the real data file, against a baseline of simple scripts')
@@ -401,7 +514,8 @@ async function main(): Promise<void> {
     .option('--baseline-rows <n>', 'rows of the file the baseline runs on (then extrapolated)', '5000')
     .option('--freshness-rate <n>', 'rows per second of the freshness run', '2000')
     .option('--freshness-seconds <n>', 'seconds of the freshness run', '10')
-    .option('--warm-runs <n>', 'warm runs of the query', '5')
+    .option('--runs <n>', 'measured runs of the pipeline (medians are reported)', '3')
+    .option('--warm-runs <n>', 'warm runs of the query per run', '5')
     .option('--out <dir>', 'where the JSON and Markdown results go', path.join(REPO_ROOT, 'bench-results'))
     .parse(process.argv.slice(2), { from: 'user' })
     .opts<Options>();
@@ -410,6 +524,7 @@ async function main(): Promise<void> {
   const rate = Number(opts.freshnessRate);
   const freshSeconds = Number(opts.freshnessSeconds);
   const warmRuns = Number(opts.warmRuns);
+  const runCount = Math.max(1, Number(opts.runs));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   fs.mkdirSync(opts.out, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-bench-'));
@@ -442,7 +557,6 @@ async function main(): Promise<void> {
     if (!query) throw new Error("docs/queries.md has no 'per-symbol' example");
     const source = path.basename(csv);
     const expected = expectedRows(fs.readFileSync(csv, 'utf8'), source).rows;
-    const expectedCounts = countsBySymbol(expected);
 
     // 1. Warm-up.
     if (opts.warmup) {
@@ -466,65 +580,35 @@ async function main(): Promise<void> {
       );
     }
 
-    // 2. ticklake, CSV to queryable.
-    log(`ticklake: ${csv} (${expected.length} rows), load average ${loadAverage()}`);
-    const run = await runPipeline({ client, config, file: csv, query, expectedCounts, worker, stack });
-    const warmMs: number[] = [];
-    for (let i = 0; i < warmRuns; i++) {
-      const t = performance.now();
-      const r = await runQuery(client, config, query.sql, query.params);
-      warmMs.push(performance.now() - t);
-      if (answeredRows(r) !== expected.length) throw new Error(`a warm query answered ${answeredRows(r)} rows`);
+    // 2. ticklake, CSV to queryable, `--runs` times (each run on names of its own).
+    const runs: TicklakeFigures[] = [];
+    for (let i = 0; i < runCount; i++) {
+      const runConfig =
+        i === 0
+          ? config
+          : benchConfig({ ...base, ...uniqueNames(`run${i + 1}`), TICKLAKE_TASK_QUEUE: base.TICKLAKE_TASK_QUEUE });
+      if (i > 0) {
+        configs.push(runConfig);
+        await prepareInfrastructure(runConfig);
+      }
+      log(`ticklake run ${i + 1}/${runCount}: ${csv} (${expected.length} rows), load average ${loadAverage()}`);
+      runs.push(
+        await measureTicklake({
+          client,
+          config: runConfig,
+          csv,
+          query,
+          expected,
+          worker,
+          stack,
+          warmRuns,
+          first: i === 0,
+        }),
+      );
     }
-    const peakRssMb = worker.peakRssMb();
-    // The crawl `npm start` runs after the sink caught up (incremental: the manifests since the last crawl).
-    const crawlStart = Date.now();
-    const crawl = await runCrawl(client, config);
-    const crawlMs = Date.now() - crawlStart;
-    const fullCrawlStart = Date.now();
-    const fullCrawl = await runCrawl(client, config, { full: true });
-    const fullCrawlMs = Date.now() - fullCrawlStart;
-    await stopSink(run.sink);
-    const t0 = run.firstReadAt;
-    const rows = run.rows;
-    const tick = {
-      rows,
-      totalS: s(run.answeredAt - t0),
-      fromStartS: s(run.answeredAt - run.startedAt),
-      firstReadAfterStartMs: t0 - run.startedAt,
-      replayS: s(run.replayDoneAt - t0),
-      producerRowsPerS: Math.round(rows / ((run.replayDoneAt - t0) / 1000)),
-      sinkTailS: s(run.caughtUpAt - run.replayDoneAt),
-      catalogS: s(run.crawledAt - run.caughtUpAt),
-      catalogVia: run.catalog.via,
-      crawlS: s(crawlMs),
-      crawlScan: crawl.scan,
-      crawlPhases: crawl.phaseMs,
-      fullCrawlS: s(fullCrawlMs),
-      fullCrawlObjectsRead: fullCrawl.objectsRead,
-      partitions: fullCrawl.partitionsFound,
-      coldQueryMs: run.answeredAt - run.crawledAt,
-      coldPhases: run.cold.stats.phases ?? {},
-      coldObjects: run.cold.stats.objectsRead ?? 0,
-      warmQueryMs: round(median(warmMs)),
-      warmRunsMs: warmMs.map((m) => round(m)),
-      peakRssMb,
-      cpu: {
-        replay: cpuDelta(run.cpu.start, run.cpu.replayDone),
-        sinkTail: cpuDelta(run.cpu.replayDone, run.cpu.caughtUp),
-        catalog: cpuDelta(run.cpu.caughtUp, run.cpu.crawled),
-        coldQuery: cpuDelta(run.cpu.crawled, run.cpu.answered),
-      },
-    };
-    log(
-      `ticklake: ${rows} rows CSV to queryable in ${tick.totalS} s (first row read ${tick.firstReadAfterStartMs} ms after ` +
-        `the replay was started): replay ${tick.replayS} s (${tick.producerRowsPerS} rows/s), sink caught up ` +
-        `${tick.sinkTailS} s later, catalog complete (${tick.catalogVia}) ${tick.catalogS} s later, cold query ${tick.coldQueryMs} ms ` +
-        `(${tick.coldObjects} objects; ${JSON.stringify(tick.coldPhases)}); warm query median ${tick.warmQueryMs} ms ` +
-        `(${tick.warmRunsMs.join(' ')}); then a crawl (${tick.crawlScan}) ${tick.crawlS} s ` +
-        `${JSON.stringify(tick.crawlPhases)} and a full crawl ${tick.fullCrawlS} s; worker peak RSS ${peakRssMb} MB`,
-    );
-    log(`ticklake: CPU seconds per phase (worker, services, this process): ${JSON.stringify(tick.cpu)}`);
+    const tick = summarise(runs);
+    const rows = tick.rows;
+    const peakRssMb = tick.peakRssMb;
 
     // 3. Sink drain.
     const drain = await measureDrain(client, config, rows);
@@ -588,7 +672,7 @@ async function main(): Promise<void> {
       ],
       [
         [
-          'CSV to queryable, whole file (s)',
+          `CSV to queryable, whole file (s)${runCount > 1 ? `, median of ${runCount} runs` : ''}`,
           tick.totalS,
           base_ ? base_.total_s : 'n/a',
           base_ ? `${ratio(base_.total_s, tick.totalS)}× faster` : '',
@@ -649,6 +733,13 @@ async function main(): Promise<void> {
             `to ${rows} rows: every stage of it costs one request per row or per object.`
         : 'No baseline (--no-baseline).',
     );
+    if (runCount > 1) {
+      console.log(
+        `ticklake runs (total s / replay s / cold query ms): ${tick.runs
+          .map((r) => `${r.totalS} / ${r.replayS} / ${r.coldQueryMs}`)
+          .join(', ')}`,
+      );
+    }
     console.log(`load average ${loadBefore} before, ${loadAverage()} after, on ${os.cpus().length} CPUs`);
     const outBase = path.join(opts.out, `bench-${stamp}`);
     fs.writeFileSync(

@@ -9,7 +9,7 @@
  * - temporal: SIGKILL of the Temporal server, restarted (same SQLite file).
  * Before each fault the run waits 1-8 s; after it, it measures the time until the producer (end offsets of
  * the topic) and the sink (its group's committed offsets) make progress again. The replay is slowed
- * (`--rate`, default: the file over about 12 s per fault) so faults land while data flows; after the last
+ * (`--rate`, default: the file over about 20 s per fault, slowed further if it would end early) so faults land while data flows; after the last
  * fault it is set to full speed. Then the run waits for the replay to finish, the sink to catch up and a
  * crawl, and compares every record of the lake with the CSV: count per symbol, no duplicate
  * (symbol, trade_date), every field equal.
@@ -154,8 +154,8 @@ async function main(): Promise<void> {
     .option('--faults <n>', 'faults to inject (each kind at least once)', '10')
     .option('--sample', 'replay data/sample.csv (a quick run)')
     .option('--file <csv>', 'replay this file (default TICKLAKE_CHAOS_CSV, else TICKLAKE_REAL_CSV)')
-    .option('--rate <rows/s>', 'replay speed while faults are injected (default: the file over ~12 s per fault)')
-    .option('--seconds-per-fault <s>', 'replay time planned per fault when --rate is not given', '12')
+    .option('--rate <rows/s>', 'replay speed while faults are injected (default: the file over ~20 s per fault)')
+    .option('--seconds-per-fault <s>', 'replay time planned per fault (sets the default --rate)', '20')
     .option('--seed <n>', 'seed of the fault order and timing (default: random, printed)')
     .option('--offset <n>', 'port offset of the stack', '25000')
     .option('--recovery-timeout <s>', 'how long a fault may take to recover', '300')
@@ -249,7 +249,8 @@ async function main(): Promise<void> {
           await stack.down(['s3'], true);
           const outage = between(3000, 10_000);
           await sleep(outage);
-          await stack.up(['s3']);
+          await stack.waitClosed('s3');
+          await stack.upAgain('s3');
           detail = `S3 server SIGKILLed, down for ${round(outage / 1000, 1)} s, started`;
           break;
         }
@@ -420,6 +421,18 @@ async function main(): Promise<void> {
         recovered_ms: f.recoveredMs ?? null,
         idle: f.idle,
       })),
+    };
+  } catch (err) {
+    console.error(`npm run chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    summary = {
+      faults: faults.length,
+      rows: expected.length,
+      missing: null,
+      duplicated: null,
+      differing: null,
+      error: err instanceof Error ? err.message : String(err),
+      seed,
+      fault_log: faults,
     };
   } finally {
     await progress.close();

@@ -14,7 +14,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { getObjectBytes } from '../../src/adapters/s3';
 import { committedOffsets, endOffsets, groupLag } from '../../src/adapters/kafka';
 import { listKeys, mapLimit } from '../../src/catalog/lake-scan';
-import { REPO_ROOT, type KafkaConfig } from '../../src/config';
+import { REPO_ROOT, localPorts, type KafkaConfig } from '../../src/config';
 import { decodeLines } from '../../src/sink/format';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services';
 
@@ -122,8 +122,47 @@ export class Stack {
     return this.services(['down', ...names, ...(force ? ['--force'] : [])]);
   }
 
-  restart(name: ServiceName, force: boolean): Promise<string> {
-    return this.services(['restart', name, ...(force ? ['--force'] : [])]);
+  /** The ports a service listens on, in this stack. */
+  ports(name: ServiceName): number[] {
+    const p = localPorts(this.offset);
+    return { temporal: [p.temporal, p.temporalUi], kafka: [p.kafka, p.kafkaController], s3: [p.s3], moto: [p.moto] }[
+      name
+    ];
+  }
+
+  /**
+   * Stops a service (SIGKILL with `force`, as in a crash), waits until its ports are closed, and starts it
+   * again. Done in these steps rather than with `services restart`: a killed JVM's listening socket can
+   * outlive the moment its main thread shows as exited, and a start in that window finds the port taken.
+   */
+  async restart(name: ServiceName, force: boolean): Promise<void> {
+    await this.down([name], force);
+    await this.waitClosed(name);
+    await this.upAgain(name);
+  }
+
+  /** Waits until no socket listens on the service's ports any more. */
+  async waitClosed(name: ServiceName, timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      `the ports of ${name} (${this.ports(name).join(', ')}) to close`,
+      () => Promise.resolve(this.ports(name).every((port) => !listening(port))),
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** `up` of one service, tried again a few times when its port is still reported in use. */
+  async upAgain(name: ServiceName, attempts = 5): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        await this.up([name]);
+        return;
+      } catch (err) {
+        if (i >= attempts || !/in use/.test((err as Error).message)) throw err;
+        await sleep(2000);
+        await this.waitClosed(name);
+      }
+    }
   }
 
   /** Pid of a running service from its pid file, if any. */
@@ -143,6 +182,24 @@ export function tempDataDir(label: string): string {
 }
 
 // ---- /proc -------------------------------------------------------------------------------------
+
+/** Whether a socket listens on a TCP port of this host (from /proc/net/tcp and tcp6; no connection made). */
+export function listening(port: number): boolean {
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is "HEXIP:HEXPORT"; state 0A is LISTEN.
+      if (fields.length > 3 && fields[3] === '0A' && parseInt(fields[1].split(':')[1] ?? '', 16) === port) return true;
+    }
+  }
+  return false;
+}
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
 

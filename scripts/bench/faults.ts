@@ -31,7 +31,7 @@ export function faultPlan(count: number, random: () => number): FaultKind[] {
 
 /**
  * Replay speed that keeps data flowing until the last fault: `rowsLeft` spread over `faultsLeft` faults of
- * about `secondsPerFault` each, or undefined when the current speed already lasts at least half that long.
+ * about `secondsPerFault` each, or undefined when the current speed already lasts at least 3/4 of that.
  */
 export function slowerRate(args: {
   rowsLeft: number;
@@ -42,5 +42,5 @@ export function slowerRate(args: {
   const { rowsLeft, faultsLeft, currentRate, secondsPerFault } = args;
   if (faultsLeft <= 0 || rowsLeft <= 0) return undefined;
   const wanted = Math.max(1, Math.floor(rowsLeft / (faultsLeft * secondsPerFault)));
-  return rowsLeft / currentRate < (faultsLeft * secondsPerFault) / 2 && wanted < currentRate ? wanted : undefined;
+  return rowsLeft / currentRate < faultsLeft * secondsPerFault * 0.75 && wanted < currentRate ? wanted : undefined;
 }

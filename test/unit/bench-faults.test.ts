@@ -29,8 +29,10 @@ describe('chaos fault plan', () => {
   it('slows the replay only when it would end well before the faults', () => {
     // 10,000 rows at 1,000/s last 10 s; 5 faults of 12 s want 60 s: slow to 166 rows/s.
     expect(slowerRate({ rowsLeft: 10_000, faultsLeft: 5, currentRate: 1000, secondsPerFault: 12 })).toBe(166);
-    // 10,000 rows at 300/s last 33 s, more than half of 60 s: unchanged.
-    expect(slowerRate({ rowsLeft: 10_000, faultsLeft: 5, currentRate: 300, secondsPerFault: 12 })).toBeUndefined();
+    // 10,000 rows at 200/s last 50 s, more than 3/4 of 60 s: unchanged.
+    expect(slowerRate({ rowsLeft: 10_000, faultsLeft: 5, currentRate: 200, secondsPerFault: 12 })).toBeUndefined();
+    // at 250/s they last 40 s, less than 45 s: slowed to 166 rows/s.
+    expect(slowerRate({ rowsLeft: 10_000, faultsLeft: 5, currentRate: 250, secondsPerFault: 12 })).toBe(166);
     expect(slowerRate({ rowsLeft: 0, faultsLeft: 5, currentRate: 300, secondsPerFault: 12 })).toBeUndefined();
     expect(slowerRate({ rowsLeft: 100, faultsLeft: 0, currentRate: 300, secondsPerFault: 12 })).toBeUndefined();
     expect(slowerRate({ rowsLeft: 10, faultsLeft: 5, currentRate: Infinity, secondsPerFault: 12 })).toBe(1);
