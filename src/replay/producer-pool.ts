@@ -70,11 +70,6 @@ export class ProducerPool {
     return { producer, transactionalId, release };
   }
 
-  /** Producers currently handed out for a replay in this process (a second one means a zombie attempt here). */
-  count(replayId: string): number {
-    return this.live.get(ProducerPool.transactionalId(replayId))?.size ?? 0;
-  }
-
   async closeAll(): Promise<void> {
     const all = [...this.live.values()].flatMap((s) => [...s]);
     this.live.clear();
