@@ -61,6 +61,17 @@ function withLineageSlots(tick: Tick): Tick {
   return t;
 }
 
+/**
+ * A copy of the date whose ISO text is computed once: every message of a chunk has the same ingestion
+ * time, and tickMessage formats it for each row (most of a microsecond a row).
+ */
+function withFixedIsoText(date: Date): Date {
+  const copy = new Date(date.getTime());
+  const iso = copy.toISOString();
+  copy.toISOString = () => iso;
+  return copy;
+}
+
 function truncate(raw: string): string {
   return raw.length <= MAX_RAW_CHARS ? raw : `${raw.slice(0, MAX_RAW_CHARS)}... (${raw.length} characters)`;
 }
@@ -72,7 +83,8 @@ export class ChunkPacker {
   constructor(private readonly source: string) {}
 
   /** All messages of the chunk carry the ingestion time `at`. */
-  pack(rows: SourceRow[], at: Date): PackedChunk {
+  pack(rows: SourceRow[], ingestedAt: Date): PackedChunk {
+    const at = withFixedIsoText(ingestedAt);
     const n = rows.length;
     const kinds = new Uint8Array(n);
     const lines = new Float64Array(n);
