@@ -99,7 +99,7 @@ export const MAX_REQUEST_BYTES = 900 * 1024;
  * Messages per produce request. kafkajs groups a request's messages by partition in time quadratic in
  * their number (it copies the partition's array for every message), so requests stay small.
  */
-export const MAX_REQUEST_MESSAGES = 500;
+export const MAX_REQUEST_MESSAGES = 1000;
 /** Uncompressed bytes per transaction at full speed. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** A batch is committed at least this often (ms), however slowly rows come. */
