@@ -68,14 +68,17 @@ async function fill(config: TicklakeConfig, copies: number): Promise<number> {
   return producer.produced;
 }
 
-async function totalLag(config: TicklakeConfig, groupId: string): Promise<bigint> {
+/** Total lag of a group, from one admin connection kept open (polling must not cost the measured process much). */
+function lagWatcher(config: TicklakeConfig, groupId: string) {
   const admin = testKafka(config.kafka).admin();
-  await admin.connect();
-  try {
-    return [...(await groupLag(admin, groupId, config.kafka.topic)).values()].reduce((a, b) => a + b, 0n);
-  } finally {
-    await admin.disconnect();
-  }
+  const connected = admin.connect();
+  return {
+    async total(): Promise<bigint> {
+      await connected;
+      return [...(await groupLag(admin, groupId, config.kafka.topic)).values()].reduce((a, b) => a + b, 0n);
+    },
+    close: () => admin.disconnect(),
+  };
 }
 
 async function baseline(config: TicklakeConfig, seconds: number): Promise<{ records: number; seconds: number }> {
@@ -220,6 +223,8 @@ async function main(): Promise<void> {
   const c = await temporal();
 
   // 1. Drain.
+  const lag = lagWatcher(config, config.sink.groupId);
+  await lag.total();
   let peakRss = process.memoryUsage().rss;
   const idleRss = peakRss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -231,7 +236,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     args: [{ ...sinkInput(config), crawl: undefined }],
   });
-  while ((await totalLag(config, config.sink.groupId)) > 0n) await sleep(50);
+  while ((await lag.total()) > 0n) await sleep(50);
   const caughtUp = Date.now();
   const cpu = process.cpuUsage(cpuBefore);
   const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -268,7 +273,7 @@ async function main(): Promise<void> {
   }
   const liveSeconds = (Date.now() - liveStarted) / 1000;
   await producer.close();
-  while ((await totalLag(config, config.sink.groupId)) > 0n) await sleep(100);
+  while ((await lag.total()) > 0n) await sleep(100);
   await sleep(500);
   measuringFreshness = false;
   freshness.sort((a, b) => a - b);
@@ -280,6 +285,7 @@ async function main(): Promise<void> {
       `(${freshness.length} samples; SINK_FLUSH_MS=${config.sink.flushMs})`,
   );
 
+  await lag.close();
   await sink.signal(pauseSignal);
   while ((await sink.query(sinkStatusQuery)).state !== 'paused') await sleep(100);
   await sink.terminate('benchmark over');

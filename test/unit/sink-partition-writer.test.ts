@@ -173,6 +173,22 @@ describe('PartitionWriter', () => {
     expect(s.keys('lake/ticks/').some((k) => k.endsWith('+00000000000000000005.json'))).toBe(true);
   });
 
+  it('an adopter with other layout settings writes the objects that the manifest settings give', async () => {
+    const s = new MemoryStorage();
+    const big = Buffer.from(JSON.stringify({ symbol: 'HSI', trade_date: '1971-01-02', pad: 'x'.repeat(1500) }));
+    const creator = new PartitionWriter(OPTS, s);
+    fill(creator, 0, 4, (o) => (o === 2 ? big : tick('HSI', `19${70 + (o % 3)}-01-02`, o)));
+    await creator.flush();
+    const before = new Map(s.objects);
+    // Another partitioning and a larger message limit: the big record would be data for it.
+    const adopter = new PartitionWriter({ ...OPTS, partitionBy: ['symbol'], maxMessageBytes: 1 << 20 }, s);
+    fill(adopter, 0, 4, (o) => (o === 2 ? big : tick('HSI', `19${70 + (o % 3)}-01-02`, o)));
+    const r = await adopter.flush();
+    expect(r).toMatchObject({ adopted: true, records: 3, deadLetters: 1 });
+    expect([...s.objects.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [k, v] of before) if (!k.includes('_ticklake')) expect(s.objects.get(k)!.equals(v)).toBe(true);
+  });
+
   it('two writers racing on the same first offset write one cut between them: no record twice', async () => {
     const s = new MemoryStorage();
     const zombie = new PartitionWriter(OPTS, s);
