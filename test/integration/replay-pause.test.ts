@@ -50,6 +50,8 @@ describe('replay producer: pause, speed and resume', () => {
       file: SAMPLE,
       replayId: `pause-${randomBytes(3).toString('hex')}`,
       speed: { mode: 'rows', rowsPerSecond: 600 },
+      // Market-time order: the resume goes on from one cursor per run (the sample has five).
+      order: 'market',
     });
     await waitFor('the replay to be under way', async () => (await topicEnd(kafka, config.kafka.topic)) > 500n, 60_000);
     // Progress reaches the workflow with a throttled signal: it may lag the topic by a couple of seconds.
@@ -59,7 +61,7 @@ describe('replay producer: pause, speed and resume', () => {
     });
     expect(running).toMatchObject({
       state: 'running',
-      order: 'file',
+      order: 'market',
       speed: { mode: 'rows', rowsPerSecond: 600 },
       rejected: 0,
     });
