@@ -83,6 +83,7 @@ interface Options {
   warmRuns: string;
   runs: string;
   out: string;
+  profile?: string;
 }
 
 const log = (line: string) => console.error(line);
@@ -516,6 +517,10 @@ async function main(): Promise<void> {
     .option('--freshness-seconds <n>', 'seconds of the freshness run', '10')
     .option('--runs <n>', 'measured runs of the pipeline (medians are reported)', '3')
     .option('--warm-runs <n>', 'warm runs of the query per run', '5')
+    .option(
+      '--profile <dir>',
+      "write the worker's CPU profile (.cpuprofile, at its exit) to this dir; runs the warm-up and the measured runs only",
+    )
     .option('--out <dir>', 'where the JSON and Markdown results go', path.join(REPO_ROOT, 'bench-results'))
     .parse(process.argv.slice(2), { from: 'user' })
     .opts<Options>();
@@ -546,7 +551,12 @@ async function main(): Promise<void> {
   const configs = [config];
   await prepareInfrastructure(config);
   const workerLog = path.join(opts.out, `bench-${stamp}-worker.log`);
-  const worker = new WorkerProcess(base, workerLog);
+  const profileDir = opts.profile ? path.resolve(opts.profile) : undefined;
+  const worker = new WorkerProcess(
+    base,
+    workerLog,
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
   let client: Client | undefined;
   const loadBefore = loadAverage();
   try {
@@ -609,6 +619,11 @@ async function main(): Promise<void> {
     const tick = summarise(runs);
     const rows = tick.rows;
     const peakRssMb = tick.peakRssMb;
+
+    if (profileDir) {
+      log(`profile: the worker writes its CPU profile to ${profileDir} as it exits`);
+      return;
+    }
 
     // 3. Sink drain.
     const drain = await measureDrain(client, config, rows);

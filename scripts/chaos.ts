@@ -2,12 +2,12 @@
  * `npm run chaos`: the whole pipeline (replay → Kafka → sink → S3 → catalog → query) on a stack of its
  * own while faults are injected at random moments, then a row-by-row check of the lake against the CSV.
  *
- * Faults (`--faults N`, default 10; every kind at least once, in a random order):
+ * Faults (`--faults N`, default 10; spread evenly over the kinds, every kind at least once, in a random order):
  * - worker:   SIGKILL of the worker process (src/worker-main.ts), and a new worker started at once;
  * - kafka:    SIGKILL of the broker, restarted (same log dirs);
  * - s3:       SIGKILL of the S3 server, down for 3-10 s, started again;
  * - temporal: SIGKILL of the Temporal server, restarted (same SQLite file).
- * Before each fault the run waits 1-8 s; after it, it measures the time until the producer (end offsets of
+ * Before each fault the run waits 1-5 s; after it, it measures the time until the producer (end offsets of
  * the topic) and the sink (its group's committed offsets) make progress again. The replay is slowed
  * (`--rate`, default: the file over about 20 s per fault, slowed further if it would end early) so faults land while data flows; after the last
  * fault it is set to full speed. Then the run waits for the replay to finish, the sink to catch up and a
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
 
     for (let i = 0; i < plan.length; i++) {
       const kind = plan[i];
-      await sleep(between(1000, 8000));
+      await sleep(between(1000, 5000));
       const at = since();
       const faultStart = Date.now();
       let detail: string;

@@ -248,9 +248,10 @@ export class WorkerProcess {
   constructor(
     env: NodeJS.ProcessEnv,
     readonly logFile: string,
+    nodeArgs: string[] = [],
   ) {
     const log = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
+    this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/worker-main.ts'], {
       cwd: REPO_ROOT,
       env,
       stdio: ['ignore', log, log],

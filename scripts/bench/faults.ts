@@ -15,13 +15,20 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** `count` fault kinds in a random order, each kind at least once. */
+/**
+ * `count` fault kinds in a random order, as evenly spread over the kinds as the count allows (each kind
+ * at least once; no kind more than once more than another).
+ */
 export function faultPlan(count: number, random: () => number): FaultKind[] {
   if (!Number.isInteger(count) || count < FAULT_KINDS.length) {
     throw new Error(`the number of faults must be a whole number of at least ${FAULT_KINDS.length} (each kind once)`);
   }
-  const plan: FaultKind[] = [...FAULT_KINDS];
-  while (plan.length < count) plan.push(FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]);
+  const plan: FaultKind[] = [];
+  while (plan.length < count) plan.push(...shuffle([...FAULT_KINDS], random));
+  return shuffle(plan.slice(0, count), random);
+}
+
+function shuffle<T>(plan: T[], random: () => number): T[] {
   for (let i = plan.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [plan[i], plan[j]] = [plan[j], plan[i]];

@@ -11,6 +11,14 @@ describe('chaos fault plan', () => {
     expect(faultPlan(10, rng(1))).not.toEqual(faultPlan(10, rng(2)));
   });
 
+  it('spreads the faults evenly over the kinds', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const counts = FAULT_KINDS.map((k) => faultPlan(10, rng(seed)).filter((f) => f === k).length);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(10);
+    }
+  });
+
   it('refuses fewer faults than kinds', () => {
     expect(() => faultPlan(3, rng(1))).toThrow(/at least 4/);
     expect(() => faultPlan(4.5, rng(1))).toThrow(/whole number/);
