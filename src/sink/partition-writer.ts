@@ -119,6 +119,21 @@ interface PlannedObject {
   compression: Compression;
 }
 
+/**
+ * Object writes in flight per flush. A flush can touch a hundred lake partitions; unbounded, four
+ * partitions' flushes fill the S3 client's socket pool (50) and every manifest write, which is on the
+ * critical path of the next flush, queues behind them.
+ */
+const PUT_CONCURRENCY = 8;
+
+async function eachLimit(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+}
+
 function headerText(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(headers ?? {})) {
@@ -303,7 +318,9 @@ export class PartitionWriter {
         }
       }
 
-      await Promise.all(plan.objects.map((obj, i) => this.storage.put(obj.key, bodies[i], 'application/x-ndjson')));
+      await eachLimit(plan.objects.length, PUT_CONCURRENCY, (i) =>
+        this.storage.put(plan.objects[i].key, bodies[i], 'application/x-ndjson'),
+      );
       this.messages.splice(0, count);
       this.received.splice(0, count);
       for (const m of batch) this.bytes -= m.value?.length ?? 0;
