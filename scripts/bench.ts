@@ -552,11 +552,7 @@ async function main(): Promise<void> {
   await prepareInfrastructure(config);
   const workerLog = path.join(opts.out, `bench-${stamp}-worker.log`);
   const profileDir = opts.profile ? path.resolve(opts.profile) : undefined;
-  const worker = new WorkerProcess(
-    base,
-    workerLog,
-    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-  );
+  const worker = new WorkerProcess(base, workerLog, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   let client: Client | undefined;
   const loadBefore = loadAverage();
   try {
