@@ -60,7 +60,7 @@ async function child(file: string, order: ReplayOrder, compression: 'gzip' | 'no
   await admin.connect();
   const topics = [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic];
   await ensureTopics(admin, config.kafka, topics);
-  const producers = new ProducerPool(kafka);
+  const producers = new ProducerPool(config.kafka);
   let stats: PassStats | undefined;
   try {
     const started = Date.now();

@@ -30,10 +30,72 @@ function run(cmd, args) {
   return r.status ?? 1;
 }
 
-if (mtime(installed) < 0 || mtime(installed) < mtime(lock)) {
+/*
+ * The replay producer runs on librdkafka (@confluentinc/kafka-javascript). Its install downloads a
+ * prebuilt binary when it can and otherwise builds librdkafka from the package's own source, linked
+ * against the system's compression, TLS and SASL libraries (CKJS_LINKING=dynamic): on Debian and Ubuntu
+ * these are the packages below.
+ */
+const NATIVE_BINDING = path.join(
+  root,
+  'node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node',
+);
+const BUILD_PACKAGES = [
+  'zlib1g-dev',
+  'libssl-dev',
+  'libzstd-dev',
+  'liblz4-dev',
+  'libsasl2-dev',
+  'libcurl4-openssl-dev',
+];
+
+function missingDebianPackages() {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\\n', ...BUILD_PACKAGES], {
+    encoding: 'utf8',
+  });
+  if (r.error) return []; // not a Debian system: the prebuilt binary or the system's own libraries
+  // One line per installed package: "<name> ii "; packages dpkg does not know are left out.
+  const installed = new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => / ii$/.test(l.trim()))
+      .map((l) => l.split(' ')[0]),
+  );
+  return BUILD_PACKAGES.filter((p) => !installed.has(p));
+}
+
+function ensureBuildPackages() {
+  if (process.platform !== 'linux') return;
+  const missing = missingDebianPackages();
+  if (missing.length === 0) return;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    console.log(
+      `note: if the Kafka client cannot download its prebuilt binary it builds librdkafka, which needs: ` +
+        `sudo apt-get install ${missing.join(' ')}`,
+    );
+    return;
+  }
+  console.log(`installing the libraries librdkafka builds against (Debian packages): ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  let r = install();
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    r = install();
+  }
+  if (r.status !== 0) {
+    console.error(`error: could not install ${missing.join(' ')} with apt-get; install them and run the command again`);
+    process.exit(1);
+  }
+}
+
+if (mtime(installed) < 0 || mtime(installed) < mtime(lock) || mtime(NATIVE_BINDING) < 0) {
   // `npm install` with the committed lock installs the pinned versions; unlike `npm ci` it accepts a
   // lock that lists only this platform's optional packages, as npm 11 writes them.
-  console.log('installing npm dependencies...');
+  ensureBuildPackages();
+  console.log('installing npm dependencies (the first time, this builds the Kafka client: about 2 minutes)...');
+  process.env.CKJS_LINKING = process.env.CKJS_LINKING || 'dynamic';
   const status = run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error']);
   if (status !== 0) {
     console.error('error: npm install failed; check your access to the npm registry and run the command again');

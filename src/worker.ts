@@ -42,7 +42,7 @@ export async function startWorker(
   const connection = await connectWorker(config.temporal);
   let client: Promise<Client> | undefined;
   const kafka = createKafka(config.kafka);
-  const producers = new ProducerPool(kafka);
+  const producers = new ProducerPool(config.kafka);
   const activities = createActivities({
     kafka,
     producers,

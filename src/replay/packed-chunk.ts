@@ -1,12 +1,11 @@
 /**
  * A chunk of replay rows turned into Kafka messages, packed into one byte buffer so it crosses from the
- * parsing thread to the producing thread by transfer instead of by copy, and so kafkajs gets keys and
+ * parsing thread to the producing thread by transfer instead of by copy, and so the producer gets keys and
  * values as bytes (no per-message string encoding on the producing thread).
  *
  * The messages themselves are built by src/message.ts (tickMessage, deadLetterMessage); this module
  * only validates rows and packs and unpacks what message.ts made.
  */
-import type { IHeaders, Message } from 'kafkajs';
 import { deadLetterMessage, tickMessage, type LakeRecord, type TickMessage } from '../message';
 import { parseRow, type Tick } from '../tick';
 import { rawLine, type SourceRow } from './csv-source';
@@ -177,42 +176,29 @@ export function transferables(c: PackedChunk): ArrayBuffer[] {
   );
 }
 
-/**
- * kafkajs copies every message with `{ ...message, offsetDelta, timestampDelta }` before encoding it. A
- * spread that adds properties takes V8's slow path (microseconds a message); when the object already has
- * them the copy is a plain clone. kafkajs sets both itself, so the values given here are never used.
- */
-interface PreparedMessage extends Message {
-  offsetDelta: number;
-  timestampDelta: number;
+/** One message of a chunk: views into the chunk's bytes. Headers in librdkafka's form, one object per header. */
+export interface ChunkMessage {
+  key: Buffer;
+  value: Buffer;
+  headers: Record<string, Buffer>[];
+  /** Ms since the epoch, as text. */
+  timestamp: string;
 }
 
-/**
- * Row i of a chunk as a kafkajs message (views into the chunk's bytes, no copy). `partition`, when given,
- * is the message's partition, so kafkajs does not hash the key again for every message.
- */
-export function messageAt(c: PackedChunk, bytes: Buffer, i: number, partition?: number): Message {
+/** Row i of a chunk as a message (views into the chunk's bytes, no copy). */
+export function messageAt(c: PackedChunk, bytes: Buffer, i: number): ChunkMessage {
   const b = c.bounds;
   let j = c.first[i];
   const key = bytes.subarray(b[j], b[j + 1]);
   j++;
   const value = bytes.subarray(b[j], b[j + 1]);
   j++;
-  const headers: IHeaders = {};
+  const headers: Record<string, Buffer>[] = [];
   for (const name of c.headerNames[c.kinds[i]]) {
-    headers[name] = bytes.subarray(b[j], b[j + 1]);
+    headers.push({ [name]: bytes.subarray(b[j], b[j + 1]) });
     j++;
   }
-  const m: PreparedMessage = {
-    key,
-    value,
-    timestamp: c.timestamp,
-    headers,
-    partition,
-    offsetDelta: 0,
-    timestampDelta: 0,
-  };
-  return m;
+  return { key, value, headers, timestamp: c.timestamp };
 }
 
 /** Bytes of row i's key, value and header values. */

@@ -8,20 +8,19 @@
  * resumes exactly after the last committed batch, whatever happened to earlier attempts.
  *
  * Throughput: rows are read, validated and turned into messages while the previous batch's transaction
- * is in flight (one transaction at a time, two batches in memory at most). Each transaction sends its
- * messages in requests of at most MAX_REQUEST_BYTES, so no Kafka record batch nears the broker's limit.
+ * is in flight (one transaction at a time, two batches in memory at most). librdkafka batches,
+ * compresses and sends a transaction's messages on its own threads (producer-pool.ts).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { ReplayProgress } from '../../activities/types';
 import { SourceFileError, openSource, scanSource, type Cursor, type SourceFingerprint } from './csv-source';
 import { OrderError, planRuns, type ReplayOrder, type RunPlan } from './ordered-rows';
 import { TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packed-chunk';
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
-import type { ProducerPool } from './producer-pool';
-import { keyPartitions, type KeyPartitions } from './key-partitions';
-import { openInlineFeed, openThreadFeed } from './row-feed';
+import { isFenced, type ProducerLease, type ProducerPool, type ReplayProducer } from './producer-pool';
+import { openInlineFeed, startFeedThread, type RowFeed, type StartedFeedThread } from './row-feed';
 import { openOrderedSource } from './ordered-source';
 
 export interface ReplayRequest {
@@ -69,7 +68,9 @@ export interface PassStats {
 }
 
 export interface ReplayDeps {
+  /** The process's kafkajs client: reads positions back. */
   kafka: Kafka;
+  /** Transactional producers (librdkafka). */
   producers: ProducerPool;
 }
 
@@ -93,13 +94,6 @@ export class ReplayStopped extends Error {
 }
 
 export const DEFAULT_BATCH_SIZE = 20_000;
-/** Uncompressed bytes per produce request inside a transaction (the broker's default limit is 1 MiB). */
-export const MAX_REQUEST_BYTES = 900 * 1024;
-/**
- * Messages per produce request. kafkajs groups a request's messages by partition in time quadratic in
- * their number (it copies the partition's array for every message), so requests stay small.
- */
-export const MAX_REQUEST_MESSAGES = 1000;
 /** Uncompressed bytes per transaction at full speed. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** A batch is committed at least this often (ms), however slowly rows come. */
@@ -174,8 +168,11 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     );
   }
 
-  const lease = await deps.producers.acquire(req.replayId);
+  // The feed thread loads while the producer is fenced and the position read.
+  const spare = req.feedThread === false ? undefined : startFeedThread();
+  let lease: ProducerLease | undefined;
   try {
+    lease = await deps.producers.acquire(req.replayId, { compression: req.compression });
     // Read only after the fence above: no older attempt can commit past this position any more.
     const stored = await readPosition(deps.kafka, req.positionsTopic, req.replayId);
     let position: ReplayPosition;
@@ -200,8 +197,7 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
       position: position.consumed,
       done: position.done,
     });
-    const partitions = await keyPartitions(deps.kafka, req.topic);
-    const pass = new PassRunner(lease.producer, { ...req, loop }, hooks, runs, order, partitions);
+    const pass = new PassRunner(lease.producer, { ...req, loop }, hooks, runs, order, spare);
     for (;;) {
       if (position.done) {
         const p = progressOf(position, { rowsRead: position.produced + position.rejected, rate: 0, done: true });
@@ -211,7 +207,8 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
       position = await pass.run(position);
     }
   } finally {
-    await lease.release();
+    await spare?.close();
+    await lease?.release();
   }
 }
 
@@ -252,17 +249,6 @@ function initialPosition(order: ReplayOrder, fingerprint: SourceFingerprint, run
   };
 }
 
-const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
-
-/** Whether a kafkajs error (or one it wraps) says that a newer producer with the same transactional id fenced this one. */
-export function isFenced(err: unknown): boolean {
-  for (let e = err as { type?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
-
 /** Where each run of the pass stands: the cursors a position records. */
 class RunCursors {
   private readonly offsets: number[];
@@ -290,7 +276,6 @@ class RunCursors {
 
 /** One pass over the file from a position, committing as it goes. */
 class PassRunner {
-  private readonly compression: CompressionTypes;
   private readonly batchSize: number;
   private readonly pacer: Pacer;
   private pacedRows = 0;
@@ -304,14 +289,14 @@ class PassRunner {
   private stats: PassStats = { feedWaitMs: 0, commitWaitMs: 0, paceWaitMs: 0, transactions: 0, wallMs: 0 };
 
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: ReplayProducer,
     private readonly req: ReplayRequest,
     private readonly hooks: ReplayHooks,
     private readonly runs: RunPlan[],
     private readonly order: ReplayOrder,
-    private readonly partitions: KeyPartitions | undefined,
+    /** A feed thread started ahead, for the first pass. */
+    private spare: StartedFeedThread | undefined,
   ) {
-    this.compression = req.compression === 'none' ? CompressionTypes.None : CompressionTypes.GZIP;
     this.batchSize = req.batchSize ?? DEFAULT_BATCH_SIZE;
     // A pacer per attempt: a resumed replay keeps the speed from where it resumes instead of racing to catch up.
     this.pacer = new Pacer(req.speed, Date.now());
@@ -326,7 +311,12 @@ class PassRunner {
     this.rateWindow = { at: Date.now(), rows: from.produced + from.rejected };
     const cursors = new RunCursors(from.cursors);
     const feedOptions = { file: this.req.file, runs: this.runs, order: this.order, from: from.cursors };
-    const feed = this.req.feedThread === false ? await openInlineFeed(feedOptions) : openThreadFeed(feedOptions);
+    let feed: RowFeed;
+    if (this.req.feedThread === false) feed = await openInlineFeed(feedOptions);
+    else {
+      feed = (this.spare ?? startFeedThread()).open(feedOptions);
+      this.spare = undefined;
+    }
     try {
       const paced = this.req.speed.mode !== 'max';
       let batch = newBatch();
@@ -421,38 +411,25 @@ class PassRunner {
   }
 
   private async commit(batch: Batch, position: ReplayPosition): Promise<void> {
-    const txn = await this.producer.transaction();
+    const producer = this.producer;
     try {
-      let ticks: Message[] = [];
-      let dead: Message[] = [];
-      let bytes = 0;
-      const send = async (last: boolean) => {
-        const topicMessages = [
-          { topic: this.req.topic, messages: ticks },
-          { topic: this.req.dlqTopic, messages: dead },
-          { topic: this.req.positionsTopic, messages: last ? [positionMessage(this.req.replayId, position)] : [] },
-        ].filter((t) => t.messages.length > 0);
-        ticks = [];
-        dead = [];
-        bytes = 0;
-        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, compression: this.compression });
-      };
+      await producer.begin();
       for (const part of batch.parts) {
         const c = part.chunk;
         const data = chunkBytes(c);
-        const partitions = this.partitions ? c.messageKeys.map((k) => this.partitions!.of(k)) : undefined;
+        const timestamp = Number(c.timestamp);
         for (let i = part.from; i < part.to; i++) {
-          if (c.kinds[i] === TICK) ticks.push(messageAt(c, data, i, partitions?.[c.messageKeyIds[i]]));
-          else dead.push(messageAt(c, data, i));
-          bytes += rowBytes(part.chunk, i) + 64;
-          if (bytes >= MAX_REQUEST_BYTES || ticks.length + dead.length >= MAX_REQUEST_MESSAGES) await send(false);
+          const m = messageAt(c, data, i);
+          const topic = c.kinds[i] === TICK ? this.req.topic : this.req.dlqTopic;
+          while (!producer.send(topic, m.value, m.key, m.headers, timestamp)) await producer.room();
         }
       }
-      // The position goes with the last request: the transaction holds it whatever else it holds.
-      await send(true);
-      await txn.commit();
+      // The position goes with the batch: the transaction holds it whatever else it holds.
+      const p = positionMessage(this.req.replayId, position);
+      while (!producer.send(this.req.positionsTopic, Buffer.from(p.value), p.key)) await producer.room();
+      await producer.commit();
     } catch (err) {
-      await txn.abort().catch(() => undefined);
+      await producer.abort().catch(() => undefined);
       if (!isFenced(err)) throw err;
       this.hooks.log.warn('replay producer fenced: a newer attempt of the replay took over; this attempt stops', {
         replayId: this.req.replayId,

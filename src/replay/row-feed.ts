@@ -37,7 +37,7 @@ export type FeedToOwner =
   | { type: 'chunk'; chunk: PackedChunk }
   | { type: 'end' }
   | { type: 'error'; name: string; message: string; stack?: string };
-export type OwnerToFeed = { type: 'credit' };
+export type OwnerToFeed = { type: 'start'; options: FeedOptions } | { type: 'credit' };
 
 /** Reads, validates and packs in this thread. */
 export async function openInlineFeed(opts: FeedOptions): Promise<RowFeed> {
@@ -59,9 +59,45 @@ function threadScript(): string {
   return `${register} require(${JSON.stringify(entry)});`;
 }
 
+/** A feed thread that has started (loading its modules takes a few hundred ms) and waits for its options. */
+export interface StartedFeedThread {
+  open(opts: FeedOptions): RowFeed;
+  /** Ends the thread when it was never opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a feed thread ahead of time, so that it loads while the replay fences its producer and reads
+ * its position; open() then hands it the options.
+ */
+export function startFeedThread(): StartedFeedThread {
+  const worker = new Worker(threadScript(), {
+    eval: true,
+    execArgv: [],
+    // The packer allocates short-lived strings by the megabyte: a young generation that holds a chunk's
+    // worth of them keeps them out of the old generation.
+    resourceLimits: { maxYoungGenerationSizeMb: 64 },
+  });
+  let opened = false;
+  return {
+    open(opts) {
+      if (opened) throw new Error('a feed thread is opened once');
+      opened = true;
+      worker.postMessage({ type: 'start', options: opts } satisfies OwnerToFeed);
+      return feedOf(worker);
+    },
+    async close() {
+      if (!opened) await worker.terminate();
+    },
+  };
+}
+
 /** Reads, validates and packs on a worker thread. */
 export function openThreadFeed(opts: FeedOptions): RowFeed {
-  const worker = new Worker(threadScript(), { eval: true, workerData: opts, execArgv: [] });
+  return startFeedThread().open(opts);
+}
+
+function feedOf(worker: Worker): RowFeed {
   const ready: PackedChunk[] = [];
   let ended = false;
   let failure: Error | undefined;

@@ -55,7 +55,9 @@ describe('ChunkPacker and messageAt', () => {
       expect(text(got.key)).toBe(want.key);
       expect(text(got.value)).toBe(want.value);
       expect(got.timestamp).toBe(want.timestamp);
-      expect(Object.fromEntries(Object.entries(got.headers!).map(([k, v]) => [k, text(v)]))).toEqual(want.headers);
+      expect(Object.fromEntries(got.headers.flatMap((h) => Object.entries(h)).map(([k, v]) => [k, text(v)]))).toEqual(
+        want.headers,
+      );
       expect(chunk.lines[i]).toBe(rows[i].line);
       expect(chunk.ends[i]).toBe(rows[i].end);
       expect(chunk.keyTable[chunk.keyIds[i]]).toBe(rows[i].key);
