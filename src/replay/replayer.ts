@@ -20,7 +20,7 @@ import { TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packe
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import { isFenced, type ProducerLease, type ProducerPool, type ReplayProducer } from './producer-pool';
-import { openInlineFeed, startFeedThread, type RowFeed, type StartedFeedThread } from './row-feed';
+import { ROWS_PER_CHUNK, openInlineFeed, startFeedThread, type RowFeed, type StartedFeedThread } from './row-feed';
 import { openOrderedSource } from './ordered-source';
 
 export interface ReplayRequest {
@@ -143,6 +143,23 @@ function progressOf(p: ReplayPosition, extra: { rowsRead: number; rate: number; 
     done: extra.done,
     updatedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Rows per feed chunk. A chunk's rows get their ingestion time when the chunk is packed, a few chunks
+ * ahead of sending: at full speed big chunks are cheapest; when paced, a chunk holds about a tenth of
+ * a second of rows, so `ingested_at` stays within a few tenths of a second of the send.
+ */
+export function chunkRows(speed: ReplaySpeed): number {
+  switch (speed.mode) {
+    case 'max':
+      return ROWS_PER_CHUNK;
+    case 'rows':
+      return Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(speed.rowsPerSecond / 10)));
+    case 'days':
+      // A trading day is one row per symbol: tens of rows for index files.
+      return Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(speed.tradingDaysPerSecond * 2)));
+  }
 }
 
 /** Runs a replay until the file is done (or, in loop mode, until stopped). */
@@ -310,7 +327,13 @@ class PassRunner {
     const live = { ...from };
     this.rateWindow = { at: Date.now(), rows: from.produced + from.rejected };
     const cursors = new RunCursors(from.cursors);
-    const feedOptions = { file: this.req.file, runs: this.runs, order: this.order, from: from.cursors };
+    const feedOptions = {
+      file: this.req.file,
+      runs: this.runs,
+      order: this.order,
+      from: from.cursors,
+      rowsPerChunk: chunkRows(this.req.speed),
+    };
     let feed: RowFeed;
     if (this.req.feedThread === false) feed = await openInlineFeed(feedOptions);
     else {
