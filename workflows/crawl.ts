@@ -33,7 +33,7 @@ import { crawlNowUpdate, crawlStatusQuery, newPartitionsSignal, type CrawlStatus
 export interface CrawlWorkflowInput extends CrawlInput {
   /** After its last notice, a workflow started by notices waits this long (ms) for more. Default 300,000. */
   idleMs?: number;
-  /** Notices arriving within this many ms are registered in one batch. Default 500. */
+  /** Notices arriving within this many ms are registered in one batch. Default 200. */
   batchMs?: number;
   /** Continue as new once the history holds this many events. Default 2,000. */
   maxHistoryEvents?: number;
@@ -128,7 +128,7 @@ function noticeResult(input: CrawlInput): CrawlResult {
 }
 
 export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlResult> {
-  const { idleMs = 300_000, batchMs = 500, maxHistoryEvents = 2_000, carry, ...crawl } = input;
+  const { idleMs = 300_000, batchMs = 200, maxHistoryEvents = 2_000, carry, ...crawl } = input;
   const pending = new Set<string>(carry?.pending ?? []);
   const counters: Counters = carry?.counters ?? {
     crawls: 0,

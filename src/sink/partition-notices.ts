@@ -10,7 +10,7 @@ export interface NoticeLogger {
 }
 
 export interface PartitionNotifierOptions {
-  /** Least time between two sends, in ms. Default 1,000. */
+  /** Least time between two sends, in ms. Default 250. */
   intervalMs?: number;
   /** Most partitions in one notice; more go in the next. Default 500. */
   maxPerNotice?: number;
@@ -31,7 +31,7 @@ export class PartitionNotifier {
     private readonly send: (partitions: string[]) => Promise<void>,
     private readonly options: PartitionNotifierOptions = {},
   ) {
-    this.intervalMs = options.intervalMs ?? 1000;
+    this.intervalMs = options.intervalMs ?? 250;
     this.maxPerNotice = options.maxPerNotice ?? 500;
   }
 
