@@ -73,9 +73,17 @@ function lagWatcher(config: TicklakeConfig, groupId: string) {
   const admin = testKafka(config.kafka).admin();
   const connected = admin.connect();
   return {
+    /** The group's total lag; retried while the broker answers with a retriable error (NOT_COORDINATOR on a fresh broker). */
     async total(): Promise<bigint> {
       await connected;
-      return [...(await groupLag(admin, groupId, config.kafka.topic)).values()].reduce((a, b) => a + b, 0n);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return [...(await groupLag(admin, groupId, config.kafka.topic)).values()].reduce((a, b) => a + b, 0n);
+        } catch (err) {
+          if (!(err as { retriable?: boolean }).retriable || attempt >= 50) throw err;
+          await sleep(100);
+        }
+      }
     },
     close: () => admin.disconnect(),
   };
@@ -240,7 +248,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     args: [{ ...sinkInput(config), crawl: undefined }],
   });
-  while ((await lag.total()) > 0n) await sleep(100);
+  while ((await lag.total()) > 0n) await sleep(25);
   const caughtUp = Date.now();
   const cpu = process.cpuUsage(cpuBefore);
   const cpuMs = (cpu.user + cpu.system) / 1000;

@@ -465,7 +465,7 @@ async function measureTicklake(args: {
       `${tick.sinkTailS} s later, catalog complete (${tick.catalogVia}) ${tick.catalogS} s later, cold query ${tick.coldQueryMs} ms ` +
       `(${tick.coldObjects} objects; ${JSON.stringify(tick.coldPhases)}); warm query median ${tick.warmQueryMs} ms ` +
       `(${tick.warmRunsMs.join(' ')}); then a crawl (${tick.crawlScan}) ${tick.crawlS} s ` +
-      `${JSON.stringify(tick.crawlPhases)} and a full crawl ${tick.fullCrawlS} s; worker peak RSS ${peakRssMb} MB`,
+      `${JSON.stringify(tick.crawlPhases)} and a full crawl ${tick.fullCrawlS} s; worker peak RSS ${Number.isNaN(peakRssMb) ? 'measured on the first run only' : `${peakRssMb} MB`}`,
   );
   log(`ticklake: CPU seconds per phase (worker, services, this process): ${JSON.stringify(tick.cpu)}`);
   return tick;

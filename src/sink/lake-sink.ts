@@ -3,7 +3,7 @@
  * to it into the lake, exactly once, within a freshness bound, in bounded memory.
  *
  * - Each assigned Kafka partition has a {@link PartitionWriter} (buffer, cuts, manifests, objects).
- * - A ticker flushes a partition when a rotation rule says so (records, bytes, age); offsets are
+ * - A ticker flushes a partition when a rotation rule says so (records, bytes, batch, drained, age); offsets are
  *   committed after the flush's objects are durable. When a partition holds nothing, its fetch
  *   position (which is past transaction markers) is committed, so the lag can reach zero.
  * - Backpressure: eachBatch does not return while its partition is full or the sink holds more than
@@ -24,7 +24,7 @@ import {
   type FlushResult,
   type SinkStorage,
 } from './partition-writer';
-import { flushAfterMs, rotationDue, type RotationLimits } from './rotation';
+import { fetchShowsBacklog, flushAfterMs, rotationDue, type RotationLimits } from './rotation';
 
 export interface SinkSettings extends RotationLimits {
   topic: string;
@@ -139,6 +139,10 @@ interface PartitionState {
   committed: bigint;
   position: bigint;
   highWatermark: bigint;
+  /** Fetches since the last catch-up showed a backlog (more behind them, or many records at once). */
+  backlog: boolean;
+  /** Read to the end of a backlog since the last flush started: flush the rest now (rotation rule `drained`). */
+  drained: boolean;
   flushing: Promise<void> | undefined;
   failures: number;
   retryAt: number;
@@ -221,6 +225,7 @@ export class LakeSink {
       if (!s || e.payload.batchSize !== 0 || e.payload.topic !== topic) return;
       s.position = max(s.position, BigInt(e.payload.lastOffset) + 1n);
       s.highWatermark = max(s.highWatermark, BigInt(e.payload.highWatermark));
+      this.noteFetch(s, 0);
     });
     c.on(c.events.CRASH, (e) => {
       if (e.payload.restart) {
@@ -384,6 +389,8 @@ export class LakeSink {
       committed: -1n,
       position: -1n,
       highWatermark: 0n,
+      backlog: false,
+      drained: false,
       flushing: undefined,
       failures: 0,
       retryAt: 0,
@@ -409,6 +416,7 @@ export class LakeSink {
     s.writer.addBatch(batch.messages, Date.now());
     s.position = max(s.position, BigInt(batch.lastOffset()) + 1n);
     s.highWatermark = max(s.highWatermark, BigInt(batch.highWatermark));
+    this.noteFetch(s, batch.messages.length);
     payload.resolveOffset(batch.lastOffset());
 
     // Backpressure: while this partition is full or the sink over its budget, do not return (kafkajs
@@ -434,6 +442,16 @@ export class LakeSink {
     }
   }
 
+  /** Marks the end of a backlog: the partition caught up after fetches that showed one. */
+  private noteFetch(s: PartitionState, records: number): void {
+    const behind = s.highWatermark > s.position;
+    if (fetchShowsBacklog(records, behind, this.settings)) s.backlog = true;
+    if (!behind && s.backlog) {
+      s.backlog = false;
+      s.drained = true;
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
     const flushAfter = flushAfterMs(this.settings.flushMs, this.expectedWriteMs, this.tickMs);
@@ -441,12 +459,15 @@ export class LakeSink {
       if (s.flushing || now < s.retryAt) continue;
       const w = s.writer;
       const due = rotationDue(
-        { records: w.size, bytes: w.bufferedBytes, oldestReceivedAt: w.oldestReceivedAt },
+        { records: w.size, bytes: w.bufferedBytes, oldestReceivedAt: w.oldestReceivedAt, drained: s.drained },
         this.settings,
         now,
         flushAfter,
       );
-      if (due || (w.size === 0 && s.position > s.committed && s.committed >= 0n)) void this.flush(s);
+      if (due || (w.size === 0 && s.position > s.committed && s.committed >= 0n)) {
+        s.drained = false;
+        void this.flush(s);
+      }
     }
   }
 

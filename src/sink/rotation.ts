@@ -8,6 +8,9 @@
  *   rather than waiting for its age. Under a backlog this pipelines writes with fetching; when writes
  *   are slow, the next cut simply takes more (group commit). Live traffic of a few thousand records
  *   per second never reaches it within the age bound;
+ * - drained: the partition has just read to the end of a backlog (its fetches had more behind them,
+ *   or brought many records at once): nothing more is waiting to be batched with, so the rest goes
+ *   out now instead of waiting for its age. Live traffic, fetched as it comes, never sets it;
  * - age: the oldest buffered record was received so long ago that the flush must start now for the
  *   record to be in a durable object within `flushMs` (SINK_FLUSH_MS) of its receipt.
  */
@@ -24,12 +27,24 @@ export interface BufferState {
   bytes: number;
   /** Receive time (ms since the epoch) of the oldest buffered record; undefined when empty. */
   oldestReceivedAt?: number;
+  /** The partition has read to the end of a backlog since its last flush started. */
+  drained?: boolean;
 }
 
-export type RotationReason = 'records' | 'bytes' | 'batch' | 'age';
+export type RotationReason = 'records' | 'bytes' | 'batch' | 'drained' | 'age';
 
 /** The part of a full flush that is worth writing without waiting for the age rule. */
 export const BATCH_FRACTION = 16;
+
+/** A fetch bringing this part of a full flush at once shows a backlog. */
+export const BACKLOG_FRACTION = 64;
+
+/**
+ * Whether a fetch of `records` records shows a backlog: the partition had more to read behind it
+ * (`behind`), or the fetch brought at least a sixty-fourth of a full flush at once.
+ */
+export const fetchShowsBacklog = (records: number, behind: boolean, l: Pick<RotationLimits, 'maxRecords'>): boolean =>
+  behind || records >= Math.max(1, Math.floor(l.maxRecords / BACKLOG_FRACTION));
 
 export const recordsReached = (b: BufferState, l: RotationLimits): boolean => b.records >= l.maxRecords;
 
@@ -62,6 +77,7 @@ export function rotationDue(
   if (recordsReached(b, l)) return 'records';
   if (bytesReached(b, l)) return 'bytes';
   if (batchReached(b, l)) return 'batch';
+  if (b.drained) return 'drained';
   if (ageReached(b, l, now, flushAfter)) return 'age';
   return undefined;
 }

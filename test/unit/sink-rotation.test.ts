@@ -4,6 +4,7 @@ import {
   batchReached,
   bytesReached,
   cutCount,
+  fetchShowsBacklog,
   flushAfterMs,
   recordsReached,
   rotationDue,
@@ -22,11 +23,24 @@ describe('rotation rules', () => {
     expect(rotationDue({ records: 2, bytes: 63, oldestReceivedAt: 1000 }, L, 1001, 500)).toBe('batch');
     expect(rotationDue({ records: 5, bytes: 62, oldestReceivedAt: 1000 }, L, 1001, 500)).toBeUndefined();
     expect(batchReached({ records: 5, bytes: 62 }, L)).toBe(false);
+    expect(rotationDue({ records: 5, bytes: 10, oldestReceivedAt: 1000, drained: true }, L, 1001, 500)).toBe('drained');
+    expect(rotationDue({ records: 0, bytes: 0, drained: true }, L, 1001, 500)).toBeUndefined();
     expect(rotationDue({ records: 5, bytes: 10, oldestReceivedAt: 1000 }, L, 1500, 500)).toBe('age');
     expect(rotationDue({ records: 5, bytes: 10, oldestReceivedAt: 1000 }, L, 1499, 500)).toBeUndefined();
     expect(recordsReached({ records: 99, bytes: 0 }, L)).toBe(false);
     expect(bytesReached({ records: 1, bytes: 999 }, L)).toBe(false);
     expect(ageReached({ records: 0, bytes: 0, oldestReceivedAt: 0 }, L, 10_000, 1)).toBe(false);
+  });
+
+  it('tells a backlog from live traffic by the fetch', () => {
+    const limits = { maxRecords: 6400 };
+    // More behind the fetch: a backlog, however small the fetch.
+    expect(fetchShowsBacklog(1, true, limits)).toBe(true);
+    // A sixty-fourth of a full flush at once: a backlog read in one fetch.
+    expect(fetchShowsBacklog(100, false, limits)).toBe(true);
+    // A small fetch that reached the end: live traffic.
+    expect(fetchShowsBacklog(99, false, limits)).toBe(false);
+    expect(fetchShowsBacklog(0, false, { maxRecords: 10 })).toBe(false);
   });
 
   it('starts a flush early enough for the write to finish inside the bound', () => {
