@@ -21,8 +21,8 @@ import { loadConfig } from '../src/config';
 import {
   prepareInfrastructure,
   runCrawl,
+  sinkInput,
   startReplay,
-  startSink,
   waitForSinkCaughtUp,
   workflowIds,
 } from '../src/pipeline';
@@ -55,7 +55,13 @@ async function main(): Promise<void> {
   try {
     // ---- the lake of the real file ----------------------------------------------------------------
     let t = Date.now();
-    const sink = await startSink(client, config);
+    // Without partition notices: they would register the lake as it is written (and recreate the
+    // catalog emptied below), so the crawls would have nothing left to do.
+    const sink = await client.workflow.start('sinkWorkflow', {
+      workflowId: workflowIds.sink(config.kafka.topic),
+      taskQueue: config.temporal.taskQueue,
+      args: [{ ...sinkInput(config), crawl: undefined }],
+    });
     await (await startReplay(client, config, { file, replayId: `${id}-full` })).result();
     await waitForSinkCaughtUp(config, 600_000);
     console.log(
@@ -63,7 +69,7 @@ async function main(): Promise<void> {
     );
 
     // ---- full crawl from an empty catalog ---------------------------------------------------------
-    // The sink's notices may have created the table already: empty the catalog first.
+    // Empty the catalog first, in case an earlier crawl workflow of this table is still around.
     await client.workflow
       .getHandle(workflowIds.crawl(config.glue.database, config.glue.table))
       .terminate('benchmark: full crawl from an empty catalog')
