@@ -432,6 +432,8 @@ export function launchSpec(name: ServiceName, paths: ServicePaths): LaunchSpec {
           '--port',
           `${LOCAL_HOST}:${LOCAL_PORTS.s3}`,
           '--quiet',
+          // Keep connections open between requests, as S3 does (versitygw closes each one by default).
+          '--keep-alive',
           'posix',
           root,
         ],
