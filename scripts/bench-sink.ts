@@ -17,10 +17,11 @@
  *
  * Prints the figures, and as its last line one JSON object.
  * Knobs: BENCH_SINK_COPIES (times the file is produced, default 1), BENCH_SINK_RATE,
- * BENCH_SINK_FRESHNESS_S, BENCH_SINK_BASELINE_S.
+ * BENCH_SINK_FRESHNESS_S, BENCH_SINK_BASELINE_S, BENCH_SINK_PROFILE (a .cpuprofile file for the drain).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import inspector from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +49,8 @@ const COPIES = env('BENCH_SINK_COPIES', 1);
 const RATE = env('BENCH_SINK_RATE', 2000);
 const FRESHNESS_S = env('BENCH_SINK_FRESHNESS_S', 30);
 const BASELINE_S = env('BENCH_SINK_BASELINE_S', 15);
+/** Where to write a V8 CPU profile of the drain (this process: the sink and its worker), if set. */
+const PROFILE = process.env.BENCH_SINK_PROFILE ? path.resolve(process.env.BENCH_SINK_PROFILE) : undefined;
 const DEFAULT_REAL = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv');
 const FILE = [process.env.TICKLAKE_REAL_CSV, DEFAULT_REAL].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
 
@@ -305,6 +308,12 @@ async function main(): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   const idleRss = peakRss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const profiler = PROFILE ? new inspector.Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const started = Date.now();
   const cpuBefore = process.cpuUsage();
   const loadBefore = os.loadavg()[0];
@@ -315,6 +324,12 @@ async function main(): Promise<void> {
   });
   while ((await lag.total()) > 0n) await sleep(25);
   const caughtUp = Date.now();
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+    console.error(`drain: CPU profile of this process written to ${PROFILE}`);
+  }
   const cpu = process.cpuUsage(cpuBefore);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   clearInterval(sampler);
