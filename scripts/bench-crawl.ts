@@ -21,8 +21,8 @@ import { loadConfig } from '../src/config';
 import {
   prepareInfrastructure,
   runCrawl,
-  sinkInput,
   startReplay,
+  startSink,
   waitForSinkCaughtUp,
   workflowIds,
 } from '../src/pipeline';
@@ -57,11 +57,7 @@ async function main(): Promise<void> {
     let t = Date.now();
     // Without partition notices: they would register the lake as it is written (and recreate the
     // catalog emptied below), so the crawls would have nothing left to do.
-    const sink = await client.workflow.start('sinkWorkflow', {
-      workflowId: workflowIds.sink(config.kafka.topic),
-      taskQueue: config.temporal.taskQueue,
-      args: [{ ...sinkInput(config), crawl: undefined }],
-    });
+    const sink = await startSink(client, config, { notices: false });
     await (await startReplay(client, config, { file, replayId: `${id}-full` })).result();
     await waitForSinkCaughtUp(config, 600_000);
     console.log(

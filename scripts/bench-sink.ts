@@ -35,13 +35,13 @@ import { createKafka, ensureTopics, groupLag } from '../src/adapters/kafka';
 import { connectClient, connectWorker } from '../src/adapters/temporal';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { tableRoot } from '../src/lake-layout';
-import { prepareInfrastructure, sinkInput, workflowIds } from '../src/pipeline';
+import { prepareInfrastructure, startSink } from '../src/pipeline';
 import { ProducerPool } from '../src/replay/producer-pool';
 import { runReplay } from '../src/replay/replayer';
 import { decodeLines } from '../src/sink/format';
 import type { FlushResult } from '../src/sink/partition-writer';
 import { s3SinkStorage } from '../src/sink/storage';
-import { pauseSignal, sinkStatusQuery } from '../workflows/definitions';
+import { stopSink } from './bench/common';
 import { SAMPLE_CSV, TickProducer, listKeys, sourceRows, testKafka, toMessage } from '../test/integration/sink-support';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -287,15 +287,9 @@ async function main(): Promise<void> {
   );
   await warmProducer.close();
   const warmLag = lagWatcher(warm, warm.sink.groupId);
-  const warmSink = await c.workflow.start('sinkWorkflow', {
-    workflowId: workflowIds.sink(warm.kafka.topic),
-    taskQueue: warm.temporal.taskQueue,
-    args: [{ ...sinkInput(warm), crawl: undefined }],
-  });
+  const warmSink = await startSink(c, warm, { notices: false });
   while ((await warmLag.total()) > 0n) await sleep(25);
-  await warmSink.signal(pauseSignal);
-  while ((await warmSink.query(sinkStatusQuery)).state !== 'paused') await sleep(25);
-  await warmSink.terminate('warm-up over');
+  await stopSink(warmSink);
   await warmLag.close();
   joinedAt = 0;
   firstReceived = Number.POSITIVE_INFINITY;
@@ -317,11 +311,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const cpuBefore = process.cpuUsage();
   const loadBefore = os.loadavg()[0];
-  const sink = await c.workflow.start('sinkWorkflow', {
-    workflowId: workflowIds.sink(config.kafka.topic),
-    taskQueue: config.temporal.taskQueue,
-    args: [{ ...sinkInput(config), crawl: undefined }],
-  });
+  const sink = await startSink(c, config, { notices: false });
   while ((await lag.total()) > 0n) await sleep(25);
   const caughtUp = Date.now();
   if (profiler) {
@@ -378,9 +368,7 @@ async function main(): Promise<void> {
   );
 
   await lag.close();
-  await sink.signal(pauseSignal);
-  while ((await sink.query(sinkStatusQuery)).state !== 'paused') await sleep(100);
-  await sink.terminate('benchmark over');
+  await stopSink(sink);
   worker.shutdown();
   await running;
 

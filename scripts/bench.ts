@@ -48,7 +48,6 @@ import {
 } from '../src/pipeline';
 import { parseExamples, type DocExample } from '../src/query/examples';
 import type { QueryResult, ReplayProgress } from '../activities/types';
-import { pauseSignal, sinkStatusQuery } from '../workflows/definitions';
 import { SERVICE_NAMES } from '../src/services';
 import { runBaseline, type BaselineResult } from './bench/baseline';
 import {
@@ -62,6 +61,7 @@ import {
   readLakeObjects,
   realCsvOrExit,
   sleep,
+  stopSink,
   tempDataDir,
   totalLag,
   uniqueNames,
@@ -231,16 +231,6 @@ function countsFromResult(result: QueryResult): Record<string, number> {
   const n = result.columns.findIndex((c) => c.name === 'ticks');
   const pairs: [string, number][] = result.rows.map((r) => [String(r[sym]), Number(r[n])]);
   return Object.fromEntries(pairs.sort(([a], [b]) => (a < b ? -1 : 1)));
-}
-
-async function stopSink(sink: WorkflowHandle): Promise<void> {
-  await sink.signal(pauseSignal).catch(() => undefined);
-  await waitFor(
-    'the sink to drain and pause',
-    async () => (await sink.query(sinkStatusQuery)).state === 'paused',
-    60_000,
-  ).catch(() => undefined);
-  await sink.terminate('benchmark over').catch(() => undefined);
 }
 
 /** Phase 3: a second group drains the whole topic; records/s from its join to lag 0. */

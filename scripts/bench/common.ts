@@ -11,12 +11,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { WorkflowHandle } from '@temporalio/client';
 import { getObjectBytes } from '../../src/adapters/s3';
 import { committedOffsets, endOffsets, groupLag } from '../../src/adapters/kafka';
 import { listKeys, mapLimit } from '../../src/catalog/lake-scan';
 import { REPO_ROOT, localPorts, type KafkaConfig } from '../../src/config';
 import { decodeLines } from '../../src/sink/format';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services';
+import { pauseSignal, sinkStatusQuery } from '../../workflows/definitions';
 
 const run = promisify(execFile);
 
@@ -373,4 +375,15 @@ export async function readLakeObjects(
     if (!body) throw new Error(`s3://${bucket}/${key} was listed but cannot be read`);
     return { key, records: decodeLines(body, key).map((line) => JSON.parse(line) as Record<string, unknown>) };
   });
+}
+
+/** Pauses a sink workflow (it drains and commits), waits for it to say so, then terminates it. */
+export async function stopSink(sink: WorkflowHandle): Promise<void> {
+  await sink.signal(pauseSignal).catch(() => undefined);
+  await waitFor(
+    'the sink to drain and pause',
+    async () => (await sink.query(sinkStatusQuery)).state === 'paused',
+    60_000,
+  ).catch(() => undefined);
+  await sink.terminate('benchmark over').catch(() => undefined);
 }

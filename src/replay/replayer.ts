@@ -151,14 +151,15 @@ function progressOf(p: ReplayPosition, extra: { rowsRead: number; rate: number; 
  * a second of rows, so `ingested_at` stays within a few tenths of a second of the send.
  */
 export function chunkRows(speed: ReplaySpeed): number {
+  const clamp = (rows: number) => Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(rows)));
   switch (speed.mode) {
     case 'max':
       return ROWS_PER_CHUNK;
     case 'rows':
-      return Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(speed.rowsPerSecond / 10)));
+      return clamp(speed.rowsPerSecond / 10);
     case 'days':
       // A trading day is one row per symbol: tens of rows for index files.
-      return Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(speed.tradingDaysPerSecond * 2)));
+      return clamp(speed.tradingDaysPerSecond * 2);
   }
 }
 
