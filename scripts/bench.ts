@@ -3,7 +3,7 @@
  * against a baseline built like simple Kafka-to-S3 scripts, in one run. docs/benchmarks.md explains
  * the method and holds the figures.
  *
- * By default it runs on a stack of services of its own (port offset 26000, a temporary data dir,
+ * By default it runs on a stack of services of its own (port offset 5000, a temporary data dir,
  * stopped at the end), so other work on the default services neither slows it nor is disturbed;
  * `--shared` uses the configured services instead. The worker runs as a subprocess (src/worker-main.ts),
  * so its peak RSS (VmHWM) and CPU time are its own. Phases:
@@ -494,7 +494,7 @@ async function main(): Promise<void> {
   const opts = new Command('npm run bench --')
     .description('CSV to queryable on the real data file, against a baseline of simple scripts')
     .option('--shared', 'use the configured services instead of a stack of its own')
-    .option('--offset <n>', 'port offset of its own stack', '26000')
+    .option('--offset <n>', 'port offset of its own stack', '5000')
     .option('--keep-stack', 'leave its own stack running (and its data dir) at the end')
     .option(
       '--data-dir <dir>',

@@ -14,7 +14,7 @@
  * crawl, and compares every record of the lake with the CSV: count per symbol, no duplicate
  * (symbol, trade_date), every field equal.
  *
- * Stack: port offset 25000 (`--offset`), a temporary data dir, stopped at the end (logs kept on failure).
+ * Stack: port offset 15000 (`--offset`), a temporary data dir, stopped at the end (logs kept on failure).
  * File: TICKLAKE_CHAOS_CSV, else TICKLAKE_REAL_CSV; `--sample` for data/sample.csv (a quick run).
  * The last line is one JSON object: faults, rows, missing, duplicated, differing, ...; the exit code is
  * non-zero when any of missing, duplicated, differing, unexpected is not 0 or a fault did not recover.
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     .option('--rate <rows/s>', 'replay speed while faults are injected (default: the file over ~20 s per fault)')
     .option('--seconds-per-fault <s>', 'replay time planned per fault (sets the default --rate)', '20')
     .option('--seed <n>', 'seed of the fault order and timing (default: random, printed)')
-    .option('--offset <n>', 'port offset of the stack', '25000')
+    .option('--offset <n>', 'port offset of the stack', '15000')
     .option('--recovery-timeout <s>', 'how long a fault may take to recover', '300')
     .option('--keep', 'leave the stack and its data dir in place at the end')
     .parse(process.argv.slice(2), { from: 'user' })

@@ -5,7 +5,7 @@
  * file exactly once: same count per symbol, no duplicate (symbol, trade_date), values identical to
  * the source. During the outage the sink holds a bounded number of records in memory.
  *
- * It restarts services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=30000, a temporary
+ * It restarts services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=20000, a temporary
  * data dir), which it starts and stops. The real file (TICKLAKE_REAL_CSV) is used when set.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -36,7 +36,9 @@ import {
 } from './sink-support';
 
 const run = promisify(execFile);
-const OFFSET = 30000;
+// Every port of the stack stays below Linux's ephemeral range (32768-60999), where an outgoing
+// connection may already hold it.
+const OFFSET = 20000;
 const REAL = process.env.TICKLAKE_REAL_CSV;
 const FILE = REAL && fs.existsSync(REAL) ? REAL : SAMPLE_CSV;
 /** Seconds over which the live part of the file is produced: about as long as the chaos lasts. */
