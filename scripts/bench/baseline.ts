@@ -46,8 +46,13 @@ export interface BaselineResult {
   rowsAnswered: number;
 }
 
-/** Hive folder of a record, as a hand-written consumer would build it. */
-function objectKey(prefix: string, r: { symbol: string; trade_date: string }, partition: number, offset: string) {
+/** Hive folder of a record, as a hand-written consumer would build it (bench:sink's baseline writes the same). */
+export function baselineObjectKey(
+  prefix: string,
+  r: { symbol: string; trade_date: string },
+  partition: number,
+  offset: string,
+) {
   return `${prefix}ticks/symbol=${encodeURIComponent(r.symbol)}/year=${r.trade_date.slice(0, 4)}/${partition}-${offset}.json`;
 }
 
@@ -132,7 +137,7 @@ export async function runBaseline(args: {
       await s3.send(
         new PutObjectCommand({
           Bucket: config.lake.bucket,
-          Key: objectKey(prefix, record, partition, message.offset),
+          Key: baselineObjectKey(prefix, record, partition, message.offset),
           Body: message.value!,
           ContentType: 'application/json',
         }),
