@@ -1,6 +1,40 @@
 /** Kafka client construction and topic administration (kafkajs). */
-import { Kafka, logLevel, type Admin, type KafkaConfig as KafkajsConfig, type SASLOptions } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type KafkaConfig as KafkajsConfig,
+  type logCreator,
+  type SASLOptions,
+} from 'kafkajs';
+import { errorCodes } from 'kafkajs/src/protocol/error';
 import type { KafkaConfig } from '../config';
+
+/** Broker errors that kafkajs retries by itself: a fresh broker electing a group coordinator, a moving leader. */
+const RETRIED_ERRORS = new Set(errorCodes.filter((e) => e.retriable).map((e) => e.message));
+
+/**
+ * kafkajs's log lines as JSON on stderr (its own format), except that an error response kafkajs is
+ * about to retry counts as debug, not error: on a fresh broker the first group join always meets
+ * "The group coordinator is not available" and then succeeds. An error that outlasts the retries
+ * still reaches the caller as a thrown error.
+ */
+export const kafkaLogCreator: logCreator =
+  (threshold) =>
+  ({ namespace, level, label, log }) => {
+    const { message, timestamp, ...extra } = log;
+    const retried = namespace === 'Connection' && typeof extra.error === 'string' && RETRIED_ERRORS.has(extra.error);
+    const effective = retried ? logLevel.DEBUG : level;
+    if (effective > threshold) return;
+    const line = JSON.stringify({
+      level: retried ? 'DEBUG' : label,
+      timestamp,
+      logger: 'kafkajs',
+      message,
+      ...extra,
+    });
+    process.stderr.write(`${line}\n`);
+  };
 
 /** One Kafka client per process; producers and consumers are created from it. */
 export function createKafka(config: KafkaConfig, clientIdSuffix = ''): Kafka {
@@ -9,6 +43,7 @@ export function createKafka(config: KafkaConfig, clientIdSuffix = ''): Kafka {
     brokers: config.brokers,
     ssl: config.ssl,
     logLevel: logLevel.ERROR,
+    logCreator: kafkaLogCreator,
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
