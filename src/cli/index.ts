@@ -20,11 +20,13 @@ import {
   workflowIds,
 } from '../pipeline';
 import {
+  crawlStatusQuery,
   pauseSignal,
   replayProgressQuery,
   resumeSignal,
   setSpeedUpdate,
   sinkStatusQuery,
+  type CrawlStatus,
   type ReplayStatus,
   type SinkStatus,
 } from '../../workflows/definitions';
@@ -110,6 +112,22 @@ function sinkRows(s: SinkStatus): string {
     s.partitions.map((p) => [p.partition, p.committed, p.highWatermark, p.lag]),
   );
   return `${head}\n${parts}`;
+}
+
+/** One line on the crawl workflow: what it last did when it is running, how it ended otherwise. */
+function crawlLine(workflow: { status: string; closed?: string } | undefined, crawl: CrawlStatus | undefined): string {
+  if (!workflow) return 'crawl: never ran';
+  if (!crawl) return `crawl: ${workflow.status.toLowerCase()}${workflow.closed ? ` at ${workflow.closed}` : ''}`;
+  const last = crawl.lastCrawl;
+  const parts = [
+    last
+      ? `last crawl (${last.scan}): ${last.partitionsFound} partitions seen, ${last.partitionsAdded} added, ${last.durationMs} ms`
+      : 'no crawl yet',
+    `${crawl.partitionsRegistered} partitions registered from sink notices`,
+  ];
+  if (crawl.pendingPartitions > 0) parts.push(`${crawl.pendingPartitions} waiting`);
+  if (crawl.lastError) parts.push(`last error: ${crawl.lastError}`);
+  return `crawl: running (${crawl.crawls} crawls); ${parts.join('; ')}`;
 }
 
 async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayProgress> {
@@ -332,9 +350,11 @@ export function buildProgram(): Command {
       print(g, r, () =>
         fields([
           ['table', `${r.database}.${r.table}`],
+          ['scan', r.reason ? `${r.scan} (${r.reason})` : r.scan],
           ['table created', r.tableCreated],
           ['partitions added', r.partitionsAdded],
-          ['partitions in lake', r.partitionsFound],
+          // A full scan sees every partition; an incremental one only those with new data.
+          [r.scan === 'full' ? 'partitions in lake' : 'partitions with new data', r.partitionsFound],
           ['objects read', r.objectsRead],
           ['columns', r.columns.map((c) => `${c.name}:${c.type}`).join(', ')],
           ['drift', r.drift.join('; ') || 'none'],
@@ -506,9 +526,13 @@ export function buildProgram(): Command {
         lag = undefined;
       }
       let lastCrawl: { status: string; closed?: string } | undefined;
+      let crawl: CrawlStatus | undefined;
       try {
-        const d = await c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table)).describe();
+        const h = c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table));
+        const d = await h.describe();
         lastCrawl = { status: d.status.name, closed: d.closeTime?.toISOString() };
+        // A running crawl workflow lingers for notices between crawls: its own status says what it did.
+        if (d.status.name === 'RUNNING') crawl = await h.query(crawlStatusQuery).catch(() => undefined);
       } catch {
         lastCrawl = undefined;
       }
@@ -523,6 +547,7 @@ export function buildProgram(): Command {
         sink: sinkStatus ?? null,
         lag: lag ?? null,
         lastCrawl: lastCrawl ?? null,
+        crawl: crawl ?? null,
         schedule: crawlSchedule
           ? { every: crawlSchedule.every, paused: crawlSchedule.paused, next: crawlSchedule.next[0] ?? null }
           : null,
@@ -545,13 +570,17 @@ export function buildProgram(): Command {
                 ]),
               ),
         );
-        parts.push(sinkStatus ? sinkRows(sinkStatus) : 'sink: not running');
-        if (lag) parts.push(table(['partition', 'lag (committed)'], Object.entries(lag)));
+        const sinkId = workflowIds.sink(g.config.kafka.topic);
         parts.push(
-          lastCrawl
-            ? `last crawl: ${lastCrawl.status}${lastCrawl.closed ? ` at ${lastCrawl.closed}` : ''}`
-            : 'last crawl: never',
+          sinkStatus ? `sink (${sinkId}), as it reports itself:\n${sinkRows(sinkStatus)}` : 'sink: not running',
         );
+        if (lag) {
+          parts.push(
+            `consumer group '${g.config.sink.groupId}' on the broker (lag from committed offsets):\n` +
+              table(['partition', 'lag'], Object.entries(lag)),
+          );
+        }
+        parts.push(crawlLine(lastCrawl, crawl));
         parts.push(
           crawlSchedule
             ? `crawl schedule: every ${crawlSchedule.every}${crawlSchedule.paused ? ' (paused)' : `, next run ${crawlSchedule.next[0] ?? '?'}`}`

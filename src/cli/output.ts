@@ -14,10 +14,23 @@ export function table(head: string[], rows: Cell[][]): string {
   return t.toString();
 }
 
-/** Key/value pairs as a two-column table. */
-export function fields(pairs: [string, Cell][]): string {
-  const t = new Table({ style: { head: [], border: [] } });
-  for (const [k, v] of pairs) t.push({ [k]: v === null || v === undefined ? '' : String(v) });
+/**
+ * Key/value pairs as a two-column table, no wider than `width` (the terminal's, else 100 columns):
+ * a long value (a table's column list) wraps at word boundaries instead of widening every row.
+ */
+export function fields(pairs: [string, Cell][], width = process.stdout.columns || 100): string {
+  const values = pairs.map(([, v]) => (v === null || v === undefined ? '' : String(v)));
+  const keyWidth = Math.max(0, ...pairs.map(([k]) => k.length)) + 2;
+  const longest = Math.max(0, ...values.map((v) => v.length)) + 2;
+  // Two cells take their widths plus three border characters.
+  const valueWidth = Math.min(longest, Math.max(20, width - keyWidth - 3));
+  const t = new Table({
+    style: { head: [], border: [] },
+    colWidths: [keyWidth, valueWidth],
+    wordWrap: true,
+    wrapOnWordBoundary: true,
+  });
+  pairs.forEach(([k], i) => t.push({ [k]: values[i] }));
   return t.toString();
 }
 
