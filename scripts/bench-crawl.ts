@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { deleteBucketAndObjects } from '../src/adapters/s3';
 import type { CrawlResult } from '../activities/types';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
@@ -119,24 +119,13 @@ async function main(): Promise<void> {
       .terminate('benchmark over')
       .catch(() => undefined);
     await aws.glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
-    await emptyBucket(aws.s3, config.lake.bucket).catch((err: unknown) =>
+    await deleteBucketAndObjects(aws.s3, config.lake.bucket).catch((err: unknown) =>
       console.error(`could not remove the bench bucket: ${String(err)}`),
     );
     fs.rmSync(tmp, { recursive: true, force: true });
     await client.connection.close();
     await worker.shutdown();
   }
-}
-
-async function emptyBucket(s3: ReturnType<typeof createAwsClients>['s3'], bucket: string): Promise<void> {
-  // List from the start each time: deleting under a continuation token can skip keys.
-  for (;;) {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length === 0) break;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
 main().then(

@@ -31,13 +31,14 @@ import inspector from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DeleteBucketCommand, DeleteObjectsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createProgressReporter } from '../activities/progress';
 import { createSinkActivities } from '../activities/sink';
 import { createAwsClients } from '../src/adapters/aws';
 import { createKafka, ensureTopics, groupLag } from '../src/adapters/kafka';
+import { deleteBucketAndObjects } from '../src/adapters/s3';
 import { connectClient, connectWorker } from '../src/adapters/temporal';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { tableRoot } from '../src/lake-layout';
@@ -49,7 +50,7 @@ import type { FlushResult } from '../src/sink/partition-writer';
 import { s3SinkStorage } from '../src/sink/storage';
 import { baselineObjectKey } from './bench/baseline';
 import { stopSink } from './bench/common';
-import { SAMPLE_CSV, TickProducer, listKeys, sourceRows, testKafka, toMessage } from '../test/integration/sink-support';
+import { SAMPLE_CSV, TickProducer, sourceRows, testKafka, toMessage } from '../test/integration/sink-support';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COPIES = env('BENCH_SINK_COPIES', 1);
@@ -164,19 +165,7 @@ async function cleanup(config: TicklakeConfig, opts: { bucket?: boolean } = {}):
   // Only the run's own names: never the user's topics (the positions topic is every replay's memory).
   const foreign = topics.filter((t) => !t.startsWith('bench-sink-'));
   if (foreign.length > 0) throw new Error(`bench:sink would delete topics it did not create: ${foreign.join(', ')}`);
-  if (opts.bucket) {
-    const { s3 } = createAwsClients(config.aws);
-    const keys = await listKeys(s3, config.lake.bucket, '');
-    for (let i = 0; i < keys.length; i += 1000) {
-      await s3.send(
-        new DeleteObjectsCommand({
-          Bucket: config.lake.bucket,
-          Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-        }),
-      );
-    }
-    await s3.send(new DeleteBucketCommand({ Bucket: config.lake.bucket }));
-  }
+  if (opts.bucket) await deleteBucketAndObjects(createAwsClients(config.aws).s3, config.lake.bucket);
   const admin = testKafka(config.kafka).admin();
   await admin.connect();
   await admin.deleteTopics({ topics }).catch(() => undefined);

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { deleteBucketAndObjects } from '../src/adapters/s3';
 import type { Admin } from 'kafkajs';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
@@ -343,16 +343,6 @@ async function measureFreshness(args: {
   }
 }
 
-async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length === 0) break;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
-
 /** Removes what a run made on shared services: workflows, topics, groups, buckets, Glue databases. */
 async function cleanShared(client: Client, configs: TicklakeConfig[]): Promise<void> {
   for (const config of configs) {
@@ -374,7 +364,7 @@ async function cleanShared(client: Client, configs: TicklakeConfig[]): Promise<v
     await admin.disconnect().catch(() => undefined);
     const aws = createAwsClients(config.aws);
     await aws.glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
-    await emptyBucket(aws.s3, config.lake.bucket).catch(() => undefined);
+    await deleteBucketAndObjects(aws.s3, config.lake.bucket).catch(() => undefined);
   }
 }
 

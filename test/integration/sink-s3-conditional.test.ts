@@ -1,12 +1,21 @@
 /**
  * What the sink's zombie fencing relies on, checked against the real S3 server: a PUT with
  * If-None-Match: * on an existing key is refused with 412 Precondition Failed, exactly one of many
- * racing conditional PUTs wins, and large objects go through multipart upload intact.
+ * racing conditional PUTs wins, and large objects go through multipart upload intact. Also the
+ * cleanup helper of tests and benchmarks (a bucket and all its objects).
  */
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { createAwsClients } from '../../src/adapters/aws';
-import { ensureBucket, getObjectBytes, MULTIPART_THRESHOLD, putIfAbsent, putObject } from '../../src/adapters/s3';
+import {
+  bucketExists,
+  deleteBucketAndObjects,
+  ensureBucket,
+  getObjectBytes,
+  MULTIPART_THRESHOLD,
+  putIfAbsent,
+  putObject,
+} from '../../src/adapters/s3';
 import { s3SinkStorage } from '../../src/sink/storage';
 import { uniqueConfig } from './support';
 
@@ -56,5 +65,20 @@ describe('S3 conditional writes (the manifest fence)', () => {
     expect(await storage.putIfAbsent('m/1.json', '{"first":"1"}')).toBe(true);
     expect(await storage.getJson('m/1.json')).toEqual({ first: '1' });
     expect(await storage.getJson('m/missing.json')).toBeUndefined();
+  }, 60_000);
+
+  // Last: it removes this file's bucket.
+  it('deletes a bucket with more objects than one listing page holds', async () => {
+    const keys = Array.from({ length: 1_050 }, (_, i) => `many/${String(i).padStart(4, '0')}.json`);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < keys.length) await putObject(s3, bucket, keys[next++], Buffer.from('{}'), 'application/json');
+      }),
+    );
+    expect(await bucketExists(s3, bucket)).toBe(true);
+    await deleteBucketAndObjects(s3, bucket);
+    expect(await bucketExists(s3, bucket)).toBe(false);
+    await deleteBucketAndObjects(s3, bucket); // a missing bucket is not an error
   }, 60_000);
 });

@@ -2,13 +2,20 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
+import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type TicklakeConfig } from '../../src/config';
+import { createAwsClients } from '../../src/adapters/aws';
+import { createKafka } from '../../src/adapters/kafka';
+import { deleteBucketAndObjects } from '../../src/adapters/s3';
 import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
 
 /** Environment whose topics, group, bucket, Glue database and task queue are unique to one test. */
+/** Task queues of {@link uniqueEnv}: what a harness on such a configuration made is its own to remove. */
+const UNIQUE_QUEUE_PREFIX = 'tq-';
+
 export function uniqueEnv(label: string, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const id = `${label}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
   const under = id.replace(/-/g, '_');
@@ -20,7 +27,7 @@ export function uniqueEnv(label: string, env: NodeJS.ProcessEnv = {}): NodeJS.Pr
     SINK_GROUP_ID: `sink-${id}`,
     LAKE_BUCKET: `tl-${id}`.slice(0, 63),
     GLUE_DATABASE: `db_${under}`,
-    TICKLAKE_TASK_QUEUE: `tq-${id}`,
+    TICKLAKE_TASK_QUEUE: `${UNIQUE_QUEUE_PREFIX}${id}`,
     ...env,
   };
 }
@@ -46,10 +53,44 @@ export async function startHarness(config: TicklakeConfig): Promise<Harness> {
     client,
     worker,
     async close() {
+      // Only a test's own names: the default ones (the README's test) are the user's pipeline.
+      const own = config.temporal.taskQueue.startsWith(UNIQUE_QUEUE_PREFIX);
+      if (own) await terminateRunning(client, config.temporal.taskQueue).catch(() => undefined);
       await client.connection.close();
       await worker.shutdown();
+      if (own) await removeResources(config).catch(() => undefined);
     },
   };
+}
+
+/** Terminates every running workflow of a task queue (a test's own): nothing of a test stays open. */
+export async function terminateRunning(client: Client, taskQueue: string): Promise<number> {
+  let n = 0;
+  for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+    await client.workflow
+      .getHandle(w.workflowId, w.runId)
+      .terminate('test over')
+      .catch(() => undefined);
+    n++;
+  }
+  return n;
+}
+
+/** Removes a test configuration's topics, consumer group, bucket and Glue database from the shared services. */
+async function removeResources(config: TicklakeConfig): Promise<void> {
+  const admin = createKafka(config.kafka, '-test-cleanup').admin();
+  await admin.connect();
+  try {
+    await admin
+      .deleteTopics({ topics: [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic] })
+      .catch(() => undefined);
+    await admin.deleteGroups([config.sink.groupId]).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  const { s3, glue } = createAwsClients(config.aws);
+  await glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
+  await deleteBucketAndObjects(s3, config.lake.bucket);
 }
 
 /** Waits for a condition with a deadline, polling; never a bare sleep. */
