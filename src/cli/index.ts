@@ -63,8 +63,8 @@ function globals(cmd: Command): Globals {
   return { json: o.json, verbose: o.verbose, config: loadConfig() };
 }
 
-/** Warns (on stderr) when no worker polls the task queue: workflows would wait forever. */
-async function warnWithoutWorker(g: Globals): Promise<void> {
+/** Warns (on stderr) when no worker polls the task queue: workflows would wait forever. Returns whether one polls. */
+async function warnWithoutWorker(g: Globals): Promise<boolean> {
   const c = await client(g);
   const res = await c.workflowService.describeTaskQueue({
     namespace: g.config.temporal.namespace,
@@ -75,14 +75,45 @@ async function warnWithoutWorker(g: Globals): Promise<void> {
     console.error(
       `note: no worker polls task queue '${g.config.temporal.taskQueue}'; start one with 'npx ticklake worker' (or npm start)`,
     );
+    return false;
   }
+  return true;
+}
+
+/** How a workflow ended, or undefined while it runs; `failure` is the reason a failed one gives. */
+async function closedState(h: WorkflowHandle): Promise<{ state: string; failure?: string } | undefined> {
+  const d = await h.describe();
+  if (d.status.name === 'RUNNING') return undefined;
+  if (d.status.name === 'COMPLETED') return { state: 'completed' };
+  const failure = await h.result().then(
+    () => undefined,
+    (err: unknown) => errorMessage(err),
+  );
+  return { state: d.status.name.toLowerCase(), failure };
+}
+
+/**
+ * Watches a replay just started for up to `ms`: until it reads its first rows, or ends. Returns the
+ * failure of a replay that could not start (a missing file, a header of another schema), so that
+ * `replay start` reports it at once instead of "started".
+ */
+async function startFailure(h: WorkflowHandle, ms = 3_000): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const closed = await closedState(h).catch(() => undefined);
+    if (closed) return closed.failure;
+    const p = await h.query(replayProgressQuery).catch(() => undefined);
+    if (p && p.rowsRead > 0) return undefined;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
 }
 
 function replayHandle(c: Client, id: string): WorkflowHandle {
   return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
 }
 
-function replayRows(s: ReplayStatus): [string, string | number][] {
+function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string }): [string, string | number][] {
   return [
     ['state', s.state],
     ['file', s.file],
@@ -254,12 +285,14 @@ export function buildProgram(): Command {
           paused: o.paused,
         });
         if (!o.wait) {
+          const polled = await warnWithoutWorker(g);
+          const failure = polled && !o.paused ? await startFailure(handle) : undefined;
+          if (failure) throw new Error(`replay ${handle.workflowId} failed: ${failure}`);
           print(
             g,
             { workflowId: handle.workflowId },
             () => `started ${handle.workflowId} (replay id '${o.id ?? replayIdFor(file)}')`,
           );
-          await warnWithoutWorker(g);
           return;
         }
         await warnWithoutWorker(g);
@@ -303,8 +336,16 @@ export function buildProgram(): Command {
     .action(async (id: string, _o, cmd: Command) => {
       const g = globals(cmd);
       const h = replayHandle(await client(g), id);
-      const s = await h.query(replayProgressQuery);
-      print(g, s, () => fields(replayRows(s)));
+      // A replay that failed or was terminated still answers the query with its last state: say how it ended.
+      const closed = await closedState(h);
+      const progress = await h.query(replayProgressQuery);
+      const s =
+        closed && closed.state !== 'completed'
+          ? { ...progress, state: closed.state, failure: closed.failure }
+          : progress;
+      print(g, s, () =>
+        fields([...replayRows(s), ...(closed?.failure ? [['failure', closed.failure] as [string, string]] : [])]),
+      );
     });
 
   // sink ------------------------------------------------------------------------------------------

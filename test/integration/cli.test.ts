@@ -176,6 +176,14 @@ describe('ticklake CLI', () => {
       await cli(env, 'replay', 'start', '/no/such/file.csv', '--id', 'missing', '--wait'),
       /no\/such\/file\.csv/,
     );
+    // Without --wait too: a replay that cannot start is reported at once, not as "started".
+    expectOneLineError(
+      await cli(env, 'replay', 'start', '/no/such/file.csv', '--id', `${id}-missing`),
+      /failed: source file '\/no\/such\/file\.csv' does not exist/,
+    );
+    const failed = await json<{ state: string; failure: string }>(env, 'replay', 'status', `${id}-missing`);
+    expect(failed.state).toBe('failed');
+    expect(failed.failure).toMatch(/does not exist/);
     expectOneLineError(await cli(env, 'replay', 'speed', slow, 'warp9'), /speed 'warp9' is not understood/);
     // No services at all: a stack on ports nobody listens on.
     expectOneLineError(await cli({ ...env, TICKLAKE_PORT_OFFSET: '45000' }, 'status'), /cannot reach Temporal/);
