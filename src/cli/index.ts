@@ -128,9 +128,19 @@ function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string }): [string
   ];
 }
 
-function sinkRows(s: SinkStatus): string {
+/** The sink's own report; for a sink workflow that has ended, its state is how it ended. */
+type SinkReport = Omit<SinkStatus, 'state'> & { state: string; failure?: string };
+
+async function sinkReport(h: WorkflowHandle): Promise<SinkReport> {
+  const closed = await closedState(h);
+  const s = await h.query(sinkStatusQuery);
+  return closed ? { ...s, state: closed.state, failure: closed.failure } : s;
+}
+
+function sinkRows(s: SinkReport): string {
   const head = fields([
     ['state', s.state],
+    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
     ['topic', s.topic],
     ['records written', s.records],
     ['dead letters', s.deadLetters],
@@ -375,7 +385,7 @@ export function buildProgram(): Command {
   sink.command('status').action(async (_o, cmd: Command) => {
     const g = globals(cmd);
     const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
-    const s = await h.query(sinkStatusQuery);
+    const s = await sinkReport(h);
     print(g, s, () => sinkRows(s));
   });
 
@@ -543,9 +553,9 @@ export function buildProgram(): Command {
           // a replay that just finished
         }
       }
-      let sinkStatus: SinkStatus | undefined;
+      let sinkStatus: SinkReport | undefined;
       try {
-        sinkStatus = await c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic)).query(sinkStatusQuery);
+        sinkStatus = await sinkReport(c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic)));
       } catch {
         sinkStatus = undefined;
       }

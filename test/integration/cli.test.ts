@@ -185,6 +185,9 @@ describe('ticklake CLI', () => {
     expect(failed.state).toBe('failed');
     expect(failed.failure).toMatch(/does not exist/);
     expectOneLineError(await cli(env, 'replay', 'speed', slow, 'warp9'), /speed 'warp9' is not understood/);
+    // A sink workflow that has ended answers its query with its last state: status says how it ended.
+    await h.client.workflow.getHandle(`sink/${env.KAFKA_TOPIC}`).terminate('the test ends the sink');
+    expect(await json<{ state: string }>(env, 'sink', 'status')).toMatchObject({ state: 'terminated' });
     // No services at all: a stack on ports nobody listens on.
     expectOneLineError(await cli({ ...env, TICKLAKE_PORT_OFFSET: '45000' }, 'status'), /cannot reach Temporal/);
   }, 180_000);
