@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { deleteBucketAndObjects } from '../src/adapters/s3';
+import { deleteBucketAndObjects } from '../test/integration/sink-support';
 import type { CrawlResult } from '../activities/types';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';

@@ -38,7 +38,6 @@ import { createProgressReporter } from '../activities/progress';
 import { createSinkActivities } from '../activities/sink';
 import { createAwsClients } from '../src/adapters/aws';
 import { createKafka, ensureTopics, groupLag } from '../src/adapters/kafka';
-import { deleteBucketAndObjects } from '../src/adapters/s3';
 import { connectClient, connectWorker } from '../src/adapters/temporal';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { tableRoot } from '../src/lake-layout';
@@ -50,7 +49,14 @@ import type { FlushResult } from '../src/sink/partition-writer';
 import { s3SinkStorage } from '../src/sink/storage';
 import { baselineObjectKey } from './bench/baseline';
 import { stopSink } from './bench/common';
-import { SAMPLE_CSV, TickProducer, sourceRows, testKafka, toMessage } from '../test/integration/sink-support';
+import {
+  SAMPLE_CSV,
+  TickProducer,
+  deleteBucketAndObjects,
+  sourceRows,
+  testKafka,
+  toMessage,
+} from '../test/integration/sink-support';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const COPIES = env('BENCH_SINK_COPIES', 1);

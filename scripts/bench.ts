@@ -29,7 +29,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { deleteBucketAndObjects } from '../src/adapters/s3';
+import { deleteBucketAndObjects } from '../test/integration/sink-support';
 import type { Admin } from 'kafkajs';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';

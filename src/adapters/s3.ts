@@ -1,11 +1,8 @@
 /** Thin S3 helpers: conditional writes, JSON reads, bucket checks. */
 import {
   CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
   S3ServiceException,
@@ -40,22 +37,6 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
     const name = (err as Error).name;
     if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
   }
-}
-
-/**
- * Deletes every object of a bucket, then the bucket (benchmarks and tests remove their own buckets
- * with it; nothing in the pipeline deletes data). A missing bucket is not an error.
- */
-export async function deleteBucketAndObjects(s3: S3Client, bucket: string): Promise<void> {
-  if (!(await bucketExists(s3, bucket))) return;
-  // List from the start each time: deleting under a continuation token can skip keys.
-  for (;;) {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
-    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) break;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
 /**

@@ -9,7 +9,6 @@ import { PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { createAwsClients } from '../../src/adapters/aws';
 import {
   bucketExists,
-  deleteBucketAndObjects,
   ensureBucket,
   getObjectBytes,
   MULTIPART_THRESHOLD,
@@ -17,6 +16,7 @@ import {
   putObject,
 } from '../../src/adapters/s3';
 import { s3SinkStorage } from '../../src/sink/storage';
+import { deleteBucketAndObjects } from './sink-support';
 import { uniqueConfig } from './support';
 
 describe('S3 conditional writes (the manifest fence)', () => {

@@ -6,10 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { ListObjectsV2Command, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  paginateListObjectsV2,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import type { KafkaConfig } from '../../src/config';
-import { getObjectBytes } from '../../src/adapters/s3';
+import { bucketExists, getObjectBytes } from '../../src/adapters/s3';
 import { manifestPrefix, tableRoot } from '../../src/lake-layout';
 import { tickMessage, type LakeRecord } from '../../src/message';
 import { decodeLines } from '../../src/sink/format';
@@ -258,3 +264,19 @@ export function manifestOverlaps(manifests: FlushManifest[]): string[] {
 }
 
 export const SAMPLE_CSV = path.join(__dirname, '..', '..', 'data', 'sample.csv');
+
+/**
+ * Deletes every object of a bucket, then the bucket (tests and benchmarks remove their own buckets
+ * with it; the pipeline never deletes data, and its IAM policy grants no deletion). A missing bucket is not an error.
+ */
+export async function deleteBucketAndObjects(s3: S3Client, bucket: string): Promise<void> {
+  if (!(await bucketExists(s3, bucket))) return;
+  // List from the start each time: deleting under a continuation token can skip keys.
+  for (;;) {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 }));
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length === 0) break;
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+  }
+  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}

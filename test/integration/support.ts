@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type TicklakeConfig } from '../../src/config';
 import { createAwsClients } from '../../src/adapters/aws';
 import { createKafka } from '../../src/adapters/kafka';
-import { deleteBucketAndObjects } from '../../src/adapters/s3';
+import { deleteBucketAndObjects } from './sink-support';
 import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
