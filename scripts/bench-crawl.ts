@@ -11,9 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { deleteBucketAndObjects } from '../test/integration/sink-support';
 import type { CrawlResult } from '../activities/types';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
@@ -27,6 +25,8 @@ import {
   workflowIds,
 } from '../src/pipeline';
 import { startWorker } from '../src/worker';
+import { uniqueNames } from './bench/common';
+import { removeResources } from '../test/integration/sink-support';
 
 async function main(): Promise<void> {
   const file = process.env.TICKLAKE_REAL_CSV;
@@ -35,17 +35,8 @@ async function main(): Promise<void> {
       'set TICKLAKE_REAL_CSV to the path of indexProcessed.csv (e.g. ../shared/data/stock-exchange/indexProcessed.csv)',
     );
   }
-  const id = `bench-crawl-${randomBytes(3).toString('hex')}`;
-  const config = loadConfig({
-    ...process.env,
-    KAFKA_TOPIC: `t-${id}`,
-    KAFKA_DLQ_TOPIC: `t-${id}.dlq`,
-    KAFKA_POSITIONS_TOPIC: `t-${id}.positions`,
-    SINK_GROUP_ID: `sink-${id}`,
-    LAKE_BUCKET: `tl-${id}`,
-    GLUE_DATABASE: `db_${id.replace(/-/g, '_')}`,
-    TICKLAKE_TASK_QUEUE: `tq-${id}`,
-  });
+  const config = loadConfig({ ...process.env, ...uniqueNames('bench-crawl') });
+  const id = config.kafka.topic; // replay ids: unique like the topics
   const aws = createAwsClients(config.aws);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-bench-crawl-'));
 
@@ -118,9 +109,8 @@ async function main(): Promise<void> {
       .getHandle(workflowIds.crawl(config.glue.database, config.glue.table))
       .terminate('benchmark over')
       .catch(() => undefined);
-    await aws.glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
-    await deleteBucketAndObjects(aws.s3, config.lake.bucket).catch((err: unknown) =>
-      console.error(`could not remove the bench bucket: ${String(err)}`),
+    await removeResources(config).catch((err: unknown) =>
+      console.error(`could not remove the bench topics, bucket or database: ${String(err)}`),
     );
     fs.rmSync(tmp, { recursive: true, force: true });
     await client.connection.close();

@@ -179,29 +179,20 @@ async function cleanup(config: TicklakeConfig, opts: { bucket?: boolean } = {}):
   await admin.disconnect();
 }
 
-/** The warm-up's names: its own topics, group and lake prefix, in the run's bucket. */
-function warmConfig(config: TicklakeConfig): TicklakeConfig {
+/**
+ * The run's names (`bench-sink-<id>`); the warm-up's have topics, group and lake prefix of their own,
+ * in the run's bucket and task queue.
+ */
+function benchConfig(id: string, warmup = false): TicklakeConfig {
+  const name = `bench-sink-${id}${warmup ? '-warmup' : ''}`;
   return loadConfig({
     ...process.env,
-    KAFKA_TOPIC: `${config.kafka.topic}-warmup`,
-    KAFKA_DLQ_TOPIC: `${config.kafka.topic}-warmup.dlq`,
-    KAFKA_POSITIONS_TOPIC: `${config.kafka.topic}-warmup.positions`,
-    SINK_GROUP_ID: `${config.sink.groupId}-warmup`,
-    LAKE_BUCKET: config.lake.bucket,
-    LAKE_PREFIX: 'warmup/',
-    TICKLAKE_TASK_QUEUE: config.temporal.taskQueue,
-    TICKLAKE_METRICS_PORT: '0',
-  });
-}
-
-function benchConfig(id: string): TicklakeConfig {
-  return loadConfig({
-    ...process.env,
-    KAFKA_TOPIC: `bench-sink-${id}`,
-    KAFKA_DLQ_TOPIC: `bench-sink-${id}.dlq`,
-    KAFKA_POSITIONS_TOPIC: `bench-sink-${id}.positions`,
-    SINK_GROUP_ID: `bench-sink-${id}`,
+    KAFKA_TOPIC: name,
+    KAFKA_DLQ_TOPIC: `${name}.dlq`,
+    KAFKA_POSITIONS_TOPIC: `${name}.positions`,
+    SINK_GROUP_ID: name,
     LAKE_BUCKET: `tl-bench-sink-${id}`,
+    ...(warmup ? { LAKE_PREFIX: 'warmup/' } : {}),
     TICKLAKE_TASK_QUEUE: `bench-sink-${id}`,
     TICKLAKE_METRICS_PORT: '0',
   });
@@ -210,8 +201,8 @@ function benchConfig(id: string): TicklakeConfig {
 async function main(): Promise<void> {
   const [mode, id, copies, which] = process.argv.slice(2);
   if (mode === 'fill') {
-    const config = benchConfig(id);
-    const n = await fill(which === 'warmup' ? warmConfig(config) : config, which === 'warmup' ? 1 : Number(copies));
+    const warmup = which === 'warmup';
+    const n = await fill(benchConfig(id, warmup), warmup ? 1 : Number(copies));
     console.log(String(n));
     return;
   }
@@ -222,7 +213,7 @@ async function main(): Promise<void> {
     `bench:sink ${FILE} x${COPIES} into topic ${config.kafka.topic} (${config.kafka.partitions} partitions)`,
   );
 
-  const warm = warmConfig(config);
+  const warm = benchConfig(runId, true);
   await prepareInfrastructure(warm);
   const fillStarted = Date.now();
   const fillTopic = (which: 'main' | 'warmup') => {

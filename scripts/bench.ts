@@ -28,8 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
-import { deleteBucketAndObjects } from '../test/integration/sink-support';
+import { removeResources } from '../test/integration/sink-support';
 import type { Admin } from 'kafkajs';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
@@ -356,15 +355,7 @@ async function cleanShared(client: Client, configs: TicklakeConfig[]): Promise<v
         .terminate('benchmark over')
         .catch(() => undefined);
     }
-    const admin = probeKafka(config.kafka, 'bench-clean').admin();
-    await admin.connect().catch(() => undefined);
-    await admin
-      .deleteTopics({ topics: [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic] })
-      .catch(() => undefined);
-    await admin.disconnect().catch(() => undefined);
-    const aws = createAwsClients(config.aws);
-    await aws.glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
-    await deleteBucketAndObjects(aws.s3, config.lake.bucket).catch(() => undefined);
+    await removeResources(config).catch(() => undefined);
   }
 }
 

@@ -113,9 +113,10 @@ function replayHandle(c: Client, id: string): WorkflowHandle {
   return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
 }
 
-function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string }): [string, string | number][] {
+function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: string }): [string, string | number][] {
   return [
     ['state', s.state],
+    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
     ['file', s.file],
     ['speed', describeSpeed(s.speed)],
     ['rows read', s.rowsRead],
@@ -353,9 +354,7 @@ export function buildProgram(): Command {
         closed && closed.state !== 'completed'
           ? { ...progress, state: closed.state, failure: closed.failure }
           : progress;
-      print(g, s, () =>
-        fields([...replayRows(s), ...(closed?.failure ? [['failure', closed.failure] as [string, string]] : [])]),
-      );
+      print(g, s, () => fields(replayRows(s)));
     });
 
   // sink ------------------------------------------------------------------------------------------

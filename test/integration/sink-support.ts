@@ -14,7 +14,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
-import type { KafkaConfig } from '../../src/config';
+import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
+import type { KafkaConfig, TicklakeConfig } from '../../src/config';
+import { createAwsClients } from '../../src/adapters/aws';
+import { createKafka } from '../../src/adapters/kafka';
 import { bucketExists, getObjectBytes } from '../../src/adapters/s3';
 import { manifestPrefix, tableRoot } from '../../src/lake-layout';
 import { tickMessage, type LakeRecord } from '../../src/message';
@@ -279,4 +282,24 @@ export async function deleteBucketAndObjects(s3: S3Client, bucket: string): Prom
     await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
   }
   await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+}
+
+/**
+ * Removes a configuration's topics, consumer group, bucket and Glue database from the shared services:
+ * for configurations whose names are a test's or a benchmark's own, never the defaults.
+ */
+export async function removeResources(config: TicklakeConfig): Promise<void> {
+  const admin = createKafka(config.kafka, '-test-cleanup').admin();
+  await admin.connect();
+  try {
+    await admin
+      .deleteTopics({ topics: [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic] })
+      .catch(() => undefined);
+    await admin.deleteGroups([config.sink.groupId]).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  const { s3, glue } = createAwsClients(config.aws);
+  await glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
+  await deleteBucketAndObjects(s3, config.lake.bucket);
 }

@@ -2,12 +2,9 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
-import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type TicklakeConfig } from '../../src/config';
-import { createAwsClients } from '../../src/adapters/aws';
-import { createKafka } from '../../src/adapters/kafka';
-import { deleteBucketAndObjects } from './sink-support';
+import { removeResources } from './sink-support';
 import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
@@ -64,33 +61,13 @@ export async function startHarness(config: TicklakeConfig): Promise<Harness> {
 }
 
 /** Terminates every running workflow of a task queue (a test's own): nothing of a test stays open. */
-export async function terminateRunning(client: Client, taskQueue: string): Promise<number> {
-  let n = 0;
+export async function terminateRunning(client: Client, taskQueue: string): Promise<void> {
   for await (const w of client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
     await client.workflow
       .getHandle(w.workflowId, w.runId)
       .terminate('test over')
       .catch(() => undefined);
-    n++;
   }
-  return n;
-}
-
-/** Removes a test configuration's topics, consumer group, bucket and Glue database from the shared services. */
-async function removeResources(config: TicklakeConfig): Promise<void> {
-  const admin = createKafka(config.kafka, '-test-cleanup').admin();
-  await admin.connect();
-  try {
-    await admin
-      .deleteTopics({ topics: [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic] })
-      .catch(() => undefined);
-    await admin.deleteGroups([config.sink.groupId]).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
-  const { s3, glue } = createAwsClients(config.aws);
-  await glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
-  await deleteBucketAndObjects(s3, config.lake.bucket);
 }
 
 /** Waits for a condition with a deadline, polling; never a bare sleep. */
