@@ -23,7 +23,9 @@
  *
  * Prints the figures, and as its last line one JSON object.
  * Knobs: BENCH_SINK_COPIES (times the file is produced, default 1), BENCH_SINK_RATE,
- * BENCH_SINK_FRESHNESS_S, BENCH_SINK_BASELINE_S, BENCH_SINK_PROFILE (a .cpuprofile file for the drain).
+ * BENCH_SINK_FRESHNESS_S, BENCH_SINK_BASELINE_S, BENCH_SINK_PROFILE (a .cpuprofile file for the drain),
+ * BENCH_SINK_TIMELINE=1 (a line per flush of the drain: its records and objects, when its oldest record
+ * arrived and when its objects were durable, in ms after the group join).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,18 +39,17 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createProgressReporter } from '../activities/progress';
 import { createSinkActivities } from '../activities/sink';
 import { createAwsClients } from '../src/adapters/aws';
-import { createKafka, ensureTopics, groupLag } from '../src/adapters/kafka';
+import { createKafka, groupLag } from '../src/adapters/kafka';
 import { connectClient, connectWorker } from '../src/adapters/temporal';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { tableRoot } from '../src/lake-layout';
 import { prepareInfrastructure, startSink } from '../src/pipeline';
-import { ProducerPool } from '../src/replay/producer-pool';
-import { runReplay } from '../src/replay/replayer';
 import { decodeLines } from '../src/sink/format';
 import type { FlushResult } from '../src/sink/partition-writer';
 import { s3SinkStorage } from '../src/sink/storage';
 import { baselineObjectKey } from './bench/baseline';
 import { stopSink } from './bench/common';
+import { fillTopic } from './bench/fill';
 import {
   SAMPLE_CSV,
   TickProducer,
@@ -65,6 +66,7 @@ const FRESHNESS_S = env('BENCH_SINK_FRESHNESS_S', 30);
 const BASELINE_S = env('BENCH_SINK_BASELINE_S', 15);
 /** Where to write a V8 CPU profile of the drain (this process: the sink and its worker), if set. */
 const PROFILE = process.env.BENCH_SINK_PROFILE ? path.resolve(process.env.BENCH_SINK_PROFILE) : undefined;
+const TIMELINE = process.env.BENCH_SINK_TIMELINE === '1';
 const DEFAULT_REAL = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv');
 const FILE = [process.env.TICKLAKE_REAL_CSV, DEFAULT_REAL].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
 
@@ -73,43 +75,6 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** The fill runs in a child process, so that this process's memory is the worker's. */
-async function fill(config: TicklakeConfig, copies: number): Promise<number> {
-  const kafka = createKafka(config.kafka, '-bench-fill');
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka, [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
-  await admin.disconnect();
-  const producers = new ProducerPool(config.kafka);
-  let produced = 0;
-  try {
-    for (let c = 0; c < copies; c++) {
-      const p = await runReplay(
-        { kafka, producers },
-        {
-          replayId: `${config.kafka.topic}-${c + 1}`,
-          file: FILE,
-          topic: config.kafka.topic,
-          dlqTopic: config.kafka.dlqTopic,
-          positionsTopic: config.kafka.positionsTopic,
-          speed: { mode: 'max' },
-          order: 'file',
-          loop: false,
-        },
-        {
-          signal: new AbortController().signal,
-          progress: () => undefined,
-          log: { info: () => undefined, warn: (m, meta) => console.error(m, meta) },
-        },
-      );
-      produced += p.produced;
-    }
-  } finally {
-    await producers.closeAll();
-  }
-  return produced;
 }
 
 /** Total lag of a group, from one admin connection kept open (polling must not cost the measured process much). */
@@ -202,7 +167,8 @@ async function main(): Promise<void> {
   const [mode, id, copies, which] = process.argv.slice(2);
   if (mode === 'fill') {
     const warmup = which === 'warmup';
-    const n = await fill(benchConfig(id, warmup), warmup ? 1 : Number(copies));
+    // In a child process (see fillInChild below), so that this process's memory is the worker's.
+    const n = await fillTopic(benchConfig(id, warmup), FILE, warmup ? 1 : Number(copies));
     console.log(String(n));
     return;
   }
@@ -216,7 +182,7 @@ async function main(): Promise<void> {
   const warm = benchConfig(runId, true);
   await prepareInfrastructure(warm);
   const fillStarted = Date.now();
-  const fillTopic = (which: 'main' | 'warmup') => {
+  const fillInChild = (which: 'main' | 'warmup') => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, 'fill', runId, String(COPIES), which], {
       cwd: REPO_ROOT,
       env: process.env,
@@ -224,8 +190,8 @@ async function main(): Promise<void> {
     });
     return Number(out.trim().split('\n').pop());
   };
-  const warmRecords = fillTopic('warmup');
-  const records = fillTopic('main');
+  const warmRecords = fillInChild('warmup');
+  const records = fillInChild('main');
   console.error(`pre-filled ${records} records in ${((Date.now() - fillStarted) / 1000).toFixed(1)} s`);
 
   // The worker: the real sink activity, its storage wrapped to time object writes.
@@ -259,7 +225,13 @@ async function main(): Promise<void> {
   };
   let joinedAt = 0;
   const onJoin = (_partitions: number[], at: number) => (joinedAt ||= at);
-  const onFlush = (r: FlushResult) => {
+  let timeline: string[] = [];
+  const onFlush = (r: FlushResult, durableAt: number) => {
+    if (!measuringFreshness)
+      timeline.push(
+        `  partition ${r.manifest.partition}: ${r.records} records, ${r.files} objects; oldest record received at ` +
+          `${r.oldestReceivedAt - joinedAt} ms, durable at ${durableAt - joinedAt} ms`,
+      );
     flushes++;
     objects += r.files;
     objectBytes += r.bytes;
@@ -301,6 +273,7 @@ async function main(): Promise<void> {
   joinedAt = 0;
   firstReceived = Number.POSITIVE_INFINITY;
   flushes = objects = objectBytes = 0;
+  timeline = [];
   console.error(`warm-up: the sink drained ${warmRecords} records of ${path.basename(FILE)}`);
 
   // 1. Drain.
@@ -343,6 +316,8 @@ async function main(): Promise<void> {
       `(${Math.round((cpuMs * 1000) / records)} µs per record, all threads); load average ${loadBefore.toFixed(1)} ` +
       `before, ${os.loadavg()[0].toFixed(1)} after (2 cores: above 2, other work competes for the CPU)`,
   );
+
+  if (TIMELINE) console.error(`drain: flushes, in ms after the group join:\n${timeline.join('\n')}`);
 
   // 2. Freshness at a steady rate.
   measuringFreshness = true;

@@ -1,0 +1,45 @@
+/**
+ * Fills a benchmark's topic with a CSV file through the replay engine itself (src/replay/replayer.ts,
+ * at full speed, gzip as the replay writes it), so that consumers read what the pipeline produces.
+ */
+import { createKafka, ensureTopics } from '../../src/adapters/kafka';
+import type { TicklakeConfig } from '../../src/config';
+import { ProducerPool } from '../../src/replay/producer-pool';
+import { runReplay } from '../../src/replay/replayer';
+
+/** Produces `file` `copies` times into the configuration's topic; returns the records produced. */
+export async function fillTopic(config: TicklakeConfig, file: string, copies = 1): Promise<number> {
+  const kafka = createKafka(config.kafka, '-bench-fill');
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka, [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
+  await admin.disconnect();
+  const producers = new ProducerPool(config.kafka);
+  let produced = 0;
+  try {
+    for (let c = 0; c < copies; c++) {
+      const p = await runReplay(
+        { kafka, producers },
+        {
+          replayId: `${config.kafka.topic}-${c + 1}`,
+          file,
+          topic: config.kafka.topic,
+          dlqTopic: config.kafka.dlqTopic,
+          positionsTopic: config.kafka.positionsTopic,
+          speed: { mode: 'max' },
+          order: 'file',
+          loop: false,
+        },
+        {
+          signal: new AbortController().signal,
+          progress: () => undefined,
+          log: { info: () => undefined, warn: (m, meta) => console.error(m, meta) },
+        },
+      );
+      produced += p.produced;
+    }
+  } finally {
+    await producers.closeAll();
+  }
+  return produced;
+}
