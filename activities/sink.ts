@@ -30,6 +30,7 @@ export interface SinkDeps {
   /** Called after every durable flush (benchmarks measure freshness with it). */
   onFlush?: LakeSinkOptions['onFlush'];
   onJoin?: LakeSinkOptions['onJoin'];
+  onCommit?: LakeSinkOptions['onCommit'];
   /** kafkajs consumer tuning (benchmarks); defaults in src/sink/lake-sink.ts. */
   consumer?: LakeSinkOptions['consumer'];
 }
@@ -106,6 +107,7 @@ export function createSinkActivities(deps: SinkDeps) {
         resume,
         notifier,
         onJoin: deps.onJoin,
+        onCommit: deps.onCommit,
         consumer: deps.consumer,
         onFlush: (r, at) => {
           if (metrics && !r.adopted) {

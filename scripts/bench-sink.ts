@@ -4,7 +4,9 @@
  * 1. drain: the real file (TICKLAKE_REAL_CSV, else the sample) is produced into a fresh topic by the
  *    replay engine itself (src/replay/replayer.ts, at full speed); then the sink workflow starts on a
  *    worker in this process and drains it. records/s = records / (time from the sink's group join, after
- *    which it fetches, to lag 0); peak RSS is sampled in this process (the worker) during the drain.
+ *    which it fetches, to lag 0: the broker's answer to the commit that reaches the topic's end offsets,
+ *    seen by the sink's commit hook and checked against the group's lag afterwards); peak RSS is
+ *    sampled in this process (the worker) during the drain.
  * 2. freshness: with the sink caught up, ticks are produced at a steady BENCH_SINK_RATE (2,000/s) for
  *    BENCH_SINK_FRESHNESS_S (30) s; for every record, the time from its production (`ingested_at`) to
  *    the moment its object's write returned from S3. p50 and p99.
@@ -39,7 +41,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createProgressReporter } from '../activities/progress';
 import { createSinkActivities } from '../activities/sink';
 import { createAwsClients } from '../src/adapters/aws';
-import { createKafka, groupLag } from '../src/adapters/kafka';
+import { createKafka, endOffsets, groupLag } from '../src/adapters/kafka';
 import { connectClient, connectWorker } from '../src/adapters/temporal';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { tableRoot } from '../src/lake-layout';
@@ -94,7 +96,39 @@ function lagWatcher(config: TicklakeConfig, groupId: string) {
         }
       }
     },
+    /** End offset of each partition of the topic. */
+    async ends(): Promise<Map<number, bigint>> {
+      await connected;
+      return endOffsets(admin, config.kafka.topic);
+    },
     close: () => admin.disconnect(),
+  };
+}
+
+/**
+ * The moment the sink's commits reach the given end offsets, from the sink's own commit events: the
+ * drain's clock stops when the broker accepts the last commit, and nothing polls the broker meanwhile
+ * from the measured process. Armed for one drain at a time.
+ */
+function commitClock() {
+  let target: Map<number, bigint> | undefined;
+  let reached: (at: number) => void = () => undefined;
+  const committed = new Map<number, bigint>();
+  return {
+    onCommit: (partition: number, offset: bigint, at: number): void => {
+      if (!target) return;
+      committed.set(partition, offset);
+      if ([...target].every(([p, end]) => (committed.get(p) ?? 0n) >= end)) {
+        target = undefined;
+        reached(at);
+      }
+    },
+    /** Resolves with the time of the commit that brings every partition to its end offset. */
+    arm(ends: Map<number, bigint>): Promise<number> {
+      committed.clear();
+      target = ends;
+      return new Promise<number>((resolve) => (reached = resolve));
+    },
   };
 }
 
@@ -237,6 +271,7 @@ async function main(): Promise<void> {
     objectBytes += r.bytes;
     firstReceived = Math.min(firstReceived, r.oldestReceivedAt);
   };
+  const clock = commitClock();
   const connection = await connectWorker(config.temporal);
   const worker = await Worker.create({
     connection,
@@ -250,6 +285,7 @@ async function main(): Promise<void> {
       storage,
       onFlush,
       onJoin,
+      onCommit: clock.onCommit,
       consumer: {
         maxBytesPerPartition: process.env.BENCH_SINK_FETCH_PARTITION_KB
           ? env('BENCH_SINK_FETCH_PARTITION_KB', 0) * 1024
@@ -263,7 +299,7 @@ async function main(): Promise<void> {
   const running = worker.run();
   const c = await temporal();
 
-  // 0. Warm-up: the sink drains the sample file once, in a topic and prefix of its own, so that the
+  // 0. Warm-up: the sink drains the same file once, in a topic and prefix of its own, so that the
   // measured drain runs on compiled code as a long-running sink does, not on a cold start.
   const warmLag = lagWatcher(warm, warm.sink.groupId);
   const warmSink = await startSink(c, warm, { notices: false });
@@ -279,6 +315,7 @@ async function main(): Promise<void> {
   // 1. Drain.
   const lag = lagWatcher(config, config.sink.groupId);
   await lag.total();
+  const caughtUpAt = clock.arm(await lag.ends());
   let peakRss = process.memoryUsage().rss;
   const idleRss = peakRss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
@@ -292,8 +329,9 @@ async function main(): Promise<void> {
   const cpuBefore = process.cpuUsage();
   const loadBefore = os.loadavg()[0];
   const sink = await startSink(c, config, { notices: false });
-  while ((await lag.total()) > 0n) await sleep(25);
-  const caughtUp = Date.now();
+  const caughtUp = await caughtUpAt;
+  const left = await lag.total();
+  if (left > 0n) throw new Error(`the sink's commits reached the topic's end offsets, but the group's lag is ${left}`);
   if (profiler) {
     const { profile } = await profiler.post('Profiler.stop');
     fs.writeFileSync(PROFILE!, JSON.stringify(profile));

@@ -116,6 +116,8 @@ export interface LakeSinkOptions {
   onFlush?: (result: FlushResult, completedAt: number) => void;
   /** Called when the consumer has joined the group, with its partitions (benchmarks time drains from here). */
   onJoin?: (partitions: number[], at: number) => void;
+  /** Called when the broker has accepted an offset commit (benchmarks see the lag reach zero here). */
+  onCommit?: (partition: number, offset: bigint, at: number) => void;
   consumer?: ConsumerTuning;
   /** Period of the rotation check, ms. Default 50. */
   tickMs?: number;
@@ -565,6 +567,7 @@ export class LakeSink {
         { topic: this.settings.topic, partition: s.partition, offset: offset.toString() },
       ]);
       s.committed = max(s.committed, offset);
+      this.opts.onCommit?.(s.partition, offset, Date.now());
     } catch (err) {
       // A rebalance took the partition (or the broker is away): the next owner reads from the last
       // commit, and the manifests make it write the same objects again.

@@ -6,7 +6,7 @@
  * never returns from the writes of the third flush (after they are durable).
  */
 import { createAwsClients } from '../../src/adapters/aws';
-import { ensureTopics, groupLag } from '../../src/adapters/kafka';
+import { committedOffsets, ensureTopics, groupLag } from '../../src/adapters/kafka';
 import { ensureBucket } from '../../src/adapters/s3';
 import { LakeSink, type SinkLogger } from '../../src/sink/lake-sink';
 import type { SinkStorage } from '../../src/sink/partition-writer';
@@ -105,13 +105,25 @@ describe('sink crash between writing objects and committing offsets', () => {
     expect(lagAtCrash).toBeGreaterThan(0n);
     await doomed.close();
 
-    const next = new LakeSink({ kafka, storage: real, settings, log: quiet, writerId: 'next' });
+    // The commit hook reports what the broker accepted: at the end, the group's committed offsets.
+    const hooked = new Map<number, bigint>();
+    const next = new LakeSink({
+      kafka,
+      storage: real,
+      settings,
+      log: quiet,
+      writerId: 'next',
+      onCommit: (partition, offset) => hooked.set(partition, offset),
+    });
     await next.start();
     await waitFor(
       'the next member to commit everything',
       async () => [...(await groupLag(admin, config.sink.groupId, config.kafka.topic)).values()].every((l) => l === 0n),
       60_000,
     );
+    const committed = await committedOffsets(admin, config.sink.groupId, config.kafka.topic);
+    expect(hooked.size).toBeGreaterThan(0);
+    for (const [partition, offset] of hooked) expect(offset).toBe(committed.get(partition));
     // It adopted the cuts the dead member had written and rewrote them (counted as rewrites, not records).
     const st = next.status();
     expect(st.rewrittenRecords).toBeGreaterThan(0);
