@@ -16,21 +16,19 @@
  * line one JSON object. The topic and groups are removed at the end.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { KafkaJS, KafkaConsumer, type LibrdKafkaError, type Message } from '@confluentinc/kafka-javascript';
 import { loadConfig, REPO_ROOT } from '../src/config';
 import { createKafka } from '../src/adapters/kafka';
-import { SAMPLE_CSV, uniqueNames } from './bench/common';
-import { fillTopic } from './bench/fill';
+import { uniqueNames } from './bench/common';
+import { BENCH_CSV, fillTopic } from './bench/fill';
 import { median, round } from './bench/stats';
 import { removeResources } from '../test/integration/sink-support';
 
 const CLIENTS = ['kafkajs', 'confluent-kafkajs', 'librdkafka'] as const;
 type ClientName = (typeof CLIENTS)[number];
 const RUNS = process.env.BENCH_CONSUME_RUNS ? Number(process.env.BENCH_CONSUME_RUNS) : 3;
-const DEFAULT_REAL = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv');
-const FILE = [process.env.TICKLAKE_REAL_CSV, DEFAULT_REAL].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
+const FILE = BENCH_CSV;
 
 interface ReadResult {
   records: number;

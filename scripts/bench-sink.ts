@@ -51,9 +51,8 @@ import type { FlushResult } from '../src/sink/partition-writer';
 import { s3SinkStorage } from '../src/sink/storage';
 import { baselineObjectKey } from './bench/baseline';
 import { stopSink } from './bench/common';
-import { fillTopic } from './bench/fill';
+import { BENCH_CSV, fillTopic } from './bench/fill';
 import {
-  SAMPLE_CSV,
   TickProducer,
   deleteBucketAndObjects,
   sourceRows,
@@ -69,8 +68,7 @@ const BASELINE_S = env('BENCH_SINK_BASELINE_S', 15);
 /** Where to write a V8 CPU profile of the drain (this process: the sink and its worker), if set. */
 const PROFILE = process.env.BENCH_SINK_PROFILE ? path.resolve(process.env.BENCH_SINK_PROFILE) : undefined;
 const TIMELINE = process.env.BENCH_SINK_TIMELINE === '1';
-const DEFAULT_REAL = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv');
-const FILE = [process.env.TICKLAKE_REAL_CSV, DEFAULT_REAL].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
+const FILE = BENCH_CSV;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);

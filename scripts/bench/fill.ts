@@ -2,10 +2,20 @@
  * Fills a benchmark's topic with a CSV file through the replay engine itself (src/replay/replayer.ts,
  * at full speed, gzip as the replay writes it), so that consumers read what the pipeline produces.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { createKafka, ensureTopics } from '../../src/adapters/kafka';
-import type { TicklakeConfig } from '../../src/config';
+import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
 import { ProducerPool } from '../../src/replay/producer-pool';
 import { runReplay } from '../../src/replay/replayer';
+import { SAMPLE_CSV } from '../../test/integration/sink-support';
+
+/** The file to fill with: TICKLAKE_REAL_CSV, else the real file beside the checkout, else the sample. */
+export const BENCH_CSV =
+  [
+    process.env.TICKLAKE_REAL_CSV,
+    path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv'),
+  ].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
 
 /** Produces `file` `copies` times into the configuration's topic; returns the records produced. */
 export async function fillTopic(config: TicklakeConfig, file: string, copies = 1): Promise<number> {
