@@ -327,7 +327,11 @@ async function main(): Promise<void> {
   const cpuBefore = process.cpuUsage();
   const loadBefore = os.loadavg()[0];
   const sink = await startSink(c, config, { notices: false });
-  const caughtUp = await caughtUpAt;
+  // A sink that fails or ends before the drain does ends the benchmark, instead of a wait without end.
+  const caughtUp = await Promise.race([
+    caughtUpAt,
+    sink.result().then(() => Promise.reject(new Error('the sink workflow ended before it drained the topic'))),
+  ]);
   const left = await lag.total();
   if (left > 0n) throw new Error(`the sink's commits reached the topic's end offsets, but the group's lag is ${left}`);
   if (profiler) {
