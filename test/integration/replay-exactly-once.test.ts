@@ -20,7 +20,8 @@ import { connectClient } from '../../src/adapters/temporal';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
 import { prepareInfrastructure, startReplay } from '../../src/pipeline';
 import { exactlyOnceProblems, expectedRows, readTopic, topicEnd } from './replay-helpers';
-import { uniqueConfig, waitFor } from './support';
+import { removeResources } from './sink-support';
+import { terminateRunning, uniqueConfig, waitFor } from './support';
 
 const REAL = process.env.TICKLAKE_REAL_CSV;
 const FILE = REAL && fs.existsSync(REAL) ? path.resolve(REAL) : path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -77,6 +78,7 @@ function childEnv(config: TicklakeConfig, bundlePath: string): NodeJS.ProcessEnv
 }
 
 describe('replay producer: exactly once through worker crashes', () => {
+  const config = uniqueConfig('replay-chaos');
   const workers: WorkerProcess[] = [];
   let client: Client | undefined;
   let bundleDir: string;
@@ -94,12 +96,13 @@ describe('replay producer: exactly once through worker crashes', () => {
   afterAll(async () => {
     for (const w of workers) w.signal('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
+    if (client) await terminateRunning(client, config.temporal.taskQueue).catch(() => undefined);
     await client?.connection.close();
     if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
+    await removeResources(config).catch(() => undefined);
   });
 
   it(`has every valid row of ${path.basename(FILE)} exactly once after SIGKILLs at random moments and a fenced zombie`, async () => {
-    const config = uniqueConfig('replay-chaos');
     await prepareInfrastructure(config);
     const env = childEnv(config, bundlePath);
     const kafka = createKafka(config.kafka, '-test');

@@ -8,6 +8,7 @@ import { createKafka, ensureTopics } from '../../src/adapters/kafka';
 import { POSITION_VERSION, positionMessage, readPosition, type ReplayPosition } from '../../src/replay/positions';
 import { ProducerPool, isFenced, type ReplayProducer } from '../../src/replay/producer-pool';
 import { readTopic, topicEnd } from './replay-helpers';
+import { removeResources } from './sink-support';
 import { uniqueConfig, waitFor } from './support';
 
 function position(consumed: number): ReplayPosition {
@@ -27,8 +28,10 @@ function position(consumed: number): ReplayPosition {
 }
 
 describe('replay producer fencing', () => {
+  const config = uniqueConfig('replay-fence');
+  afterAll(() => removeResources(config).catch(() => undefined));
+
   it('fences an older attempt: its transaction is aborted and it cannot commit', async () => {
-    const config = uniqueConfig('replay-fence');
     const replayId = `fence-${randomBytes(3).toString('hex')}`;
     const kafkaA = createKafka(config.kafka, '-zombie');
     const kafkaB = createKafka(config.kafka, '-successor');

@@ -19,6 +19,7 @@ import {
   manifestOverlaps,
   readLake,
   readManifests,
+  removeResources,
   sourceRows,
   testKafka,
   toMessage,
@@ -63,8 +64,10 @@ class HangingStorage implements SinkStorage {
 }
 
 describe('sink crash between writing objects and committing offsets', () => {
+  const config = uniqueConfig('sink-crash');
+  afterAll(() => removeResources(config).catch(() => undefined));
+
   it('rewrites the same cut after the crash, and a zombie finishing late changes nothing', async () => {
-    const config = uniqueConfig('sink-crash');
     const { s3 } = createAwsClients(config.aws);
     await ensureBucket(s3, config.lake.bucket);
     const kafka = testKafka(config.kafka);
