@@ -6,7 +6,7 @@ import type { ProducerPool } from '../src/replay/producer-pool';
 import type { PipelineMetrics } from '../src/metrics';
 import { createCrawlActivities } from './crawl';
 import { createProduceActivities } from './produce';
-import { createProgressReporter } from './progress';
+import { createProgressReporter, type ProgressReporter } from './progress';
 import { createQueryActivities } from './query';
 import { createSinkActivities } from './sink';
 
@@ -18,10 +18,12 @@ export interface ActivityDeps {
   /** Directory for the query engine's object cache. */
   queryCacheDir: string;
   metrics?: PipelineMetrics;
+  /** How activities report progress to their workflows; by default signals through `temporal`. */
+  reporter?: ProgressReporter;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const reporter = createProgressReporter(deps.temporal);
+  const reporter = deps.reporter ?? createProgressReporter(deps.temporal);
   return {
     ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter, metrics: deps.metrics }),
     ...createSinkActivities({

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
+import { createProgressReporter } from '../activities/progress';
 import { createAwsClients } from './adapters/aws';
 import { createKafka } from './adapters/kafka';
 import { ProducerPool } from './replay/producer-pool';
@@ -41,13 +42,16 @@ export async function startWorker(
   }
   const connection = await connectWorker(config.temporal);
   let client: Promise<Client> | undefined;
+  const temporal = () => (client ??= connectClient(config.temporal));
+  const reporter = createProgressReporter(temporal);
   const kafka = createKafka(config.kafka);
   const producers = new ProducerPool(config.kafka);
   const activities = createActivities({
     kafka,
     producers,
     aws: createAwsClients(config.aws),
-    temporal: () => (client ??= connectClient(config.temporal)),
+    temporal,
+    reporter,
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
     metrics: createPipelineMetrics(Runtime.instance().metricMeter),
   });
@@ -76,6 +80,8 @@ export async function startWorker(
         await done;
         await producers.closeAll();
         await connection.close();
+        // The activities' last progress signals are sent without waiting: let them finish first.
+        await reporter.settled();
         if (client) await (await client).connection.close();
       })();
       return closing;
