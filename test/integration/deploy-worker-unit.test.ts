@@ -7,9 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type TicklakeConfig } from '../../src/config';
 import { connectClient } from '../../src/adapters/temporal';
 import { DEPLOY, REPO, parseUnit } from '../unit/deploy-support';
+import { removeResources } from './sink-support';
 import { uniqueEnv, waitFor } from './support';
 
 const unit = parseUnit(fs.readFileSync(path.join(DEPLOY, 'ticklake-worker.service'), 'utf8'));
@@ -19,9 +20,12 @@ const value = (key: string) => service.get(key)?.[0] ?? '';
 describe('deploy/ticklake-worker.service command line', () => {
   let child: ChildProcess | undefined;
   let dir: string;
-  afterEach(() => {
+  /** The worker's configuration: it creates its topics and bucket when it starts. */
+  let made: TicklakeConfig | undefined;
+  afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
+    if (made) await removeResources(made).catch(() => undefined);
   });
 
   it('starts a worker that polls its task queue and stops cleanly on the unit KillSignal', async () => {
@@ -40,6 +44,7 @@ describe('deploy/ticklake-worker.service command line', () => {
       TICKLAKE_METRICS_PORT: '0',
     });
     const config = loadConfig(env);
+    made = config;
     const [command, ...args] = value('ExecStart').split(/\s+/);
     let output = '';
     child = spawn(command, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -16,6 +16,7 @@ import { prepareInfrastructure, startReplay } from '../../src/pipeline';
 import type { ReplayOrder } from '../../src/replay/ordered-rows';
 import { replayProgressQuery } from '../../workflows/definitions';
 import { exactlyOnceProblems, expectedRows, readTopic } from './replay-helpers';
+import { removeResources } from './sink-support';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
@@ -25,16 +26,20 @@ const id = (label: string) => `${label}-${randomBytes(3).toString('hex')}`;
 
 describe('replay producer: input handling on the local services', () => {
   let h: Harness;
+  /** The configurations made by `topicsFor`, removed at the end with the harness's own. */
+  const made: TicklakeConfig[] = [];
   beforeAll(async () => {
     h = await startHarness(uniqueConfig('replay-input'));
   }, 120_000);
   afterAll(async () => {
     await h?.close();
+    for (const config of made) await removeResources(config).catch(() => undefined);
   });
 
   /** Topics of their own for one replay, on the harness's task queue. */
   async function topicsFor(label: string, env: NodeJS.ProcessEnv = {}): Promise<TicklakeConfig> {
     const config = uniqueConfig(label, { TICKLAKE_TASK_QUEUE: h.config.temporal.taskQueue, ...env });
+    made.push(config);
     await prepareInfrastructure(config);
     return config;
   }
