@@ -10,24 +10,31 @@ import {
 import { errorCodes } from 'kafkajs/src/protocol/error';
 import type { KafkaConfig } from '../config';
 
-/** Broker errors that kafkajs retries by itself: a fresh broker electing a group coordinator, a moving leader. */
-const RETRIED_ERRORS = new Set(errorCodes.filter((e) => e.retriable).map((e) => e.message));
+/**
+ * Broker errors that kafkajs handles by itself: the ones it retries (a fresh broker electing a group
+ * coordinator, a moving leader), and a group rebalancing, which its consumer answers by rejoining
+ * (every time a sink worker joins or leaves the group).
+ */
+const HANDLED_ERRORS = new Set(
+  errorCodes.filter((e) => e.retriable || e.type === 'REBALANCE_IN_PROGRESS').map((e) => e.message),
+);
 
 /**
- * kafkajs's log lines as JSON on stderr (its own format), except that an error response kafkajs is
- * about to retry counts as debug, not error: on a fresh broker the first group join always meets
- * "The group coordinator is not available" and then succeeds. An error that outlasts the retries
- * still reaches the caller as a thrown error.
+ * kafkajs's log lines as JSON on stderr (its own format), except that an error response kafkajs
+ * handles by itself counts as debug, not error: on a fresh broker the first group join always meets
+ * "The group coordinator is not available" and then succeeds, and every heartbeat during a rebalance
+ * meets "The group is rebalancing". An error that outlasts the retries still reaches the caller as a
+ * thrown error.
  */
 export const kafkaLogCreator: logCreator =
   (threshold) =>
   ({ namespace, level, label, log }) => {
     const { message, timestamp, ...extra } = log;
-    const retried = namespace === 'Connection' && typeof extra.error === 'string' && RETRIED_ERRORS.has(extra.error);
-    const effective = retried ? logLevel.DEBUG : level;
+    const handled = namespace === 'Connection' && typeof extra.error === 'string' && HANDLED_ERRORS.has(extra.error);
+    const effective = handled ? logLevel.DEBUG : level;
     if (effective > threshold) return;
     const line = JSON.stringify({
-      level: retried ? 'DEBUG' : label,
+      level: handled ? 'DEBUG' : label,
       timestamp,
       logger: 'kafkajs',
       message,

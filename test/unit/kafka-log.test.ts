@@ -39,6 +39,17 @@ describe('kafka log creator', () => {
     expect(debug).toMatchObject({ level: 'DEBUG', logger: 'kafkajs', error: entry.error, broker: '127.0.0.1:9092' });
   });
 
+  it('does not report a rebalance, which the consumer answers by rejoining (a sink worker joined or left)', () => {
+    const entry = {
+      namespace: 'Connection',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      error: 'The group is rebalancing, so a rejoin is needed',
+    };
+    expect(linesFor(logLevel.ERROR, entry)).toEqual([]);
+    expect(linesFor(logLevel.DEBUG, entry)).toMatchObject([{ level: 'DEBUG', error: entry.error }]);
+  });
+
   it('reports every other error as kafkajs would, as one JSON line', () => {
     const lines = linesFor(logLevel.ERROR, {
       namespace: 'Connection',
