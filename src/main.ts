@@ -93,9 +93,12 @@ export async function main(argv: string[]): Promise<void> {
     const schedule = await ensureCrawlSchedule(client, config);
     console.log(`crawl schedule ${schedule.scheduleId}: every ${schedule.every}${schedule.paused ? ' (paused)' : ''}`);
     const crawl = await runCrawl(client, config);
+    // A full scan sees every partition of the lake; the others only those with new data.
+    const seen = crawl.scan === 'full' ? 'in the lake' : 'with new data';
     console.log(
-      `crawl: table ${crawl.database}.${crawl.table} ${crawl.tableCreated ? 'created' : 'up to date'}, ` +
-        `${crawl.partitionsAdded} new partitions (${crawl.partitionsFound} in all)`,
+      `crawl (${crawl.scan} scan): table ${crawl.database}.${crawl.table} ` +
+        `${crawl.tableCreated ? 'created' : 'up to date'}, ${crawl.partitionsAdded} partitions added ` +
+        `(${crawl.partitionsFound} ${seen})`,
     );
     const result = await runQuery(client, config, SAMPLE_QUERY, [path.basename(file)]);
     const table = new Table({ head: result.columns.map((c) => c.name), style: { head: [], border: [] } });
