@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, QueryDefinition, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type TicklakeConfig } from '../config';
 import { connectClient } from '../adapters/temporal';
 import { createKafka, groupLag } from '../adapters/kafka';
@@ -80,6 +80,37 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
   return true;
 }
 
+/**
+ * How long a workflow query waits for an answer. Queries are answered by a worker; with none running,
+ * the server holds a query for 30 s or more before it fails.
+ */
+const QUERY_TIMEOUT_MS = 5_000;
+/** gRPC status of a call that ran out of time. */
+const DEADLINE_EXCEEDED = 4;
+
+/** No worker answered a workflow query in time. */
+class NoWorkerError extends Error {
+  override name = 'NoWorkerError';
+}
+
+/** A workflow query that gives up after `ms` when no worker answers, saying what to do. */
+async function ask<R>(
+  h: WorkflowHandle,
+  query: QueryDefinition<R>,
+  taskQueue: string,
+  ms = QUERY_TIMEOUT_MS,
+): Promise<R> {
+  try {
+    return await h.client.withDeadline(Date.now() + ms, () => h.query(query));
+  } catch (err) {
+    if ((err as { cause?: { code?: number } }).cause?.code !== DEADLINE_EXCEEDED) throw err;
+    throw new NoWorkerError(
+      `no worker answered within ${ms / 1000} s on task queue '${taskQueue}'; ` +
+        "start one with 'npx ticklake worker' (or npm start)",
+    );
+  }
+}
+
 /** How a workflow ended, or undefined while it runs; `failure` is the reason a failed one gives. */
 async function closedState(h: WorkflowHandle): Promise<{ state: string; failure?: string } | undefined> {
   const d = await h.describe();
@@ -97,12 +128,12 @@ async function closedState(h: WorkflowHandle): Promise<{ state: string; failure?
  * failure of a replay that could not start (a missing file, a header of another schema), so that
  * `replay start` reports it at once instead of "started".
  */
-async function startFailure(h: WorkflowHandle, ms = 3_000): Promise<string | undefined> {
+async function startFailure(h: WorkflowHandle, taskQueue: string, ms = 3_000): Promise<string | undefined> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const closed = await closedState(h).catch(() => undefined);
     if (closed) return closed.failure;
-    const p = await h.query(replayProgressQuery).catch(() => undefined);
+    const p = await ask(h, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())).catch(() => undefined);
     if (p && p.rowsRead > 0) return undefined;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -132,9 +163,9 @@ function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: 
 /** The sink's own report; for a sink workflow that has ended, its state is how it ended. */
 type SinkReport = Omit<SinkStatus, 'state'> & { state: string; failure?: string };
 
-async function sinkReport(h: WorkflowHandle): Promise<SinkReport> {
+async function sinkReport(h: WorkflowHandle, taskQueue: string): Promise<SinkReport> {
   const closed = await closedState(h);
-  const s = await h.query(sinkStatusQuery);
+  const s = await ask(h, sinkStatusQuery, taskQueue);
   return closed ? { ...s, state: closed.state, failure: closed.failure } : s;
 }
 
@@ -181,14 +212,18 @@ async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayP
           Presets.shades_classic,
         );
   bar?.start(1, 0, { rate: 0, rejected: 0 });
+  // One query at a time: without a worker, each waits for its deadline.
+  let asking = false;
   const timer = setInterval(() => {
-    handle
-      .query(replayProgressQuery)
+    if (!bar || asking) return;
+    asking = true;
+    ask(handle, replayProgressQuery, g.config.temporal.taskQueue)
       .then((p) => {
-        bar?.setTotal(Math.max(p.rowsRead, 1));
-        bar?.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });
+        bar.setTotal(Math.max(p.rowsRead, 1));
+        bar.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });
       })
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => (asking = false));
   }, 500);
   try {
     return (await handle.result()) as ReplayProgress;
@@ -297,7 +332,7 @@ export function buildProgram(): Command {
         });
         if (!o.wait) {
           const polled = await warnWithoutWorker(g);
-          const failure = polled && !o.paused ? await startFailure(handle) : undefined;
+          const failure = polled && !o.paused ? await startFailure(handle, g.config.temporal.taskQueue) : undefined;
           if (failure) throw new Error(`replay ${handle.workflowId} failed: ${failure}`);
           print(
             g,
@@ -349,7 +384,7 @@ export function buildProgram(): Command {
       const h = replayHandle(await client(g), id);
       // A replay that failed or was terminated still answers the query with its last state: say how it ended.
       const closed = await closedState(h);
-      const progress = await h.query(replayProgressQuery);
+      const progress = await ask(h, replayProgressQuery, g.config.temporal.taskQueue);
       const s =
         closed && closed.state !== 'completed'
           ? { ...progress, state: closed.state, failure: closed.failure }
@@ -384,7 +419,7 @@ export function buildProgram(): Command {
   sink.command('status').action(async (_o, cmd: Command) => {
     const g = globals(cmd);
     const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
-    const s = await sinkReport(h);
+    const s = await sinkReport(h, g.config.temporal.taskQueue);
     print(g, s, () => sinkRows(s));
   });
 
@@ -539,25 +574,43 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
       const c = await client(g);
-      const replays: (ReplayStatus & { workflowId: string })[] = [];
+      const tq = g.config.temporal.taskQueue;
+      // The queries run side by side: without a worker each one waits for its deadline.
+      let noWorker: string | undefined;
+      /** Notes a query that no worker answered; 'unanswered' for those, undefined for other failures. */
+      const noted = (err: unknown) => {
+        if (!(err instanceof NoWorkerError)) return undefined;
+        noWorker = err.message;
+        return 'unanswered' as const;
+      };
+      const running: string[] = [];
       for await (const w of c.workflow.list({
         query: `WorkflowType = 'replayWorkflow' AND ExecutionStatus = 'Running'`,
       })) {
-        try {
-          replays.push({
-            workflowId: w.workflowId,
-            ...(await c.workflow.getHandle(w.workflowId).query(replayProgressQuery)),
-          });
-        } catch {
-          // a replay that just finished
-        }
+        running.push(w.workflowId);
       }
-      let sinkStatus: SinkReport | undefined;
-      try {
-        sinkStatus = await sinkReport(c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic)));
-      } catch {
-        sinkStatus = undefined;
-      }
+      const replayStates = Promise.all(
+        running.map(async (workflowId) => ({
+          workflowId,
+          // undefined: a replay that just finished
+          status: await ask(c.workflow.getHandle(workflowId), replayProgressQuery, tq).catch(noted),
+        })),
+      );
+      const sinkHandle = c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
+      // Running but unanswered, or not there at all.
+      const sinkState = sinkReport(sinkHandle, tq).catch(noted);
+      const crawlHandle = c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table));
+      const crawlState = crawlHandle.describe().then(
+        async (d) => ({
+          lastCrawl: { status: d.status.name, closed: d.closeTime?.toISOString() },
+          // A running crawl workflow lingers for notices between crawls: its own status says what it did.
+          crawl:
+            d.status.name === 'RUNNING'
+              ? await ask(crawlHandle, crawlStatusQuery, tq).catch((err: unknown) => void noted(err))
+              : undefined,
+        }),
+        () => ({ lastCrawl: undefined, crawl: undefined }),
+      );
       let lag: Record<string, string> | undefined;
       try {
         const admin = createKafka(g.config.kafka, '-status').admin();
@@ -575,17 +628,14 @@ export function buildProgram(): Command {
       } catch {
         lag = undefined;
       }
-      let lastCrawl: { status: string; closed?: string } | undefined;
-      let crawl: CrawlStatus | undefined;
-      try {
-        const h = c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table));
-        const d = await h.describe();
-        lastCrawl = { status: d.status.name, closed: d.closeTime?.toISOString() };
-        // A running crawl workflow lingers for notices between crawls: its own status says what it did.
-        if (d.status.name === 'RUNNING') crawl = await h.query(crawlStatusQuery).catch(() => undefined);
-      } catch {
-        lastCrawl = undefined;
-      }
+      const replayAnswers = await replayStates;
+      const replays = replayAnswers.flatMap((r) =>
+        r.status && r.status !== 'unanswered' ? [{ workflowId: r.workflowId, ...r.status }] : [],
+      );
+      const unansweredReplays = replayAnswers.filter((r) => r.status === 'unanswered').map((r) => r.workflowId);
+      const sinkAnswer = await sinkState;
+      const sinkStatus = sinkAnswer === 'unanswered' ? undefined : sinkAnswer;
+      const { lastCrawl, crawl } = await crawlState;
       let crawlSchedule: CrawlScheduleInfo | undefined;
       try {
         crawlSchedule = await describeCrawlSchedule(c, g.config);
@@ -593,8 +643,12 @@ export function buildProgram(): Command {
         crawlSchedule = undefined;
       }
       const data = {
+        // Set when a running workflow could not be asked: no worker answered.
+        noWorker: noWorker ?? null,
         replays,
+        unansweredReplays,
         sink: sinkStatus ?? null,
+        sinkUnanswered: sinkAnswer === 'unanswered',
         lag: lag ?? null,
         lastCrawl: lastCrawl ?? null,
         crawl: crawl ?? null,
@@ -604,25 +658,24 @@ export function buildProgram(): Command {
       };
       print(g, data, () => {
         const parts: string[] = [];
+        if (noWorker) parts.push(`note: ${noWorker}; the running workflows below wait for it`);
         parts.push(
-          replays.length === 0
+          replays.length === 0 && unansweredReplays.length === 0
             ? 'replays: none running'
             : table(
                 ['replay', 'state', 'speed', 'produced', 'rejected', 'line', 'rows/s'],
-                replays.map((r) => [
-                  r.workflowId,
-                  r.state,
-                  describeSpeed(r.speed),
-                  r.produced,
-                  r.rejected,
-                  r.line,
-                  r.rate,
-                ]),
+                replays
+                  .map((r) => [r.workflowId, r.state, describeSpeed(r.speed), r.produced, r.rejected, r.line, r.rate])
+                  .concat(unansweredReplays.map((id) => [id, 'running, no answer', '', '', '', '', ''])),
               ),
         );
         const sinkId = workflowIds.sink(g.config.kafka.topic);
         parts.push(
-          sinkStatus ? `sink (${sinkId}), as it reports itself:\n${sinkRows(sinkStatus)}` : 'sink: not running',
+          sinkStatus
+            ? `sink (${sinkId}), as it reports itself:\n${sinkRows(sinkStatus)}`
+            : sinkAnswer === 'unanswered'
+              ? `sink (${sinkId}): running, no answer`
+              : 'sink: not running',
         );
         if (lag) {
           parts.push(

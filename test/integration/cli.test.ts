@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, REPO_ROOT } from '../../src/config';
-import { csvStats, startHarness, uniqueEnv, type Harness } from './support';
+import { removeResources } from './sink-support';
+import { csvStats, startHarness, terminateRunning, uniqueEnv, type Harness } from './support';
 
 const exec = promisify(execFile);
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -191,4 +192,32 @@ describe('ticklake CLI', () => {
     // No services at all: a stack on ports nobody listens on.
     expectOneLineError(await cli({ ...env, TICKLAKE_PORT_OFFSET: '45000' }, 'status'), /cannot reach Temporal/);
   }, 180_000);
+
+  it('answers within seconds, saying to start a worker, when no worker runs', async () => {
+    // A task queue of its own, which no worker polls: the sink workflow waits there.
+    const idle = uniqueEnv('cli-idle');
+    const config = loadConfig(idle);
+    try {
+      expect((await cli(idle, 'sink', 'start')).code).toBe(0);
+      const started = Date.now();
+      expectOneLineError(
+        await cli(idle, 'sink', 'status'),
+        new RegExp(`no worker answered within 5 s on task queue '${config.temporal.taskQueue}'; start one`),
+      );
+      const status = await cli(idle, 'status');
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/^note: no worker answered within 5 s/);
+      expect(status.stdout).toContain(`sink (sink/${config.kafka.topic}): running, no answer`);
+      // The server alone would hold each query for 30 s or more.
+      expect(Date.now() - started).toBeLessThan(25_000);
+      expect(await json(idle, 'status')).toMatchObject({
+        sink: null,
+        sinkUnanswered: true,
+        noWorker: expect.any(String),
+      });
+    } finally {
+      await terminateRunning(h.client, config.temporal.taskQueue);
+      await removeResources(config);
+    }
+  }, 120_000);
 });
