@@ -14,7 +14,7 @@ import {
   prepareInfrastructure,
   replayIdFor,
   runCrawl,
-  runQuery,
+  startQuery,
   startReplay,
   startSink,
   workflowIds,
@@ -85,8 +85,11 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
  * the server holds a query for 30 s or more before it fails.
  */
 const QUERY_TIMEOUT_MS = 5_000;
-/** gRPC status of a call that ran out of time. */
-const DEADLINE_EXCEEDED = 4;
+/**
+ * gRPC statuses of a query that ran out of time: DEADLINE_EXCEEDED, or CANCELLED when the workflow has
+ * not yet had its first task (the client cancels the call at the deadline).
+ */
+const OUT_OF_TIME = new Set([4, 1]);
 
 /** No worker answered a workflow query in time. */
 class NoWorkerError extends Error {
@@ -100,14 +103,46 @@ async function ask<R>(
   taskQueue: string,
   ms = QUERY_TIMEOUT_MS,
 ): Promise<R> {
+  const deadline = Date.now() + ms;
   try {
-    return await h.client.withDeadline(Date.now() + ms, () => h.query(query));
+    return await h.client.withDeadline(deadline, () => h.query(query));
   } catch (err) {
-    if ((err as { cause?: { code?: number } }).cause?.code !== DEADLINE_EXCEEDED) throw err;
+    const code = (err as { cause?: { code?: number } }).cause?.code;
+    if (code === undefined || !OUT_OF_TIME.has(code) || Date.now() < deadline) throw err;
     throw new NoWorkerError(
       `no worker answered within ${ms / 1000} s on task queue '${taskQueue}'; ` +
         "start one with 'npx ticklake worker' (or npm start)",
     );
+  }
+}
+
+/** PendingWorkflowTaskState SCHEDULED: a workflow task that no worker has picked up yet. */
+const WORKFLOW_TASK_SCHEDULED = 1;
+
+/**
+ * Waits for `work` (a workflow's result or an update). When after `ms` the workflow has a task that
+ * no worker has picked up for that long, says so once on stderr: with no worker running, the command
+ * would otherwise wait in silence. A running worker picks a task up within milliseconds.
+ */
+async function awaitingWorker<R>(h: WorkflowHandle, taskQueue: string, work: Promise<R>, ms = 5_000): Promise<R> {
+  const timer = setTimeout(() => {
+    h.describe()
+      .then((d) => {
+        const task = d.raw.pendingWorkflowTask;
+        // Seconds since the epoch, as a Long; its decimal string is exact.
+        const scheduledAt = Number(String(task?.scheduledTime?.seconds ?? 0)) * 1000;
+        if (Number(task?.state) !== WORKFLOW_TASK_SCHEDULED || Date.now() - scheduledAt < ms - 1_000) return;
+        console.error(
+          `note: ${h.workflowId} is waiting for a worker on task queue '${taskQueue}'; ` +
+            "start one with 'npx ticklake worker' (or npm start), or press Ctrl-C",
+        );
+      })
+      .catch(() => undefined);
+  }, ms);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -226,7 +261,7 @@ async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayP
       .finally(() => (asking = false));
   }, 500);
   try {
-    return (await handle.result()) as ReplayProgress;
+    return (await awaitingWorker(handle, g.config.temporal.taskQueue, handle.result())) as ReplayProgress;
   } finally {
     clearInterval(timer);
     bar?.stop();
@@ -431,7 +466,12 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
       await warnWithoutWorker(g);
-      const r = await runCrawl(await client(g), g.config);
+      const c = await client(g);
+      const r = await awaitingWorker(
+        c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table)),
+        g.config.temporal.taskQueue,
+        runCrawl(c, g.config),
+      );
       print(g, r, () =>
         fields([
           ['table', `${r.database}.${r.table}`],
@@ -538,7 +578,8 @@ export function buildProgram(): Command {
       ) => {
         const g = globals(cmd);
         await warnWithoutWorker(g);
-        const r = await runQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
+        const h = await startQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
+        const r = await awaitingWorker(h, g.config.temporal.taskQueue, h.result());
         if (o.chart) {
           const file = await writeChart(r, o.chart, { x: o.x, y: o.y, series: o.series });
           console.error(`chart written to ${file}`);

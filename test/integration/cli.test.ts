@@ -215,6 +215,15 @@ describe('ticklake CLI', () => {
         sinkUnanswered: true,
         noWorker: expect.any(String),
       });
+      // A command that waits for a workflow's result says what it waits for, instead of waiting in silence.
+      const query = await exec('node', [BIN, 'query', 'SELECT 1'], { cwd: REPO_ROOT, env: idle, timeout: 10_000 }).then(
+        () => ({ killed: false, stderr: '' }),
+        (err: { stderr?: string; killed?: boolean }) => err,
+      );
+      expect(query.killed).toBe(true);
+      expect(query.stderr).toMatch(
+        new RegExp(`note: query/\\S+ is waiting for a worker on task queue '${config.temporal.taskQueue}'; start one`),
+      );
     } finally {
       await terminateRunning(h.client, config.temporal.taskQueue);
       await removeResources(config);
