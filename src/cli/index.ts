@@ -90,6 +90,8 @@ const QUERY_TIMEOUT_MS = 5_000;
  * not yet had its first task (the client cancels the call at the deadline).
  */
 const OUT_OF_TIME = new Set([4, 1]);
+/** gRPC status the server answers a query with once it has seen no worker poll the queue for a while. */
+const FAILED_PRECONDITION = 9;
 
 /** No worker answered a workflow query in time. */
 class NoWorkerError extends Error {
@@ -107,12 +109,13 @@ async function ask<R>(
   try {
     return await h.client.withDeadline(deadline, () => h.query(query));
   } catch (err) {
-    const code = (err as { cause?: { code?: number } }).cause?.code;
-    if (code === undefined || !OUT_OF_TIME.has(code) || Date.now() < deadline) throw err;
-    throw new NoWorkerError(
-      `no worker answered within ${ms / 1000} s on task queue '${taskQueue}'; ` +
-        "start one with 'npx ticklake worker' (or npm start)",
-    );
+    const cause = (err as { cause?: { code?: number; details?: string } }).cause;
+    const noPoller = cause?.code === FAILED_PRECONDITION && /no poller/i.test(cause.details ?? '');
+    // (gRPC's timer may fire a few milliseconds before the deadline as computed here)
+    const outOfTime = OUT_OF_TIME.has(cause?.code ?? -1) && Date.now() >= deadline - 250;
+    if (!noPoller && !outOfTime) throw err;
+    const what = noPoller ? 'no worker polls' : `no worker answered within ${ms / 1000} s on`;
+    throw new NoWorkerError(`${what} task queue '${taskQueue}'; start one with 'npx ticklake worker' (or npm start)`);
   }
 }
 
@@ -645,10 +648,7 @@ export function buildProgram(): Command {
         async (d) => ({
           lastCrawl: { status: d.status.name, closed: d.closeTime?.toISOString() },
           // A running crawl workflow lingers for notices between crawls: its own status says what it did.
-          crawl:
-            d.status.name === 'RUNNING'
-              ? await ask(crawlHandle, crawlStatusQuery, tq).catch((err: unknown) => void noted(err))
-              : undefined,
+          crawl: d.status.name === 'RUNNING' ? await ask(crawlHandle, crawlStatusQuery, tq).catch(noted) : undefined,
         }),
         () => ({ lastCrawl: undefined, crawl: undefined }),
       );
@@ -676,7 +676,8 @@ export function buildProgram(): Command {
       const unansweredReplays = replayAnswers.filter((r) => r.status === 'unanswered').map((r) => r.workflowId);
       const sinkAnswer = await sinkState;
       const sinkStatus = sinkAnswer === 'unanswered' ? undefined : sinkAnswer;
-      const { lastCrawl, crawl } = await crawlState;
+      const { lastCrawl, crawl: crawlAnswer } = await crawlState;
+      const crawl = crawlAnswer === 'unanswered' ? undefined : crawlAnswer;
       let crawlSchedule: CrawlScheduleInfo | undefined;
       try {
         crawlSchedule = await describeCrawlSchedule(c, g.config);
@@ -724,7 +725,7 @@ export function buildProgram(): Command {
               table(['partition', 'lag'], Object.entries(lag)),
           );
         }
-        parts.push(crawlLine(lastCrawl, crawl));
+        parts.push(crawlAnswer === 'unanswered' ? 'crawl: running, no answer' : crawlLine(lastCrawl, crawl));
         parts.push(
           crawlSchedule
             ? `crawl schedule: every ${crawlSchedule.every}${crawlSchedule.paused ? ' (paused)' : `, next run ${crawlSchedule.next[0] ?? '?'}`}`
