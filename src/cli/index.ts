@@ -32,6 +32,7 @@ import {
 } from '../../workflows/definitions';
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
+import { livePollers } from './pollers';
 import { writeChart } from '../chart';
 import {
   createCrawlSchedule,
@@ -71,7 +72,7 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
     taskQueue: { name: g.config.temporal.taskQueue },
     taskQueueType: 1,
   });
-  if ((res.pollers ?? []).length === 0) {
+  if (livePollers(res.pollers, Date.now()) === 0) {
     console.error(
       `note: no worker polls task queue '${g.config.temporal.taskQueue}'; start one with 'npx ticklake worker' (or npm start)`,
     );
