@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Client, QueryDefinition, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type TicklakeConfig } from '../config';
 import { connectClient } from '../adapters/temporal';
 import { createKafka, groupLag } from '../adapters/kafka';
@@ -32,7 +32,7 @@ import {
 } from '../../workflows/definitions';
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
-import { livePollers } from './pollers';
+import { ask, awaitingWorker, livePollers, NoWorkerError } from './worker-presence';
 import { writeChart } from '../chart';
 import {
   createCrawlSchedule,
@@ -79,75 +79,6 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
     return false;
   }
   return true;
-}
-
-/**
- * How long a workflow query waits for an answer. Queries are answered by a worker; with none running,
- * the server holds a query for 30 s or more before it fails.
- */
-const QUERY_TIMEOUT_MS = 5_000;
-/**
- * gRPC statuses of a query that ran out of time: DEADLINE_EXCEEDED, or CANCELLED when the workflow has
- * not yet had its first task (the client cancels the call at the deadline).
- */
-const OUT_OF_TIME = new Set([4, 1]);
-/** gRPC status the server answers a query with once it has seen no worker poll the queue for a while. */
-const FAILED_PRECONDITION = 9;
-
-/** No worker answered a workflow query in time. */
-class NoWorkerError extends Error {
-  override name = 'NoWorkerError';
-}
-
-/** A workflow query that gives up after `ms` when no worker answers, saying what to do. */
-async function ask<R>(
-  h: WorkflowHandle,
-  query: QueryDefinition<R>,
-  taskQueue: string,
-  ms = QUERY_TIMEOUT_MS,
-): Promise<R> {
-  const deadline = Date.now() + ms;
-  try {
-    return await h.client.withDeadline(deadline, () => h.query(query));
-  } catch (err) {
-    const cause = (err as { cause?: { code?: number; details?: string } }).cause;
-    const noPoller = cause?.code === FAILED_PRECONDITION && /no poller/i.test(cause.details ?? '');
-    // (gRPC's timer may fire a few milliseconds before the deadline as computed here)
-    const outOfTime = OUT_OF_TIME.has(cause?.code ?? -1) && Date.now() >= deadline - 250;
-    if (!noPoller && !outOfTime) throw err;
-    const what = noPoller ? 'no worker polls' : `no worker answered within ${ms / 1000} s on`;
-    throw new NoWorkerError(`${what} task queue '${taskQueue}'; start one with 'npx ticklake worker' (or npm start)`);
-  }
-}
-
-/** PendingWorkflowTaskState SCHEDULED: a workflow task that no worker has picked up yet. */
-const WORKFLOW_TASK_SCHEDULED = 1;
-
-/**
- * Waits for `work` (a workflow's result or an update). When after `ms` the workflow has a task that
- * no worker has picked up for that long, says so once on stderr: with no worker running, the command
- * would otherwise wait in silence. A running worker picks a task up within milliseconds.
- */
-async function awaitingWorker<R>(h: WorkflowHandle, taskQueue: string, work: Promise<R>, ms = 5_000): Promise<R> {
-  const timer = setTimeout(() => {
-    h.describe()
-      .then((d) => {
-        const task = d.raw.pendingWorkflowTask;
-        // Seconds since the epoch, as a Long; its decimal string is exact.
-        const scheduledAt = Number(String(task?.scheduledTime?.seconds ?? 0)) * 1000;
-        if (Number(task?.state) !== WORKFLOW_TASK_SCHEDULED || Date.now() - scheduledAt < ms - 1_000) return;
-        console.error(
-          `note: ${h.workflowId} is waiting for a worker on task queue '${taskQueue}'; ` +
-            "start one with 'npx ticklake worker' (or npm start), or press Ctrl-C",
-        );
-      })
-      .catch(() => undefined);
-  }, ms);
-  try {
-    return await work;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** How a workflow ended, or undefined while it runs; `failure` is the reason a failed one gives. */
@@ -242,7 +173,7 @@ function crawlLine(workflow: { status: string; closed?: string } | undefined, cr
   return `crawl: running (${crawl.crawls} crawls); ${parts.join('; ')}`;
 }
 
-async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayProgress> {
+async function followReplay(handle: WorkflowHandle, g: Globals, polled: boolean): Promise<ReplayProgress> {
   const bar =
     g.json || !process.stderr.isTTY
       ? undefined
@@ -265,7 +196,7 @@ async function followReplay(handle: WorkflowHandle, g: Globals): Promise<ReplayP
       .finally(() => (asking = false));
   }, 500);
   try {
-    return (await awaitingWorker(handle, g.config.temporal.taskQueue, handle.result())) as ReplayProgress;
+    return (await awaitingWorker(handle, g.config.temporal.taskQueue, handle.result(), { polled })) as ReplayProgress;
   } finally {
     clearInterval(timer);
     bar?.stop();
@@ -380,8 +311,7 @@ export function buildProgram(): Command {
           );
           return;
         }
-        await warnWithoutWorker(g);
-        const result = await followReplay(handle, g);
+        const result = await followReplay(handle, g, await warnWithoutWorker(g));
         print(g, result, () =>
           fields([
             ['produced', result.produced],
@@ -469,12 +399,13 @@ export function buildProgram(): Command {
     .command('now')
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
-      await warnWithoutWorker(g);
+      const polled = await warnWithoutWorker(g);
       const c = await client(g);
       const r = await awaitingWorker(
         c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table)),
         g.config.temporal.taskQueue,
         runCrawl(c, g.config),
+        { polled },
       );
       print(g, r, () =>
         fields([
@@ -581,9 +512,9 @@ export function buildProgram(): Command {
         cmd: Command,
       ) => {
         const g = globals(cmd);
-        await warnWithoutWorker(g);
+        const polled = await warnWithoutWorker(g);
         const h = await startQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
-        const r = await awaitingWorker(h, g.config.temporal.taskQueue, h.result());
+        const r = await awaitingWorker(h, g.config.temporal.taskQueue, h.result(), { polled });
         if (o.chart) {
           const file = await writeChart(r, o.chart, { x: o.x, y: o.y, series: o.series });
           console.error(`chart written to ${file}`);
