@@ -268,8 +268,12 @@ export class LakeSink {
     const { prefix, groupId, topic } = this.settings;
     for (const p of resume.partitions) {
       const written = BigInt(p.written);
-      const from = written >= 0n ? written : BigInt(p.committed);
-      if (from < 0n) continue;
+      const committed = BigInt(p.committed);
+      // Neither known at the last heartbeat (the partition had not fetched yet): every manifest of this
+      // activity in the partition's folder is unaccounted, so the listing starts at the beginning. (The
+      // folder of a partition never committed is short; an older group's committed offset is known
+      // within moments of the join.)
+      const from = written >= 0n ? written : committed >= 0n ? committed : 0n;
       const folder = manifestPrefix(prefix, groupId, topic, p.partition);
       const startAfter = from > 0n ? manifestKey(prefix, groupId, topic, p.partition, (from - 1n).toString()) : folder;
       for (const key of await storage.list(folder, startAfter)) {

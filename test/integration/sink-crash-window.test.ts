@@ -6,23 +6,20 @@
  * never returns from the writes of the third flush (after they are durable).
  */
 import { createAwsClients } from '../../src/adapters/aws';
-import { committedOffsets, ensureTopics, groupLag } from '../../src/adapters/kafka';
+import { committedOffsets, groupLag } from '../../src/adapters/kafka';
 import { ensureBucket } from '../../src/adapters/s3';
 import { LakeSink, type SinkLogger } from '../../src/sink/lake-sink';
 import type { SinkStorage } from '../../src/sink/partition-writer';
 import { s3SinkStorage } from '../../src/sink/storage';
 import { uniqueConfig, waitFor } from './support';
 import {
-  SAMPLE_CSV,
-  TickProducer,
   lakeProblems,
   manifestOverlaps,
   readLake,
   readManifests,
   removeResources,
-  sourceRows,
+  sampleInTopic,
   testKafka,
-  toMessage,
 } from './sink-support';
 
 const quiet: SinkLogger = {
@@ -73,27 +70,8 @@ describe('sink crash between writing objects and committing offsets', () => {
     const kafka = testKafka(config.kafka);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, config.kafka, [config.kafka.topic]);
-    const rows = sourceRows(SAMPLE_CSV);
-    const producer = new TickProducer(kafka, config.kafka.topic, `test-${config.kafka.topic}`);
     // Small transactions and small cuts: many flushes per partition.
-    await producer.stream(
-      rows.map((r) => toMessage(r, 'sample.csv')),
-      200,
-    );
-    await producer.close();
-
-    const settings = {
-      topic: config.kafka.topic,
-      groupId: config.sink.groupId,
-      prefix: config.lake.prefix,
-      table: config.glue.table,
-      partitionBy: config.lake.partitionBy,
-      compression: config.sink.compression,
-      flushMs: 1000,
-      maxRecords: 300,
-      maxBytes: 64 * 1024 * 1024,
-    };
+    const { rows, settings } = await sampleInTopic(config, kafka, { perTransaction: 200, maxRecords: 300 });
     const real = s3SinkStorage(s3, config.lake.bucket);
     const hanging = new HangingStorage(real, 3);
     const doomed = new LakeSink({ kafka, storage: hanging, settings, log: quiet, writerId: 'doomed' });

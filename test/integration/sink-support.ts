@@ -17,11 +17,12 @@ import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from '
 import { DeleteDatabaseCommand } from '@aws-sdk/client-glue';
 import type { KafkaConfig, TicklakeConfig } from '../../src/config';
 import { createAwsClients } from '../../src/adapters/aws';
-import { createKafka } from '../../src/adapters/kafka';
+import { createKafka, ensureTopics } from '../../src/adapters/kafka';
 import { bucketExists, getObjectBytes } from '../../src/adapters/s3';
 import { manifestPrefix, tableRoot } from '../../src/lake-layout';
 import { tickMessage, type LakeRecord } from '../../src/message';
 import { decodeLines } from '../../src/sink/format';
+import type { SinkSettings } from '../../src/sink/lake-sink';
 import type { DeadLetterRecord, FlushManifest } from '../../src/sink/partition-writer';
 import { parseRow, type Tick } from '../../src/tick';
 
@@ -302,4 +303,42 @@ export async function removeResources(config: TicklakeConfig): Promise<void> {
   const { s3, glue } = createAwsClients(config.aws);
   await glue.send(new DeleteDatabaseCommand({ Name: config.glue.database })).catch(() => undefined);
   await deleteBucketAndObjects(s3, config.lake.bucket);
+}
+
+/**
+ * A sink test's start: the sample produced into the configuration's topic (created if missing) in
+ * transactions of `perTransaction` records, and the settings of a sink that cuts flushes of at most
+ * `maxRecords`. Returns the sample's rows and the settings.
+ */
+export async function sampleInTopic(
+  config: TicklakeConfig,
+  kafka: Kafka,
+  opts: { perTransaction: number; maxRecords: number },
+): Promise<{ rows: SourceRow[]; settings: SinkSettings }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, config.kafka, [config.kafka.topic]);
+  } finally {
+    await admin.disconnect();
+  }
+  const rows = sourceRows(SAMPLE_CSV);
+  const producer = new TickProducer(kafka, config.kafka.topic, `test-${config.kafka.topic}`);
+  await producer.stream(
+    rows.map((r) => toMessage(r, 'sample.csv')),
+    opts.perTransaction,
+  );
+  await producer.close();
+  const settings: SinkSettings = {
+    topic: config.kafka.topic,
+    groupId: config.sink.groupId,
+    prefix: config.lake.prefix,
+    table: config.glue.table,
+    partitionBy: config.lake.partitionBy,
+    compression: config.sink.compression,
+    flushMs: 1000,
+    maxRecords: opts.maxRecords,
+    maxBytes: 64 * 1024 * 1024,
+  };
+  return { rows, settings };
 }
