@@ -32,7 +32,7 @@ import {
 } from '../../workflows/definitions';
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
-import { ask, awaitingWorker, livePollers, NoWorkerError } from './worker-presence';
+import { ask, awaitingWorker, livePollers, NoWorkerError, START_A_WORKER } from './worker-presence';
 import { writeChart } from '../chart';
 import {
   createCrawlSchedule,
@@ -73,9 +73,7 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
     taskQueueType: 1,
   });
   if (livePollers(res.pollers, Date.now()) === 0) {
-    console.error(
-      `note: no worker polls task queue '${g.config.temporal.taskQueue}'; start one with 'npx ticklake worker' (or npm start)`,
-    );
+    console.error(`note: no worker polls task queue '${g.config.temporal.taskQueue}'; ${START_A_WORKER}`);
     return false;
   }
   return true;

@@ -16,17 +16,24 @@ import type { QueryDefinition, WorkflowHandle } from '@temporalio/client';
  */
 export const LIVE_POLLER_S = 75;
 
+/** What to do when no worker runs; every message of this module ends with it. */
+export const START_A_WORKER = "start one with 'npx ticklake worker' (or npm start)";
+
+/** A protobuf Timestamp as the client decodes it: `seconds` is a Long (or a number). */
+type Timestamp = { seconds?: { toString(): string } | number | null } | null | undefined;
+
+/** Seconds since the epoch of a Timestamp (a Long's decimal string is exact); 0 if absent. */
+function epochSeconds(ts: Timestamp): number {
+  return Number(String(ts?.seconds ?? 0));
+}
+
 export interface PollerInfo {
-  /** A protobuf Timestamp; `seconds` is a Long (or a number). */
-  lastAccessTime?: { seconds?: { toString(): string } | number | null } | null;
+  lastAccessTime?: Timestamp;
 }
 
 /** How many of the pollers polled within the last {@link LIVE_POLLER_S} seconds of `nowMs`. */
 export function livePollers(pollers: readonly PollerInfo[] | null | undefined, nowMs: number): number {
-  return (pollers ?? []).filter((p) => {
-    const seconds = Number(String(p.lastAccessTime?.seconds ?? 0));
-    return nowMs / 1000 - seconds < LIVE_POLLER_S;
-  }).length;
+  return (pollers ?? []).filter((p) => nowMs / 1000 - epochSeconds(p.lastAccessTime) < LIVE_POLLER_S).length;
 }
 
 /**
@@ -64,7 +71,7 @@ export async function ask<R>(
     const outOfTime = OUT_OF_TIME.has(cause?.code ?? -1) && Date.now() >= deadline - 250;
     if (!noPoller && !outOfTime) throw err;
     const what = noPoller ? 'no worker polls' : `no worker answered within ${ms / 1000} s on`;
-    throw new NoWorkerError(`${what} task queue '${taskQueue}'; start one with 'npx ticklake worker' (or npm start)`);
+    throw new NoWorkerError(`${what} task queue '${taskQueue}'; ${START_A_WORKER}`);
   }
 }
 
@@ -94,12 +101,10 @@ export async function awaitingWorker<R>(
     h.describe()
       .then((d) => {
         const task = d.raw.pendingWorkflowTask;
-        // Seconds since the epoch, as a Long; its decimal string is exact.
-        const scheduledAt = Number(String(task?.scheduledTime?.seconds ?? 0)) * 1000;
+        const scheduledAt = epochSeconds(task?.scheduledTime) * 1000;
         if (Number(task?.state) !== WORKFLOW_TASK_SCHEDULED || Date.now() - scheduledAt < ms - 1_000) return;
         say(
-          `note: ${h.workflowId} is waiting for a worker on task queue '${taskQueue}'; ` +
-            "start one with 'npx ticklake worker' (or npm start), or press Ctrl-C",
+          `note: ${h.workflowId} is waiting for a worker on task queue '${taskQueue}'; ${START_A_WORKER}, or press Ctrl-C`,
         );
       })
       .catch(() => undefined);

@@ -9,10 +9,10 @@ import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
 
-/** Environment whose topics, group, bucket, Glue database and task queue are unique to one test. */
 /** Task queues of {@link uniqueEnv}: what a harness on such a configuration made is its own to remove. */
 const UNIQUE_QUEUE_PREFIX = 'tq-';
 
+/** Environment whose topics, group, bucket, Glue database and task queue are unique to one test. */
 export function uniqueEnv(label: string, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const id = `${label}-${randomBytes(3).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
   const under = id.replace(/-/g, '_');
