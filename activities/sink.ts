@@ -104,6 +104,7 @@ export function createSinkActivities(deps: SinkDeps) {
         },
         log,
         writerId: writerId(ctx),
+        attempt: ctx.info.attempt,
         resume,
         notifier,
         onJoin: deps.onJoin,

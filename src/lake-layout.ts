@@ -92,6 +92,25 @@ export function manifestKey(
   return `${manifestPrefix(prefix, groupId, topic, partition)}${padOffset(firstOffset)}.json`;
 }
 
+/**
+ * A sink activity's attempt markers: before its first flush of a partition, each attempt records there
+ * from which offset it flushes it, so that a retry can count the flushes of an attempt that died
+ * before its heartbeat told of them. One folder per activity (its writer id), one object per attempt.
+ */
+export function attemptMarkerPrefix(prefix: string, groupId: string, topic: string, writerId: string): string {
+  return `${prefix}_ticklake/sink-attempts/${groupId}/${topic}/${encodeURIComponent(writerId)}/`;
+}
+
+export function attemptMarkerKey(
+  prefix: string,
+  groupId: string,
+  topic: string,
+  writerId: string,
+  attempt: number,
+): string {
+  return `${attemptMarkerPrefix(prefix, groupId, topic, writerId)}${String(attempt).padStart(10, '0')}.json`;
+}
+
 export function deadLetterKey(prefix: string, topic: string, partition: number, firstOffset: string): string {
   return `${prefix}_dlq/${topic}/${partition}/${padOffset(firstOffset)}.json.gz`;
 }

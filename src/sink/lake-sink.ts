@@ -15,7 +15,7 @@
  * Independent of Temporal: the activity (activities/sink.ts) adds heartbeats, cancellation and progress.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { manifestKey, manifestPrefix, type Compression } from '../lake-layout';
+import { attemptMarkerKey, attemptMarkerPrefix, manifestKey, manifestPrefix, type Compression } from '../lake-layout';
 import { PartitionNotifier } from './partition-notices';
 import {
   ManifestMismatchError,
@@ -95,7 +95,20 @@ export interface SinkCounters {
 
 export interface SinkProgress extends SinkCounters {
   partitions: PartitionProgress[];
+  /**
+   * End offset of the last flush this activity wrote (or adopted), for every partition it ever wrote,
+   * assigned now or not: what a retry needs to tell counted flushes from uncounted ones.
+   */
+  writtenOffsets?: Record<string, string>;
   updatedAt: string;
+}
+
+/** What an attempt records before its first flush of a partition (see {@link attemptMarkerKey}). */
+export interface AttemptMarker {
+  writer: string;
+  attempt: number;
+  /** Partition → the offset its first flush in this attempt started from. */
+  partitions: Record<string, string>;
 }
 
 export interface LakeSinkOptions {
@@ -108,6 +121,8 @@ export interface LakeSinkOptions {
    * run id, activity id). Tells a dead predecessor's unreported flushes from everyone else's.
    */
   writerId?: string;
+  /** This attempt of the activity (1 for the first); names its attempt marker. Default 1. */
+  attempt?: number;
   /** Counters and per-partition written offsets of an earlier attempt (from its last heartbeat). */
   resume?: SinkProgress;
   /** Announces lake partitions written to for the first time by this run. */
@@ -152,6 +167,7 @@ interface PartitionState {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
 export class LakeSink {
   private readonly settings: Required<Pick<SinkSettings, 'maxMessageBytes' | 'maxBufferedBytes'>> & SinkSettings;
@@ -160,6 +176,10 @@ export class LakeSink {
   private states = new Map<number, PartitionState>();
   /** End of the last flush accounted per partition; survives rebalances, resumed from heartbeats. */
   private readonly written = new Map<number, bigint>();
+  /** Partitions this attempt started flushing, from which offset; and those its marker holds durably. */
+  private readonly marked = new Map<number, bigint>();
+  private readonly markedDurable = new Set<number>();
+  private markerWrites: Promise<void> = Promise.resolve();
   private readonly counters: SinkCounters;
   private readonly seenPartitions = new Set<string>();
   private readonly tickMs: number;
@@ -194,6 +214,9 @@ export class LakeSink {
       lastFlushAt: r?.lastFlushAt,
     };
     for (const p of r?.partitions ?? []) if (BigInt(p.written) >= 0n) this.written.set(p.partition, BigInt(p.written));
+    for (const [p, end] of Object.entries(r?.writtenOffsets ?? {})) {
+      if (BigInt(end) > (this.written.get(Number(p)) ?? -1n)) this.written.set(Number(p), BigInt(end));
+    }
     this.failed = new Promise<never>((_, reject) => (this.failWith = reject));
     this.failed.catch(() => undefined);
     const t = opts.consumer ?? {};
@@ -258,41 +281,91 @@ export class LakeSink {
   }
 
   /**
-   * A retried attempt counts the flushes its dead predecessor wrote after its last heartbeat: the
-   * manifests of this activity beyond the written offsets of that heartbeat. Without this, flushes
+   * A retried attempt counts the flushes its dead predecessors wrote after the last heartbeat: the
+   * manifests of this activity beyond the written offsets that heartbeat knew. Without this, flushes
    * that were written and committed but not yet reported would never be counted.
+   *
+   * Where to list from, per partition: after the heartbeat's written offset when it knew one (it
+   * knows one for every partition the activity ever wrote, assigned then or not); otherwise from
+   * where an attempt's marker says it started flushing the partition, or from the committed offset
+   * the heartbeat saw (from the partition's start when it saw none: it was sent between the join and
+   * the first fetch). A partition none of these names was not written by this activity.
    */
   private async reconcile(): Promise<void> {
     const { resume, writerId, storage } = this.opts;
-    if (!resume || !writerId || !storage.list) return;
+    // A retry without heartbeat details: its predecessor died before its first heartbeat.
+    if (!writerId || !storage.list || (!resume && (this.opts.attempt ?? 1) <= 1)) return;
     const { prefix, groupId, topic } = this.settings;
-    for (const p of resume.partitions) {
-      const written = BigInt(p.written);
+    const starts = await this.attemptStarts();
+    for (const p of resume?.partitions ?? []) {
       const committed = BigInt(p.committed);
-      // Neither known at the last heartbeat (the partition had not fetched yet): every manifest of this
-      // activity in the partition's folder is unaccounted, so the listing starts at the beginning. (The
-      // folder of a partition never committed is short; an older group's committed offset is known
-      // within moments of the join.)
-      const from = written >= 0n ? written : committed >= 0n ? committed : 0n;
-      const folder = manifestPrefix(prefix, groupId, topic, p.partition);
-      const startAfter = from > 0n ? manifestKey(prefix, groupId, topic, p.partition, (from - 1n).toString()) : folder;
+      const from = committed >= 0n ? committed : 0n;
+      starts.set(p.partition, min(from, starts.get(p.partition) ?? from));
+    }
+    for (const [partition, start] of [...starts].sort((a, b) => a[0] - b[0])) {
+      const written = this.written.get(partition) ?? -1n;
+      const from = written >= 0n ? written : start;
+      const folder = manifestPrefix(prefix, groupId, topic, partition);
+      const startAfter = from > 0n ? manifestKey(prefix, groupId, topic, partition, (from - 1n).toString()) : folder;
       for (const key of await storage.list(folder, startAfter)) {
         const m = await storage.getJson<FlushManifest>(key);
-        if (!m || m.writer !== writerId || BigInt(m.end) <= (this.written.get(p.partition) ?? -1n)) continue;
+        if (!m || m.writer !== writerId || BigInt(m.end) <= (this.written.get(partition) ?? -1n)) continue;
         const c = this.counters;
         c.records += m.files.reduce((n, f) => n + f.records, 0);
         c.deadLetters += m.deadLetters?.records ?? 0;
         c.files += m.files.length + (m.deadLetters ? 1 : 0);
         c.bytes += m.bytes ?? 0;
         c.flushes++;
-        this.written.set(p.partition, BigInt(m.end));
-        this.opts.log.info('counted a flush of the previous attempt', {
-          partition: p.partition,
-          first: m.first,
-          end: m.end,
-        });
+        this.written.set(partition, BigInt(m.end));
+        this.opts.log.info('counted a flush of the previous attempt', { partition, first: m.first, end: m.end });
       }
     }
+  }
+
+  /** Per partition, the lowest offset an earlier attempt's marker says it started flushing from. */
+  private async attemptStarts(): Promise<Map<number, bigint>> {
+    const { writerId, storage } = this.opts;
+    const starts = new Map<number, bigint>();
+    if (!writerId || !storage.list) return starts;
+    const { prefix, groupId, topic } = this.settings;
+    const folder = attemptMarkerPrefix(prefix, groupId, topic, writerId);
+    for (const key of await storage.list(folder, folder)) {
+      const marker = await storage.getJson<AttemptMarker>(key);
+      for (const [p, offset] of Object.entries(marker?.partitions ?? {})) {
+        const at = BigInt(offset);
+        starts.set(Number(p), min(at, starts.get(Number(p)) ?? at));
+      }
+    }
+    return starts;
+  }
+
+  /**
+   * Records in this attempt's marker that it flushes `partition` from `from` on, before the flush's
+   * objects are written. Once per partition and attempt; the marker lists every partition so far.
+   */
+  private async markAttempt(partition: number, from: bigint): Promise<void> {
+    const { writerId, storage } = this.opts;
+    if (!writerId || this.markedDurable.has(partition)) return;
+    if (!this.marked.has(partition)) this.marked.set(partition, from);
+    const attempt = this.opts.attempt ?? 1;
+    const { prefix, groupId, topic } = this.settings;
+    const write = this.markerWrites.then(async () => {
+      if (this.markedDurable.has(partition)) return; // a write queued before this one took it along
+      const holding = [...this.marked];
+      const marker: AttemptMarker = {
+        writer: writerId,
+        attempt,
+        partitions: Object.fromEntries(holding.map(([p, at]) => [String(p), at.toString()])),
+      };
+      await storage.put(
+        attemptMarkerKey(prefix, groupId, topic, writerId, attempt),
+        Buffer.from(JSON.stringify(marker)),
+        'application/json',
+      );
+      for (const [p] of holding) this.markedDurable.add(p);
+    });
+    this.markerWrites = write.catch(() => undefined);
+    await write;
   }
 
   status(): SinkProgress {
@@ -309,6 +382,7 @@ export class LakeSink {
           buffered: s.writer.size,
           written: (this.written.get(s.partition) ?? -1n).toString(),
         })),
+      writtenOffsets: Object.fromEntries([...this.written].map(([p, end]) => [String(p), end.toString()])),
       updatedAt: new Date().toISOString(),
     };
   }
@@ -487,6 +561,7 @@ export class LakeSink {
     try {
       for (;;) {
         const started = Date.now();
+        if (s.writer.size > 0) await this.markAttempt(s.partition, s.committed >= 0n ? s.committed : 0n);
         const result = await s.writer.flush();
         if (!result) break;
         this.account(s.partition, result, started);
