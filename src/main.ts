@@ -12,6 +12,7 @@ import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
 import { ensureServices } from './services';
 import { ensureCrawlSchedule } from './schedules';
 import { connectClient } from './adapters/temporal';
+import { replaySummary } from './cli/output';
 import { startWorker } from './worker';
 import {
   prepareInfrastructure,
@@ -106,7 +107,15 @@ export async function main(argv: string[]): Promise<void> {
     console.log(table.toString());
     const total = result.rows.reduce((n, r) => n + Number(r[1]), 0);
     console.log(
-      `${total} ticks over ${result.rows.length} symbols from ${path.basename(file)}, replay id '${replayIdFor(file)}' (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      replaySummary({
+        total,
+        symbols: result.rows.length,
+        file: path.basename(file),
+        replayId: replayIdFor(file),
+        produced: progress.produced,
+        table: `${crawl.database}.${crawl.table}`,
+        seconds: (Date.now() - t0) / 1000,
+      }),
     );
     if (opts.once) return;
     console.log(

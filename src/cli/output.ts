@@ -53,3 +53,23 @@ export function errorMessage(err: unknown): string {
   }
   return line;
 }
+
+/**
+ * The last line: the file's ticks in the table. The table holds every replay of the file (a replay id
+ * is one stream of its rows), so when it holds more than this replay produced, the line says so.
+ */
+export function replaySummary(r: {
+  total: number;
+  symbols: number;
+  file: string;
+  replayId: string;
+  produced: number;
+  table: string;
+  seconds: number;
+}): string {
+  const whose =
+    r.total > r.produced
+      ? `replay id '${r.replayId}' (${r.produced} rows) and earlier replays of the same file under other ids`
+      : `replay id '${r.replayId}'`;
+  return `${r.total} ticks of ${r.file} over ${r.symbols} symbols in table ${r.table}, from ${whose} (${r.seconds.toFixed(1)} s)`;
+}

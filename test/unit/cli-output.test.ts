@@ -1,4 +1,4 @@
-import { fields } from '../../src/cli/output';
+import { fields, replaySummary } from '../../src/cli/output';
 
 const visibleWidth = (line: string) => [...line].length;
 
@@ -30,5 +30,22 @@ describe('fields', () => {
     const widths = out.split('\n').map(visibleWidth);
     expect(Math.max(...widths)).toBe('│ files written │ running │'.length);
     expect(out).toContain('20');
+  });
+});
+
+describe('replaySummary', () => {
+  const base = { symbols: 5, file: 'sample.csv', replayId: 'sample', table: 'ticklake.ticks', seconds: 7.46 };
+
+  it('names the replay alone when the table holds just what it produced', () => {
+    expect(replaySummary({ ...base, total: 4086, produced: 4086 })).toBe(
+      "4086 ticks of sample.csv over 5 symbols in table ticklake.ticks, from replay id 'sample' (7.5 s)",
+    );
+  });
+
+  it('says that other replays of the file count too when the table holds more', () => {
+    expect(replaySummary({ ...base, total: 8172, produced: 4086 })).toBe(
+      "8172 ticks of sample.csv over 5 symbols in table ticklake.ticks, from replay id 'sample' (4086 rows) " +
+        'and earlier replays of the same file under other ids (7.5 s)',
+    );
   });
 });
