@@ -150,7 +150,8 @@ function sinkRows(s: SinkReport): string {
   ]);
   const parts = table(
     ['partition', 'committed', 'high watermark', 'lag'],
-    s.partitions.map((p) => [p.partition, p.committed, p.highWatermark, p.lag]),
+    // Kafka's -1 is "no offset committed yet" (an empty partition, or one not fetched since the join).
+    s.partitions.map((p) => [p.partition, p.committed === '-1' ? 'none' : p.committed, p.highWatermark, p.lag]),
   );
   return `${head}\n${parts}`;
 }
