@@ -693,10 +693,19 @@ export class DuckDBEngine implements QueryEngine {
     const message = (err as Error).message ?? String(err);
     if (!STATEMENT_ERRORS.test(message)) return new Error(`DuckDB failed preparing the query (will retry): ${message}`);
     let hint = '';
-    if (/^Catalog Error: Table/i.test(message)) {
+    const unknownTable = /^Catalog Error: Table/i.test(message);
+    if (unknownTable || /^Binder Error: Referenced column/i.test(message)) {
       try {
         const out = await this.options.glue.send(new GetTablesCommand({ DatabaseName: request.database }));
-        hint = `; tables in database '${request.database}': ${(out.TableList ?? []).map((t) => t.Name).join(', ') || 'none (run a crawl)'}`;
+        const tables = out.TableList ?? [];
+        hint = unknownTable
+          ? `; tables in database '${request.database}': ${tables.map((t) => t.Name).join(', ') || 'none (run a crawl)'}`
+          : `; columns: ${tables
+              .map((t) => {
+                const columns = [...(t.StorageDescriptor?.Columns ?? []), ...(t.PartitionKeys ?? [])];
+                return `${t.Name} (${columns.map((c) => c.Name).join(', ')})`;
+              })
+              .join('; ')}`;
       } catch {
         // the hint is optional
       }
