@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { attemptMarkerPrefix, manifestKey } from '../../src/lake-layout';
 import { DEPLOY, asList, readTemplate, type PolicyDocument } from './deploy-support';
 
 const template = readTemplate();
@@ -86,6 +87,26 @@ describe('deploy/cloudformation.yaml', () => {
       (s) => s.Effect === 'Deny',
     );
     expect(deny?.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+  });
+
+  it("expires the sink's attempt markers, where the sink writes them, and nothing else of the lake", () => {
+    const rules = at('LakeBucket', 'LifecycleConfiguration', 'Rules') as {
+      Id: string;
+      Prefix?: string | { 'Fn::Sub': string };
+      ExpirationInDays?: number;
+    }[];
+    const expiring = rules.filter((r) => r.ExpirationInDays !== undefined);
+    const markers = expiring.find((r) => r.Id === 'expire-sink-attempt-markers');
+    expect(markers?.ExpirationInDays).toBe(1);
+    // The rule's prefix, with the stack's LakePrefix, is the folder the sink writes markers under.
+    const prefix = (markers?.Prefix as { 'Fn::Sub': string })['Fn::Sub'].replace('${LakePrefix}', defaults.lake.prefix);
+    const lake = defaults.lake.prefix;
+    expect(attemptMarkerPrefix(lake, 'group', 'ticks', 'w')).toBe(`${prefix}group/ticks/w/`);
+    expect(manifestKey(lake, 'group', 'ticks', 0, '0').startsWith(prefix)).toBe(false);
+    // Every other expiring rule is outside the lake prefix (Athena results).
+    for (const r of expiring.filter((x) => x !== markers)) {
+      expect(typeof r.Prefix === 'string' && !r.Prefix.startsWith(defaults.lake.prefix)).toBe(true);
+    }
   });
 
   it('creates the Glue database and an Athena workgroup writing its results into the bucket', () => {
