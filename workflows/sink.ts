@@ -24,7 +24,10 @@ const { sinkToLake } = proxyActivities<Activities>({
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: {
     initialInterval: '1 second',
-    maximumInterval: '20 seconds',
+    // Each worker shutdown fails the running attempt (so that another worker takes the activity over),
+    // and the sink's activity lives as long as the pipeline: its attempts only grow. A short cap keeps a
+    // restarted worker from waiting long for the sink.
+    maximumInterval: '5 seconds',
     nonRetryableErrorTypes: ['InvalidSinkConfig', 'SinkLayoutConflict'],
   },
 });
