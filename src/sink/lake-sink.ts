@@ -296,7 +296,7 @@ export class LakeSink {
     // A retry without heartbeat details: its predecessor died before its first heartbeat.
     if (!writerId || !storage.list || (!resume && (this.opts.attempt ?? 1) <= 1)) return;
     const { prefix, groupId, topic } = this.settings;
-    const starts = await this.attemptStarts();
+    const starts = await this.attemptStarts(writerId, storage.list.bind(storage));
     for (const p of resume?.partitions ?? []) {
       const committed = BigInt(p.committed);
       const from = committed >= 0n ? committed : 0n;
@@ -323,14 +323,15 @@ export class LakeSink {
   }
 
   /** Per partition, the lowest offset an earlier attempt's marker says it started flushing from. */
-  private async attemptStarts(): Promise<Map<number, bigint>> {
-    const { writerId, storage } = this.opts;
+  private async attemptStarts(
+    writerId: string,
+    list: (prefix: string, startAfter: string) => Promise<string[]>,
+  ): Promise<Map<number, bigint>> {
     const starts = new Map<number, bigint>();
-    if (!writerId || !storage.list) return starts;
     const { prefix, groupId, topic } = this.settings;
     const folder = attemptMarkerPrefix(prefix, groupId, topic, writerId);
-    for (const key of await storage.list(folder, folder)) {
-      const marker = await storage.getJson<AttemptMarker>(key);
+    for (const key of await list(folder, folder)) {
+      const marker = await this.opts.storage.getJson<AttemptMarker>(key);
       for (const [p, offset] of Object.entries(marker?.partitions ?? {})) {
         const at = BigInt(offset);
         starts.set(Number(p), min(at, starts.get(Number(p)) ?? at));
