@@ -96,7 +96,9 @@ const envSchema = z.object({
     .default('ticklake'),
   LAKE_PREFIX: z.string().default('lake/'),
   LAKE_PARTITION_BY: z.string().default('year,symbol_bucket'),
-  LAKE_SYMBOL_BUCKETS: positiveInt('LAKE_SYMBOL_BUCKETS').max(1024, 'LAKE_SYMBOL_BUCKETS must be at most 1024').optional(),
+  LAKE_SYMBOL_BUCKETS: positiveInt('LAKE_SYMBOL_BUCKETS')
+    .max(1024, 'LAKE_SYMBOL_BUCKETS must be at most 1024')
+    .optional(),
   GLUE_ENDPOINT: url('GLUE_ENDPOINT').optional(),
   GLUE_DATABASE: z
     .string()

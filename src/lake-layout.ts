@@ -40,7 +40,8 @@ export function partitionValues(
       case 'symbol':
         return record.symbol;
       case 'symbol_bucket':
-        if (symbolBuckets === undefined) throw new Error('the symbol_bucket partition needs a number of symbol buckets');
+        if (symbolBuckets === undefined)
+          throw new Error('the symbol_bucket partition needs a number of symbol buckets');
         return String(symbolBucket(record.symbol, symbolBuckets));
       case 'year':
         return record.trade_date.slice(0, 4);
