@@ -17,6 +17,9 @@ export interface ActivityDeps {
   temporal: () => Promise<Client>;
   /** Directory for the query engine's object cache. */
   queryCacheDir: string;
+  /** Local engine: the cache's bound in bytes and DuckDB's memory limit. Defaults in src/query/duckdb-engine.ts. */
+  queryCacheMaxBytes?: number;
+  queryMemoryLimit?: string;
   metrics?: PipelineMetrics;
   /** How activities report progress to their workflows; by default signals through `temporal`. */
   reporter?: ProgressReporter;
@@ -39,6 +42,8 @@ export function createActivities(deps: ActivityDeps) {
       glue: deps.aws.glue,
       athena: deps.aws.athena,
       cacheDir: deps.queryCacheDir,
+      cacheMaxBytes: deps.queryCacheMaxBytes,
+      memoryLimit: deps.queryMemoryLimit,
     }),
   };
 }

@@ -16,6 +16,8 @@ export interface QueryDeps {
   athena: AthenaClient;
   /** Directory of the ETag-keyed object cache of the local engine. */
   cacheDir: string;
+  cacheMaxBytes?: number;
+  memoryLimit?: string;
   /** Directory of full results of truncated local queries. Default: `results` beside `cacheDir` (`<dataDir>/results`). */
   resultsDir?: string;
 }
@@ -26,6 +28,8 @@ export function createQueryActivities(deps: QueryDeps) {
     s3: deps.s3,
     glue: deps.glue,
     cacheDir: deps.cacheDir,
+    cacheMaxBytes: deps.cacheMaxBytes,
+    memoryLimit: deps.memoryLimit,
     resultsDir: deps.resultsDir ?? path.join(path.dirname(deps.cacheDir), 'results'),
   });
 

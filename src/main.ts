@@ -12,7 +12,7 @@ import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
 import { ensureServices } from './services';
 import { ensureCrawlSchedule } from './schedules';
 import { connectClient } from './adapters/temporal';
-import { replaySummary } from './cli/output';
+import { moreSymbols, replaySummary } from './cli/output';
 import { startWorker } from './worker';
 import {
   prepareInfrastructure,
@@ -29,6 +29,13 @@ import type { ReplayProgress } from '../activities/types';
 export const SAMPLE_QUERY =
   'SELECT symbol, count(*) AS ticks, round(avg(close), 2) AS avg_close, min(trade_date) AS first_day, max(trade_date) AS last_day ' +
   'FROM ticks WHERE source = ? GROUP BY symbol ORDER BY symbol';
+
+/** The closing line's figures: counted by the engine, not summed from the rows shown. */
+export const SAMPLE_TOTALS_QUERY =
+  'SELECT count(*) AS ticks, count(DISTINCT symbol) AS symbols FROM ticks WHERE source = ?';
+
+/** Symbols shown in npm start's table at most; the rest are counted and pointed to. */
+export const SUMMARY_SYMBOLS = 20;
 
 async function waitForReplay(client: Client, workflowId: string, quiet: boolean): Promise<ReplayProgress> {
   const handle = client.workflow.getHandle(workflowId);
@@ -101,15 +108,21 @@ export async function main(argv: string[]): Promise<void> {
         `${crawl.tableCreated ? 'created' : 'up to date'}, ${crawl.partitionsAdded} partitions added ` +
         `(${crawl.partitionsFound} ${seen})`,
     );
-    const result = await runQuery(client, config, SAMPLE_QUERY, [path.basename(file)]);
+    const source = path.basename(file);
+    const result = await runQuery(client, config, SAMPLE_QUERY, [source]);
+    const totals = await runQuery(client, config, SAMPLE_TOTALS_QUERY, [source]);
+    const total = Number(totals.rows[0]?.[0] ?? 0);
+    const symbols = Number(totals.rows[0]?.[1] ?? 0);
     const table = new Table({ head: result.columns.map((c) => c.name), style: { head: [], border: [] } });
-    for (const row of result.rows) table.push(row.map((v) => (v === null ? '' : String(v))));
+    for (const row of result.rows.slice(0, SUMMARY_SYMBOLS)) table.push(row.map((v) => (v === null ? '' : String(v))));
     console.log(table.toString());
-    const total = result.rows.reduce((n, r) => n + Number(r[1]), 0);
+    if (symbols > SUMMARY_SYMBOLS) {
+      console.log(moreSymbols(symbols, SUMMARY_SYMBOLS, SAMPLE_QUERY, source));
+    }
     console.log(
       replaySummary({
         total,
-        symbols: result.rows.length,
+        symbols,
         file: path.basename(file),
         replayId: replayIdFor(file),
         produced: progress.produced,

@@ -53,6 +53,8 @@ export async function startWorker(
     temporal,
     reporter,
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
+    queryCacheMaxBytes: config.query.cacheMaxBytes,
+    queryMemoryLimit: config.query.memoryLimit,
     metrics: createPipelineMetrics(Runtime.instance().metricMeter),
   });
   const worker = await Worker.create({

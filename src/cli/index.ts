@@ -33,7 +33,8 @@ import {
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
 import { ask, awaitingWorker, livePollers, NoWorkerError, START_A_WORKER } from './worker-presence';
-import { writeChart } from '../chart';
+import { createAwsClients } from '../adapters/aws';
+import { printQueryResult } from './query-output';
 import {
   createCrawlSchedule,
   crawlScheduleId,
@@ -492,7 +493,8 @@ export function buildProgram(): Command {
     .option('--param <value...>', 'values bound to the ? placeholders, in order')
     .addOption(new Option('--engine <engine>', 'query engine').choices(['duckdb', 'athena']))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-    .option('--chart <file>', 'also write a line chart of the result (.svg, .png or .html)')
+    .option('--output <file>', 'write the output to this file (csv and json: the whole result)')
+    .option('--chart <file>', 'also write a line chart of the whole result (.svg, .png or .html)')
     .option('--x <column>', 'chart: x axis column (default: the first date column)')
     .option('--y <column>', 'chart: y axis column (default: the first numeric column)')
     .option('--series <column>', 'chart: one line per value of this column (default: the first text column)')
@@ -502,7 +504,8 @@ export function buildProgram(): Command {
         o: {
           param?: string[];
           engine?: 'duckdb' | 'athena';
-          format: string;
+          format: 'table' | 'csv' | 'json';
+          output?: string;
           chart?: string;
           x?: string;
           y?: string;
@@ -514,30 +517,15 @@ export function buildProgram(): Command {
         const polled = await warnWithoutWorker(g);
         const h = await startQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
         const r = await awaitingWorker(h, g.config.temporal.taskQueue, h.result(), { polled });
-        if (o.chart) {
-          const file = await writeChart(r, o.chart, { x: o.x, y: o.y, series: o.series });
-          console.error(`chart written to ${file}`);
-        }
-        if (g.json || o.format === 'json') {
-          console.log(JSON.stringify(r, null, 2));
-          return;
-        }
-        if (o.format === 'csv') {
-          const esc = (v: string | number | boolean | null) =>
-            v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
-          console.log(r.columns.map((c) => esc(c.name)).join(','));
-          for (const row of r.rows) console.log(row.map(esc).join(','));
-          return;
-        }
-        console.log(
-          table(
-            r.columns.map((c) => c.name),
-            r.rows,
-          ),
-        );
-        console.error(
-          `${r.rowCount} rows${r.truncated ? ` (first ${r.rows.length} shown)` : ''} in ${r.stats.engineMs} ms; ` +
-            `objects downloaded ${r.stats.objectsDownloaded}, from cache ${r.stats.objectsCached}`,
+        await printQueryResult(
+          r,
+          {
+            format: g.json ? 'json' : o.format,
+            output: o.output,
+            chart: o.chart,
+            chartOptions: { x: o.x, y: o.y, series: o.series },
+          },
+          createAwsClients(g.config.aws).s3,
         );
       },
     );
