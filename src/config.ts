@@ -124,7 +124,7 @@ const envSchema = z.object({
       /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i,
       "QUERY_MEMORY_LIMIT must be a size such as '1GB' or '512MiB'",
     )
-    .default('1GB'),
+    .default('512MB'),
   SINK_GROUP_ID: z.string().default('ticklake-sink'),
   SINK_FLUSH_MS: positiveInt('SINK_FLUSH_MS').default(1000),
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
@@ -226,7 +226,7 @@ export interface TicklakeConfig {
     allowWrites: boolean;
     /** Local engine: bytes of Parquet copies kept in `<dataDir>/query-cache` at most (QUERY_CACHE_MAX_MB, default 4096 MB). */
     cacheMaxBytes: number;
-    /** Local engine: DuckDB's memory limit (QUERY_MEMORY_LIMIT, default '1GB'); it spills to disk beyond it. */
+    /** Local engine: DuckDB's memory limit (QUERY_MEMORY_LIMIT, default '512MB'); it spills to disk beyond it. */
     memoryLimit: string;
   };
   crawler: CrawlerConfig;
