@@ -99,6 +99,12 @@ function queryCacheDir(config: TicklakeConfig, opts: Options): string {
   return opts.queryCacheDir ? path.resolve(opts.queryCacheDir) : path.join(config.dataDir, 'query-cache');
 }
 
+/** The lake settings of a run, without its bucket (a name of its own per run). */
+function layoutOf(config: TicklakeConfig): Record<string, unknown> {
+  const { bucket: _bucket, ...layout } = config.lake;
+  return layout;
+}
+
 /** Bytes of the files below a directory (0 when it does not exist). */
 function directoryBytes(dir: string): number {
   let total = 0;
@@ -371,7 +377,7 @@ async function measureSize(args: {
     await admin.connect();
 
     // 2. CSV to queryable.
-    log(`${label}: CSV to queryable (layout ${JSON.stringify(config.lake)})...`);
+    log(`${label}: CSV to queryable (layout ${JSON.stringify(layoutOf(config))})...`);
     const sink = await startSink(client, config);
     await waitFor('the sink to join its group', () => groupJoined(admin, config.sink.groupId), 120_000, 50);
     const startedAt = Date.now();
@@ -523,7 +529,7 @@ async function measureSize(args: {
       live_freshness_p50_ms: live?.freshness_p50_ms ?? null,
       live_freshness_p99_ms: live?.freshness_p99_ms ?? null,
       live: live ?? null,
-      layout: config.lake,
+      layout: layoutOf(config),
     };
   } finally {
     await workers.stop();
