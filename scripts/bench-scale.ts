@@ -140,6 +140,19 @@ async function untilLagZero(admin: Admin, config: TicklakeConfig, timeoutMs: num
   );
 }
 
+/** Run on SIGINT or SIGTERM, last registered first: the workers and the stack stop, the files go. */
+const onInterrupt: (() => Promise<void>)[] = [];
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the worker and the stack...`);
+    void (async () => {
+      for (const cleanup of onInterrupt.reverse()) await cleanup().catch(() => undefined);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  });
+}
+
 /** The workers of one size: each started fresh; the peak RSS over all of them is kept. */
 class Workers {
   current: WorkerProcess | undefined;
@@ -366,6 +379,8 @@ async function measureSize(args: {
   const cacheDir = queryCacheDir(config, opts);
   fs.rmSync(cacheDir, { recursive: true, force: true });
   const workers = new Workers(base, `${args.logBase}-${label}-worker`);
+  const stopWorkers = () => workers.stop();
+  onInterrupt.push(stopWorkers);
   const queries = scaleQueries(totals);
   const qopts: QueryOptions = { maxRows: Math.max(size.symbols, size.days) + 1, maxBytes: 1024 * 1024 };
   const rowsTimeout = Math.max(600_000, totals.rows); // a millisecond a row, at least 10 minutes
@@ -532,6 +547,7 @@ async function measureSize(args: {
       layout: layoutOf(config),
     };
   } finally {
+    onInterrupt.splice(onInterrupt.indexOf(stopWorkers), 1);
     await workers.stop();
     await admin.disconnect().catch(() => undefined);
     if (client) {
@@ -626,6 +642,13 @@ async function main(): Promise<void> {
   }
   const stack = new Stack(Number(opts.offset), opts.dataDir ? path.resolve(opts.dataDir) : tempDataDir('scale-stack'));
   const loadBefore = loadAverage();
+  onInterrupt.push(async () => {
+    if (!opts.keepStack) {
+      await stack.down();
+      if (!opts.dataDir) fs.rmSync(stack.dataDir, { recursive: true, force: true });
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
   log(`own stack on port offset ${stack.offset}, data in ${stack.dataDir}: starting...`);
   await stack.up();
   const results: Record<string, SizeFigures> = {};
