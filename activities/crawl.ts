@@ -28,7 +28,8 @@ import {
 } from '@aws-sdk/client-glue';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { bucketExists, getJson } from '../src/adapters/s3';
-import { partitionPath, tableRoot } from '../src/lake-layout';
+import { PARTITION_COLUMNS, partitionPath, tableRoot } from '../src/lake-layout';
+import { checkTableLayout, LayoutMismatchError } from '../src/catalog/layout-record';
 import { SchemaSampler, type Column } from '../src/catalog/schema';
 import {
   PARAM_DRIFT,
@@ -94,7 +95,7 @@ const DEFAULT_NEW_SAMPLES = 100;
 const READ_CONCURRENCY = 48;
 const MAX_REPORTED = 20;
 
-const PARTITION_COLUMNS = new Set(['symbol', 'year', 'month', 'trade_date']);
+const PARTITION_COLUMN_SET: ReadonlySet<string> = new Set(PARTITION_COLUMNS);
 
 function validate(input: CrawlInput): void {
   const problems: string[] = [];
@@ -106,8 +107,13 @@ function validate(input: CrawlInput): void {
   if (!Array.isArray(input.partitionBy) || input.partitionBy.length === 0)
     problems.push('partitionBy must name at least one column');
   for (const p of input.partitionBy ?? [])
-    if (!PARTITION_COLUMNS.has(p))
-      problems.push(`partition column '${p}' is not one of ${[...PARTITION_COLUMNS].join(', ')}`);
+    if (!PARTITION_COLUMN_SET.has(p))
+      problems.push(`partition column '${p}' is not one of ${PARTITION_COLUMNS.join(', ')}`);
+  if (
+    input.partitionBy?.includes('symbol_bucket') &&
+    !(Number.isSafeInteger(input.symbolBuckets) && input.symbolBuckets! > 0)
+  )
+    problems.push('the symbol_bucket partition needs symbolBuckets, a positive whole number (LAKE_SYMBOL_BUCKETS)');
   if (input.prefix && !input.prefix.endsWith('/')) problems.push(`prefix '${input.prefix}' must end with '/'`);
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(`invalid crawl input: ${problems.join('; ')}`, 'InvalidCrawlInput');
@@ -117,6 +123,34 @@ function validate(input: CrawlInput): void {
 function nonRetryable(err: unknown): never {
   if (err instanceof LakeAccessError) throw ApplicationFailure.nonRetryable(err.message, err.type);
   throw err;
+}
+
+/** The lake table must be in the configured layout (src/catalog/layout-record.ts). */
+async function requireLayout(s3: S3Client, input: CrawlInput): Promise<void> {
+  try {
+    await checkTableLayout(s3, {
+      bucket: input.bucket,
+      prefix: input.prefix,
+      table: input.table,
+      layout: { partitionBy: input.partitionBy, symbolBuckets: input.symbolBuckets },
+    });
+  } catch (err) {
+    if (err instanceof LayoutMismatchError) throw ApplicationFailure.nonRetryable(err.message, err.type);
+    throw err;
+  }
+}
+
+/** A Glue table left from another layout would misread every partition: refuse, saying what to do. */
+function requireTableKeys(table: { PartitionKeys?: { Name?: string }[] } | undefined, input: CrawlInput): void {
+  const keys = (table?.PartitionKeys ?? []).map((k) => k.Name);
+  if (table && keys.join(',') !== input.partitionBy.join(',')) {
+    throw ApplicationFailure.nonRetryable(
+      `the Glue table ${input.database}.${input.table} has partition keys ${keys.join(',') || '(none)'}, but the lake ` +
+        `is written in layout ${input.partitionBy.join(',')}; delete the table (a crawl rebuilds it from the lake: ` +
+        `aws glue delete-table --database-name ${input.database} --name ${input.table}) or set LAKE_PARTITION_BY=${keys.join(',')}`,
+      'LayoutMismatch',
+    );
+  }
 }
 
 async function requireBucket(s3: S3Client, bucket: string): Promise<void> {
@@ -214,6 +248,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       validate(input);
       const ctx = Context.current();
       await requireBucket(s3, input.bucket);
+      await requireLayout(s3, input);
       const root = tableRoot(input.prefix, input.table);
       const manifestRoot = sinkManifestRoot(input.prefix);
       const result = emptyResult(input, 'full');
@@ -225,6 +260,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
       };
 
       let table = await getTable(glue, input.database, input.table);
+      requireTableKeys(table, input);
       const state =
         table && !input.full
           ? usableState(await readState(input), { ...input, tableCreatedAt: createdAt(table) })
@@ -373,6 +409,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
                 location,
                 columns: schema.columns,
                 partitionBy: input.partitionBy,
+                symbolBuckets: input.symbolBuckets,
                 mappings,
                 parameters: {
                   [PARAM_SCHEMA_CHANGED_AT]: new Date().toISOString(),
@@ -411,6 +448,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
                 location: table.StorageDescriptor?.Location ?? location,
                 columns: schema.columns,
                 partitionBy: input.partitionBy,
+                symbolBuckets: input.symbolBuckets,
                 mappings,
                 parameters,
               }),

@@ -10,6 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { PipelineMetrics } from '../src/metrics';
 import { notifyNewPartitions } from '../src/pipeline';
+import { checkTableLayout, LayoutMismatchError } from '../src/catalog/layout-record';
 import { compressionProblem } from '../src/sink/format';
 import { LakeSink, SinkFailure, type LakeSinkOptions } from '../src/sink/lake-sink';
 import { PartitionNotifier } from '../src/sink/partition-notices';
@@ -45,8 +46,25 @@ async function configProblem(deps: SinkDeps, input: SinkInput): Promise<string |
   if (!(input.flushMs > 0 && input.maxRecords > 0 && input.maxBytes > 0)) {
     return 'SINK_FLUSH_MS, SINK_MAX_RECORDS and SINK_MAX_BYTES must be greater than 0';
   }
+  if (
+    input.partitionBy.includes('symbol_bucket') &&
+    !(Number.isSafeInteger(input.symbolBuckets) && input.symbolBuckets! > 0)
+  ) {
+    return 'the symbol_bucket partition needs symbolBuckets, a positive whole number (LAKE_SYMBOL_BUCKETS)';
+  }
   const bucket = await bucketProblem(deps.s3, input.bucket);
   if (bucket) return bucket;
+  try {
+    await checkTableLayout(deps.s3, {
+      bucket: input.bucket,
+      prefix: input.prefix,
+      table: input.table,
+      layout: { partitionBy: input.partitionBy, symbolBuckets: input.symbolBuckets },
+    });
+  } catch (err) {
+    if (err instanceof LayoutMismatchError) return err.message;
+    throw err;
+  }
   const admin = deps.kafka.admin();
   await admin.connect();
   try {
@@ -95,6 +113,7 @@ export function createSinkActivities(deps: SinkDeps) {
           prefix: input.prefix,
           table: input.table,
           partitionBy: input.partitionBy,
+          symbolBuckets: input.symbolBuckets,
           compression: input.compression,
           flushMs: input.flushMs,
           maxRecords: input.maxRecords,

@@ -50,6 +50,8 @@ export interface SinkInput {
   prefix: string;
   table: string;
   partitionBy: string[];
+  /** Buckets of the `symbol_bucket` partition column; required when partitionBy names it. */
+  symbolBuckets?: number;
   compression: Compression;
   /** Freshness bound in ms: a record is in a durable object at most this long after receipt. */
   flushMs: number;
@@ -75,6 +77,8 @@ export interface CrawlInput {
   database: string;
   table: string;
   partitionBy: string[];
+  /** Buckets of the `symbol_bucket` partition column; required when partitionBy names it. */
+  symbolBuckets?: number;
   /** 'own' (default): ticklake's incremental crawler. 'managed': an AWS Glue crawler scans the table's S3 path. */
   mode?: 'own' | 'managed';
   /** Managed mode only: the Glue crawler to create or update and run. */

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
+import { PARTITION_COLUMNS } from './lake-layout';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -94,7 +95,10 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'LAKE_BUCKET must be a valid S3 bucket name (lowercase, 3-63 chars)')
     .default('ticklake'),
   LAKE_PREFIX: z.string().default('lake/'),
-  LAKE_PARTITION_BY: z.string().default('symbol,year'),
+  LAKE_PARTITION_BY: z.string().default('year,symbol_bucket'),
+  LAKE_SYMBOL_BUCKETS: positiveInt('LAKE_SYMBOL_BUCKETS')
+    .max(1024, 'LAKE_SYMBOL_BUCKETS must be at most 1024')
+    .optional(),
   GLUE_ENDPOINT: url('GLUE_ENDPOINT').optional(),
   GLUE_DATABASE: z
     .string()
@@ -174,8 +178,13 @@ export interface LakeConfig {
   bucket: string;
   /** Key prefix of the lake, always ending in '/'. Default 'lake/'. */
   prefix: string;
-  /** Hive partition columns, in order. Default ['symbol', 'year']. */
+  /** Hive partition columns, in order (LAKE_PARTITION_BY). Default ['year', 'symbol_bucket']. */
   partitionBy: string[];
+  /**
+   * Buckets of the `symbol_bucket` partition column (LAKE_SYMBOL_BUCKETS). Default: the topic's
+   * partition count (KAFKA_PARTITIONS), so that each Kafka partition feeds one bucket.
+   */
+  symbolBuckets: number;
 }
 
 export interface CrawlerConfig {
@@ -244,11 +253,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
   const partitionBy = e.LAKE_PARTITION_BY.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const allowedPartitions = ['symbol', 'year', 'month', 'trade_date'];
   for (const p of partitionBy) {
-    if (!allowedPartitions.includes(p)) {
-      throw new ConfigError(`LAKE_PARTITION_BY must list columns of ${allowedPartitions.join(', ')}; got '${p}'`);
+    if (!(PARTITION_COLUMNS as readonly string[]).includes(p)) {
+      throw new ConfigError(`LAKE_PARTITION_BY must list columns of ${PARTITION_COLUMNS.join(', ')}; got '${p}'`);
     }
+  }
+  if (new Set(partitionBy).size !== partitionBy.length) {
+    throw new ConfigError(`LAKE_PARTITION_BY names a column twice: '${e.LAKE_PARTITION_BY}'`);
   }
   if (e.CRAWLER_MODE === 'managed' && !e.GLUE_CRAWLER_ROLE) {
     throw new ConfigError(
@@ -296,7 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       athenaEndpoint: e.ATHENA_ENDPOINT ?? localHttp(ports.moto),
       credentials: local ? { ...LOCAL_CREDENTIALS } : undefined,
     },
-    lake: { bucket: e.LAKE_BUCKET, prefix, partitionBy },
+    lake: { bucket: e.LAKE_BUCKET, prefix, partitionBy, symbolBuckets: e.LAKE_SYMBOL_BUCKETS ?? e.KAFKA_PARTITIONS },
     glue: { database: e.GLUE_DATABASE, table: e.GLUE_TABLE },
     athena: { workgroup: e.ATHENA_WORKGROUP, outputLocation: e.ATHENA_OUTPUT_LOCATION },
     query: {

@@ -1,14 +1,23 @@
 /**
  * Where a tick becomes an S3 key. Pure: no I/O.
  *
- * Data objects:   <prefix><table>/symbol=HSI/year=1987/<topic>+<partition>+<firstOffset>.json.gz
+ * Data objects:   <prefix><table>/year=1987/symbol_bucket=2/<topic>+<partition>+<firstOffset>.json.gz
+ *                 (the default layout; LAKE_PARTITION_BY chooses the columns, e.g. symbol,year)
  * Sink manifests: <prefix>_ticklake/sink/<group>/<topic>/<partition>/<firstOffset>.json
  * Dead letters:   <prefix>_dlq/<topic>/<partition>/<firstOffset>.json.gz
  *
  * Offsets are zero-padded to 20 digits so that lexical order (S3 listings) is offset order.
  */
 
+import { symbolBucket } from './symbol-bucket';
+
 export type Compression = 'none' | 'gzip' | 'zstd';
+
+/** Partition columns a lake table may use, in any order. */
+export const PARTITION_COLUMNS = ['symbol', 'symbol_bucket', 'year', 'month', 'trade_date'] as const;
+
+/** The default layout: a time partition and a bucket of the symbol (docs/architecture.md, "Lake layout"). */
+export const DEFAULT_PARTITION_BY = ['year', 'symbol_bucket'];
 
 const OFFSET_WIDTH = 20;
 
@@ -20,15 +29,20 @@ export function extensionFor(compression: Compression): string {
   return compression === 'gzip' ? '.json.gz' : compression === 'zstd' ? '.json.zst' : '.json';
 }
 
-/** Values of the Hive partition columns for one record. */
+/** Values of the Hive partition columns for one record; `symbolBuckets` is needed for `symbol_bucket`. */
 export function partitionValues(
   record: { symbol: string; trade_date: string },
   partitionBy: readonly string[],
+  symbolBuckets?: number,
 ): string[] {
   return partitionBy.map((column) => {
     switch (column) {
       case 'symbol':
         return record.symbol;
+      case 'symbol_bucket':
+        if (symbolBuckets === undefined)
+          throw new Error('the symbol_bucket partition needs a number of symbol buckets');
+        return String(symbolBucket(record.symbol, symbolBuckets));
       case 'year':
         return record.trade_date.slice(0, 4);
       case 'month':
@@ -36,7 +50,7 @@ export function partitionValues(
       case 'trade_date':
         return record.trade_date;
       default:
-        throw new Error(`unknown partition column '${column}': use symbol, year, month or trade_date`);
+        throw new Error(`unknown partition column '${column}': use ${PARTITION_COLUMNS.join(', ')}`);
     }
   });
 }

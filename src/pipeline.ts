@@ -53,6 +53,11 @@ function attributes(stage: string, extra: Record<string, string>) {
   };
 }
 
+/** The bucket count, only for a layout with a `symbol_bucket` column (older inputs stay as they were). */
+function symbolBucketsOf(config: TicklakeConfig): { symbolBuckets?: number } {
+  return config.lake.partitionBy.includes('symbol_bucket') ? { symbolBuckets: config.lake.symbolBuckets } : {};
+}
+
 export function sinkInput(config: TicklakeConfig): SinkWorkflowInput {
   return {
     topic: config.kafka.topic,
@@ -61,6 +66,7 @@ export function sinkInput(config: TicklakeConfig): SinkWorkflowInput {
     prefix: config.lake.prefix,
     table: config.glue.table,
     partitionBy: config.lake.partitionBy,
+    ...symbolBucketsOf(config),
     compression: config.sink.compression,
     flushMs: config.sink.flushMs,
     maxRecords: config.sink.maxRecords,
@@ -76,6 +82,7 @@ export function crawlInput(config: TicklakeConfig): CrawlInput {
     database: config.glue.database,
     table: config.glue.table,
     partitionBy: config.lake.partitionBy,
+    ...symbolBucketsOf(config),
     ...(config.crawler.mode === 'managed'
       ? { mode: 'managed' as const, managedCrawler: { name: config.crawler.name, role: config.crawler.role! } }
       : {}),

@@ -20,6 +20,8 @@ export const TIMESTAMP_FORMATS = [
 /** Table parameters the crawler owns. */
 export const PARAM_DRIFT = 'ticklake.drift';
 export const PARAM_SCHEMA_CHANGED_AT = 'ticklake.schema_changed_at';
+/** Buckets of the `symbol_bucket` partition key: the query engines derive a symbol's bucket from it. */
+export const PARAM_SYMBOL_BUCKETS = 'ticklake.symbol_buckets';
 
 export function storageDescriptor(
   location: string,
@@ -50,13 +52,23 @@ export function tableInput(args: {
   location: string;
   columns: readonly Column[];
   partitionBy: readonly string[];
+  /** Buckets of the `symbol_bucket` partition key, recorded for the query engines' pruning. */
+  symbolBuckets?: number;
   mappings?: Record<string, string>;
   parameters?: Record<string, string>;
 }): TableInput {
   return {
     Name: args.table,
     TableType: 'EXTERNAL_TABLE',
-    Parameters: { ...args.parameters, classification: 'json', EXTERNAL: 'TRUE', typeOfData: 'file' },
+    Parameters: {
+      ...args.parameters,
+      ...(args.partitionBy.includes('symbol_bucket') && args.symbolBuckets !== undefined
+        ? { [PARAM_SYMBOL_BUCKETS]: String(args.symbolBuckets) }
+        : {}),
+      classification: 'json',
+      EXTERNAL: 'TRUE',
+      typeOfData: 'file',
+    },
     PartitionKeys: args.partitionBy.map((name) => ({ Name: name, Type: 'string' })),
     StorageDescriptor: storageDescriptor(args.location, args.columns, args.mappings),
   };

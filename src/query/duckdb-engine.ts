@@ -1,17 +1,20 @@
 /**
  * The local query engine: DuckDB embedded, over the Glue catalog's tables and the lake's objects.
  *
- * DuckDB's npm build has no httpfs, so objects are read through the S3 API into a local cache keyed by
- * ETag (a repeated query downloads nothing), then loaded once into a table of a per-worker in-memory
- * DuckDB instance (the "store"), which stays warm between queries. Each query:
+ * DuckDB's npm build has no httpfs, so objects are read through the S3 API; each is converted once into
+ * a Parquet copy on local disk (src/query/object-cache.ts: keyed by ETag and table shape, sorted by
+ * symbol and date, bounded in bytes with least-recently-used eviction), and queries read those copies
+ * in place: DuckDB pushes the statement's filters and projections into the Parquet scan, so a query
+ * reads the row groups and columns it needs, and memory stays within `memoryLimit` (DuckDB spills
+ * beyond it) whatever the lake's size. Each query:
  *  1. is parsed by DuckDB itself (`json_serialize_sql`): one statement, a SELECT unless writes are
- *     allowed, and the tables it reads plus its partition predicates (pruning.ts);
- *  2. reads each referenced table's definition and partitions from Glue and lists its objects (one
- *     listing of the table location, not one per partition);
- *  3. syncs the store with the listing: rows of objects that disappeared or changed (ETag) are deleted,
- *     objects of the partitions the query needs and not yet loaded are fetched and loaded;
- *  4. runs on its own connection over temporary views named after the Glue tables (limited to the
- *     partitions the query can read), with its parameters bound, never spliced;
+ *     allowed, and the tables it reads plus its partition predicates (pruning.ts, which also derives
+ *     `symbol_bucket` and time partitions from predicates on `symbol` and `trade_date`);
+ *  2. reads each referenced table's definition and partitions from Glue, and lists only the
+ *     partitions the query can read (never the whole table location);
+ *  3. fetches and converts the objects of those partitions that have no copy yet;
+ *  4. runs on its own connection over temporary views named after the Glue tables (a Parquet scan of
+ *     the copies), with its parameters bound, never spliced;
  *  5. returns a bounded page of rows; a larger result is written whole to a CSV file.
  *
  * Safety: after setup the instance may only touch files under the cache and results directories
@@ -40,7 +43,10 @@ import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk
 import { QueryError, type QueryEngine, type QueryHooks, type QueryOutcome, type QueryRequest } from './engine';
 import { duckdbCell, duckdbType } from './duckdb-values';
 import { PageBuilder } from './page';
-import { keepPartition, partitionPredicate, referencedTables, type PartitionPredicate } from './pruning';
+import { PARAM_SYMBOL_BUCKETS } from '../catalog/glue-table';
+import { mapLimit } from '../catalog/lake-scan';
+import { ObjectCache } from './object-cache';
+import { keepPartition, partitionPredicate, referencedTables } from './pruning';
 import { ALLOW_WRITES_HINT, type QueryParam } from './sql-guard';
 
 export interface DuckDBEngineOptions {
@@ -52,39 +58,22 @@ export interface DuckDBEngineOptions {
   resultsDir: string;
   /** DuckDB worker threads. Default 2. */
   threads?: number;
-  /** DuckDB memory limit, e.g. '2GB'. Default DuckDB's (80% of RAM). */
+  /** DuckDB memory limit, e.g. '2GB'; beyond it DuckDB spills to the results directory. Default '1GB'. */
   memoryLimit?: string;
+  /** Bytes of Parquet copies the cache keeps at most (least recently used evicted). Default 4 GiB. */
+  cacheMaxBytes?: number;
   /** Objects downloaded at once. Default 8. */
   downloadConcurrency?: number;
-  /**
-   * How long a table's Glue partitions may be reused while the lake's partition folders are unchanged,
-   * ms. Default 30,000; 0 reads them from Glue for every query.
-   */
-  partitionCacheMs?: number;
 }
 
-interface PartitionCacheEntry {
-  /** UpdateTime, VersionId, location and partition keys of the table the partitions were read with. */
-  tableVersion: string;
-  partitions: { values: string[]; location: string }[];
-  /** Folders holding data files when the partitions were read, s3:// URLs ending in '/'. */
-  dirs: Set<string>;
-  fetchedAt: number;
-}
-
-/** Folders that hold data files in a listing, as s3:// URLs ending in '/'. */
-function dataDirs(listed: readonly { bucket: string; key: string }[]): Set<string> {
-  const dirs = new Set<string>();
-  for (const o of listed)
-    if (DATA_FILE.test(o.key)) dirs.add(`s3://${o.bucket}/${o.key.slice(0, o.key.lastIndexOf('/') + 1)}`);
-  return dirs;
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
-}
+const DEFAULT_MEMORY_LIMIT = '1GB';
+const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
+/** Partition listings at once. */
+const LIST_CONCURRENCY = 8;
+/** Rows per row group of a cached copy: small enough that a symbol's rows skip most of an object. */
+const ROW_GROUP_ROWS = 8192;
+/** Changes when the way copies are made changes, so that older copies are not read. */
+const CONVERSION_VERSION = 1;
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const sqlIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -104,39 +93,13 @@ function parseS3Url(url: string): { bucket: string; key: string } {
 
 const withSlash = (key: string) => (key === '' || key.endsWith('/') ? key : `${key}/`);
 
-/** A promise-chain mutex: one sync of a store table at a time. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    const previous = this.tail;
-    let release!: () => void;
-    this.tail = new Promise((r) => (release = r));
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-}
-
 interface LakeObject {
   bucket: string;
   key: string;
   etag: string;
   size: number;
-  /** Index into the table's partitions; -1 for an unpartitioned table. */
-  partition: number;
-}
-
-interface StoreTable {
-  /** Internal table `_lake.t<n>`. */
-  ident: string;
-  /** Columns and partition keys the store table was created with; a change rebuilds it. */
-  signature: string;
-  /** Loaded objects by s3 URL: their ETag and the listing they came from. */
-  loaded: Map<string, { etag: string; listedAt: number }>;
-  lock: Mutex;
+  /** Values of the table's partition keys for the object's partition (empty when unpartitioned). */
+  values: string[];
 }
 
 interface TableSelection {
@@ -158,28 +121,13 @@ function addPhase(phases: Phases, name: string, since: number): number {
   return now;
 }
 
-/** Runs `fn` over items with at most `limit` at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
-}
-
 export class DuckDBEngine implements QueryEngine {
   readonly name = 'duckdb' as const;
   private instance?: Promise<DuckDBInstance>;
-  private readonly store = new Map<string, StoreTable>();
-  private nextTable = 1;
-  /** Sequence of listings: a sync only drops what an older listing loaded. */
-  private listings = 0;
-  /** Glue partitions per table, reused while the lake's partition folders are unchanged (see prepareTable). */
-  private readonly partitionCache = new Map<string, PartitionCacheEntry>();
-  private readonly partitionCacheMs: number;
+  private readonly cache: ObjectCache;
 
   constructor(private readonly options: DuckDBEngineOptions) {
-    this.partitionCacheMs = options.partitionCacheMs ?? 30_000;
+    this.cache = new ObjectCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   }
 
   /** The worker's instance, created on first use with the file-access lock and the dialect macros. */
@@ -191,11 +139,12 @@ export class DuckDBEngine implements QueryEngine {
       const instance = await DuckDBInstance.create(':memory:', {
         threads: String(this.options.threads ?? 2),
         temp_directory: tempDir,
-        ...(this.options.memoryLimit ? { memory_limit: this.options.memoryLimit } : {}),
+        memory_limit: this.options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
       });
       const c = await instance.connect();
       try {
-        await c.run('CREATE SCHEMA _lake');
+        // Footers of the cached Parquet copies stay in memory: a warm query reads no metadata from disk.
+        await c.run('SET parquet_metadata_cache = true');
         for (const macro of DIALECT_MACROS) await c.run(macro);
         const allowed = [cacheDir, resultsDir, tempDir].map((d) => sqlString(withSlash(path.resolve(d))));
         await c.run(`SET allowed_directories = [${allowed.join(', ')}]`);
@@ -215,8 +164,6 @@ export class DuckDBEngine implements QueryEngine {
   async close(): Promise<void> {
     const instance = this.instance;
     this.instance = undefined;
-    this.store.clear();
-    this.partitionCache.clear();
     if (instance) (await instance.catch(() => undefined))?.closeSync();
   }
 
@@ -228,6 +175,7 @@ export class DuckDBEngine implements QueryEngine {
     const connection = await instance.connect();
     const onAbort = () => connection.interrupt();
     hooks.signal.addEventListener('abort', onAbort, { once: true });
+    const pinned = new Set<string>();
     try {
       const parsed = await this.parse(connection, request);
       t = addPhase(phases, 'parseMs', t);
@@ -236,16 +184,9 @@ export class DuckDBEngine implements QueryEngine {
       t = addPhase(phases, 'catalogMs', t);
       const selections: TableSelection[] = [];
       for (const table of tables) {
-        const predicate =
-          parsed.tree === undefined
-            ? undefined
-            : partitionPredicate(
-                parsed.tree,
-                table.Name!,
-                (table.PartitionKeys ?? []).map((k) => k.Name!),
-                request.params,
-              );
-        selections.push(await this.prepareTable(connection, request.database, table, predicate, phases, hooks));
+        selections.push(
+          await this.prepareTable(connection, request.database, table, parsed.tree, request, phases, hooks, pinned),
+        );
         if (hooks.signal.aborted) throw new QueryError('QueryCancelled', 'query cancelled while preparing its tables');
       }
       t = Date.now();
@@ -276,6 +217,7 @@ export class DuckDBEngine implements QueryEngine {
         ...(partitioned.length > 0
           ? { partitionsRead: sum((s) => s.partitionsRead), partitionsTotal: sum((s) => s.partitionsTotal) }
           : {}),
+        cacheBytes: this.cache.bytes,
         phases,
       };
       return outcome;
@@ -286,6 +228,7 @@ export class DuckDBEngine implements QueryEngine {
     } finally {
       hooks.signal.removeEventListener('abort', onAbort);
       connection.closeSync();
+      await this.cache.evict(pinned).catch(() => undefined);
     }
   }
 
@@ -376,200 +319,142 @@ export class DuckDBEngine implements QueryEngine {
     return found.sort((a, b) => a.Name!.localeCompare(b.Name!));
   }
 
-  /** Syncs one table's store with the lake and creates the query's temporary view over it. */
+  /**
+   * Makes the query's temporary view of one table: the cached Parquet copies of the objects of the
+   * partitions the query can read, fetched and converted first when missing.
+   */
   private async prepareTable(
     connection: DuckDBConnection,
     database: string,
     table: GlueTable,
-    predicate: PartitionPredicate | undefined,
+    tree: unknown,
+    request: QueryRequest,
     phases: Phases,
     hooks: QueryHooks,
+    pinned: Set<string>,
   ): Promise<TableSelection> {
     const name = table.Name!;
-    const columns = table.StorageDescriptor?.Columns ?? [];
+    const columns = (table.StorageDescriptor?.Columns ?? []).map((c) => ({
+      name: c.Name!,
+      type: duckdbType(c.Type ?? 'string'),
+    }));
     const partitionKeys = (table.PartitionKeys ?? []).map((k) => k.Name!);
     const location = table.StorageDescriptor?.Location;
     if (!location)
       throw new QueryError('QueryFailed', `table '${database}.${name}' has no location in the catalog; recrawl it`);
     const root = parseS3Url(location);
-    const signature = JSON.stringify([location, columns.map((c) => [c.Name, c.Type]), partitionKeys]);
-    const storeKey = `${database}\u0000${name}`;
+    const symbolBuckets = Number(table.Parameters?.[PARAM_SYMBOL_BUCKETS]) || undefined;
+    const predicate =
+      tree === undefined ? undefined : partitionPredicate(tree, name, partitionKeys, request.params, { symbolBuckets });
 
-    let t = Date.now();
-    const listedAt = ++this.listings;
-    const rootUrl = `s3://${root.bucket}/${withSlash(root.key)}`;
     const timed = async <T>(phase: string, p: Promise<T>): Promise<T> => {
       const since = Date.now();
       const out = await p;
       addPhase(phases, phase, since);
       return out;
     };
-    const listRoot = () => timed('listMs', this.list(root.bucket, withSlash(root.key)));
-    const fetchPartitions = () => timed('partitionsMs', this.partitions(database, name));
-    const tableVersion = JSON.stringify([table.UpdateTime, table.VersionId, location, partitionKeys]);
-    const cached = this.partitionCache.get(storeKey);
-    let partitions: { values: string[]; location: string }[] = [];
-    let listed: Omit<LakeObject, 'partition'>[];
+    // What exists comes from the catalog's partitions; only the partitions the query can read are listed.
+    let objects: LakeObject[];
+    let partitionsTotal: number | undefined;
+    let partitionsRead: number | undefined;
     if (partitionKeys.length === 0) {
-      listed = await listRoot();
-    } else if (
-      cached &&
-      cached.tableVersion === tableVersion &&
-      Date.now() - cached.fetchedAt < this.partitionCacheMs
-    ) {
-      listed = await listRoot();
-      const dirs = dataDirs(listed);
-      partitions = sameSet(dirs, cached.dirs) ? cached.partitions : await fetchPartitions();
-      if (partitions === cached.partitions) phases.partitionsCached = 1;
+      objects = (await timed('listMs', this.list(root.bucket, withSlash(root.key)))).map((o) => ({ ...o, values: [] }));
     } else {
-      [partitions, listed] = await Promise.all([fetchPartitions(), listRoot()]);
+      const partitions = await timed('partitionsMs', this.partitions(database, name));
+      const kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      partitionsTotal = partitions.length;
+      partitionsRead = kept.length;
+      const listed = await timed(
+        'listMs',
+        mapLimit(kept, LIST_CONCURRENCY, async (p) => {
+          const { bucket, key } = parseS3Url(p.location);
+          return (await this.list(bucket, withSlash(key))).map((o) => ({ ...o, values: p.values }));
+        }),
+      );
+      objects = listed.flat();
     }
-    if (partitionKeys.length > 0 && partitions !== cached?.partitions) {
-      // Reusable while the lake shows the same partition folders and each of them is registered: then
-      // only an administrative change in Glue (a partition dropped or moved) could be missed, for at most
-      // partitionCacheMs. New data always shows up as a new folder or a new object in the listing.
-      const dirs = dataDirs(listed);
-      const registered = new Set(partitions.map((p) => withSlash(p.location)));
-      const covered = [...dirs].every((d) => registered.has(d)) && [...registered].every((d) => d.startsWith(rootUrl));
-      if (covered) this.partitionCache.set(storeKey, { tableVersion, partitions, dirs, fetchedAt: Date.now() });
-      else this.partitionCache.delete(storeKey);
-    }
-    t = Date.now();
-    // Partitions stored outside the table location (rare) are listed on their own.
-    for (const p of partitions) {
-      if (!withSlash(p.location).startsWith(rootUrl)) {
-        const { bucket, key } = parseS3Url(p.location);
-        listed.push(...(await this.list(bucket, withSlash(key))));
-      }
-    }
-    const byLocation = new Map<string, number>();
-    partitions.forEach((p, i) => byLocation.set(withSlash(p.location), i));
-    const objects: LakeObject[] = [];
-    for (const o of listed) {
-      if (!DATA_FILE.test(o.key)) continue;
-      const dir = `s3://${o.bucket}/${o.key.slice(0, o.key.lastIndexOf('/') + 1)}`;
-      if (partitionKeys.length === 0) {
-        if (dir === rootUrl) objects.push({ ...o, partition: -1 });
-        continue;
-      }
-      const index = byLocation.get(dir);
-      if (index !== undefined) objects.push({ ...o, partition: index });
-    }
-    const kept = partitions.map((p) => keepPartition(p.values, partitionKeys, predicate));
-    const wanted = objects.filter((o) => o.partition < 0 || kept[o.partition]);
-    t = addPhase(phases, 'planMs', t);
+    objects = objects.filter((o) => DATA_FILE.test(o.key));
 
-    let entry = this.store.get(storeKey);
-    if (!entry) {
-      entry = { ident: `_lake.t${this.nextTable++}`, signature: '', loaded: new Map(), lock: new Mutex() };
-      this.store.set(storeKey, entry);
-    }
-    const store = entry;
-    const downloaded = await store.lock.run(() =>
-      this.sync(
-        store,
-        { signature, columns, partitionKeys, partitions, objects, wanted, listedAt },
-        phases,
-        hooks,
-        name,
-      ),
-    );
+    // A cached copy is valid for one ETag and one table shape: a new column or type makes new copies.
+    const shape = JSON.stringify([columns, partitionKeys, CONVERSION_VERSION]);
+    let t = Date.now();
+    let done = 0;
+    let downloaded = 0;
+    const files = await mapLimit(objects, this.options.downloadConcurrency ?? 8, async (o) => {
+      const entry = await this.cache.get({ bucket: o.bucket, key: o.key, etag: o.etag, shape }, (file) =>
+        this.convert(o, file, columns, partitionKeys),
+      );
+      if (entry.downloaded) downloaded++;
+      pinned.add(entry.file);
+      hooks.heartbeat({ phase: 'fetch', table: name, files: ++done, of: objects.length });
+      return entry.file;
+    });
+    t = addPhase(phases, 'fetchMs', t);
 
-    // The view shows the objects of the partitions the query can read (all of them: no filter at all).
-    t = Date.now();
-    const projection = [...columns.map((c) => c.Name!), ...partitionKeys].map(sqlIdent).join(', ');
-    const keptLocations = partitions.filter((_, i) => kept[i]).map((p) => sqlString(withSlash(p.location)));
-    const filter = kept.every(Boolean) ? '' : ` WHERE "_partition" IN (${keptLocations.join(', ') || 'NULL'})`;
-    await connection.run(
-      `CREATE OR REPLACE TEMP VIEW ${sqlIdent(name)} AS SELECT ${projection} FROM ${store.ident}${filter}`,
-    );
+    const projection = [...columns.map((c) => sqlIdent(c.name)), ...partitionKeys.map((k) => sqlIdent(k))].join(', ');
+    const body =
+      files.length === 0
+        ? `SELECT ${[
+            ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`),
+            ...partitionKeys.map((k) => `CAST(NULL AS VARCHAR) AS ${sqlIdent(k)}`),
+          ].join(', ')} WHERE false`
+        : `SELECT ${projection} FROM read_parquet([${files.map(sqlString).join(', ')}])`;
+    await connection.run(`CREATE OR REPLACE TEMP VIEW ${sqlIdent(name)} AS ${body}`);
     addPhase(phases, 'viewMs', t);
     return {
       view: name,
-      objectsRead: wanted.length,
+      objectsRead: objects.length,
       downloaded,
-      bytes: wanted.reduce((a, o) => a + o.size, 0),
-      ...(partitionKeys.length > 0
-        ? { partitionsRead: kept.filter(Boolean).length, partitionsTotal: partitions.length }
-        : {}),
+      bytes: objects.reduce((a, o) => a + o.size, 0),
+      ...(partitionsTotal !== undefined ? { partitionsRead, partitionsTotal } : {}),
     };
   }
 
   /**
-   * Brings a store table in line with a listing: drops rows of objects gone or changed since they were
-   * loaded (only when this listing is newer than the load), loads the wanted objects not loaded yet.
-   * Returns how many objects were downloaded from S3.
+   * Fetches one lake object and writes it as Parquet to `file`: typed as the catalog says, its partition
+   * values as columns, sorted by symbol and date when the table has them (so that row-group statistics
+   * prune a symbol's or a day's query), compressed with ZSTD.
    */
-  private async sync(
-    store: StoreTable,
-    plan: {
-      signature: string;
-      columns: { Name?: string; Type?: string }[];
-      partitionKeys: string[];
-      partitions: { values: string[]; location: string }[];
-      objects: LakeObject[];
-      wanted: LakeObject[];
-      listedAt: number;
-    },
-    phases: Phases,
-    hooks: QueryHooks,
-    table: string,
-  ): Promise<number> {
-    const sync = await (await this.open()).connect();
+  private async convert(
+    o: LakeObject,
+    file: string,
+    columns: { name: string; type: string }[],
+    partitionKeys: string[],
+  ): Promise<void> {
+    let body: Uint8Array;
     try {
-      if (store.signature !== plan.signature) {
-        await sync.run(`DROP TABLE IF EXISTS ${store.ident}`);
-        const defs = [
-          ...plan.columns.map((c) => `${sqlIdent(c.Name!)} ${duckdbType(c.Type ?? 'string')}`),
-          ...plan.partitionKeys.map((k) => `${sqlIdent(k)} VARCHAR`),
-          '"_object" VARCHAR',
-          '"_partition" VARCHAR',
-        ];
-        await sync.run(`CREATE TABLE ${store.ident} (${defs.join(', ')})`);
-        store.signature = plan.signature;
-        store.loaded.clear();
-      }
-      const url = (o: LakeObject) => `s3://${o.bucket}/${o.key}`;
-      const current = new Map(plan.objects.map((o) => [url(o), o.etag]));
-      const stale = [...store.loaded]
-        .filter(([u, l]) => l.listedAt < plan.listedAt && current.get(u) !== l.etag)
-        .map(([u]) => u);
-      const staleSet = new Set(stale);
-      const missing = plan.wanted.filter((o) => !store.loaded.has(url(o)) || staleSet.has(url(o)));
-      let t = Date.now();
-      const files = new Map<LakeObject, string>();
-      let fetched = 0;
-      await eachLimited(missing, this.options.downloadConcurrency ?? 8, async (o) => {
-        const { file, downloaded } = await this.cachedObject(o);
-        files.set(o, file);
-        if (downloaded) fetched++;
-        hooks.heartbeat({ phase: 'fetch', table, files: files.size, of: missing.length });
-      });
-      t = addPhase(phases, 'fetchMs', t);
-      if (stale.length > 0 || missing.length > 0) {
-        await sync.run('BEGIN TRANSACTION');
-        try {
-          for (let i = 0; i < stale.length; i += 1000) {
-            await sync.run(
-              `DELETE FROM ${store.ident} WHERE "_object" IN (${stale
-                .slice(i, i + 1000)
-                .map(sqlString)
-                .join(', ')})`,
-            );
-          }
-          await this.load(sync, store.ident, plan.columns, plan.partitionKeys, plan.partitions, missing, files);
-          await sync.run('COMMIT');
-        } catch (err) {
-          await sync.run('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-        for (const u of stale) store.loaded.delete(u);
-        for (const o of missing) store.loaded.set(url(o), { etag: o.etag, listedAt: plan.listedAt });
-      }
-      addPhase(phases, 'loadMs', t);
-      return fetched;
+      const out = await this.options.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key, IfMatch: o.etag }));
+      body = await out.Body!.transformToByteArray();
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || status === 412)
+        throw new Error(`object s3://${o.bucket}/${o.key} changed or vanished while the query read it; retrying`);
+      throw err;
+    }
+    const raw = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}${path.extname(o.key)}`;
+    const tmp = `${raw}.tmp`;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(raw, body);
+    const connection = await (await this.open()).connect();
+    try {
+      const jsonColumns = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');
+      const select = [
+        ...columns.map((c) => sqlIdent(c.name)),
+        ...partitionKeys.map((k, i) => `${sqlString(o.values[i] ?? '')} AS ${sqlIdent(k)}`),
+      ];
+      const names = new Set(columns.map((c) => c.name));
+      const order = ['symbol', 'trade_date'].filter((c) => names.has(c)).map(sqlIdent);
+      await connection.run(
+        `COPY (SELECT ${select.join(', ')} FROM read_json(${sqlString(raw)}, format = 'newline_delimited', ` +
+          `columns = {${jsonColumns}}, timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ')` +
+          `${order.length > 0 ? ` ORDER BY ${order.join(', ')}` : ''}) ` +
+          `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+      );
+      await fs.promises.rename(tmp, file);
     } finally {
-      sync.closeSync();
+      connection.closeSync();
+      await fs.promises.rm(raw, { force: true });
+      await fs.promises.rm(tmp, { force: true });
     }
   }
 
@@ -586,64 +471,16 @@ export class DuckDBEngine implements QueryEngine {
     return out;
   }
 
-  private async list(bucket: string, prefix: string): Promise<Omit<LakeObject, 'partition'>[]> {
-    const out: Omit<LakeObject, 'partition'>[] = [];
+  private async list(bucket: string, prefix: string): Promise<Omit<LakeObject, 'values'>[]> {
+    const out: Omit<LakeObject, 'values'>[] = [];
     for await (const page of paginateListObjectsV2({ client: this.options.s3 }, { Bucket: bucket, Prefix: prefix })) {
       for (const o of page.Contents ?? []) {
-        if (o.Key && o.ETag) out.push({ bucket, key: o.Key, etag: o.ETag, size: o.Size ?? 0 });
+        // Objects of a partition, not of partitions nested below it (another layout's folders).
+        if (o.Key && o.ETag && !o.Key.slice(prefix.length).includes('/'))
+          out.push({ bucket, key: o.Key, etag: o.ETag, size: o.Size ?? 0 });
       }
     }
     return out;
-  }
-
-  /** The local copy of an object, downloaded unless the cached copy has the same ETag. */
-  private async cachedObject(o: LakeObject): Promise<{ file: string; downloaded: boolean }> {
-    const file = path.join(this.options.cacheDir, o.bucket, o.key);
-    const tagFile = `${file}.etag`;
-    try {
-      if ((await fs.promises.readFile(tagFile, 'utf8')) === o.etag) return { file, downloaded: false };
-    } catch {
-      // not cached yet
-    }
-    const out = await this.options.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key, IfMatch: o.etag }));
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.promises.writeFile(tmp, await out.Body!.transformToByteArray());
-    await fs.promises.rename(tmp, file);
-    await fs.promises.writeFile(`${tagFile}.${process.pid}.tmp`, o.etag);
-    await fs.promises.rename(`${tagFile}.${process.pid}.tmp`, tagFile);
-    return { file, downloaded: true };
-  }
-
-  /** Loads objects into the store table in one statement per batch: rows carry their partition values. */
-  private async load(
-    sync: DuckDBConnection,
-    ident: string,
-    columns: { Name?: string; Type?: string }[],
-    partitionKeys: string[],
-    partitions: { values: string[]; location: string }[],
-    objects: LakeObject[],
-    files: Map<LakeObject, string>,
-  ): Promise<void> {
-    const jsonColumns = columns
-      .map((c) => `${sqlString(c.Name!)}: ${sqlString(duckdbType(c.Type ?? 'string'))}`)
-      .join(', ');
-    const select = columns.map((c) => `j.${sqlIdent(c.Name!)}`);
-    for (let i = 0; i < objects.length; i += 500) {
-      const batch = objects.slice(i, i + 500);
-      const rows = batch.map((o) => {
-        const values = o.partition >= 0 ? partitions[o.partition].values : [];
-        return `(${[files.get(o)!, `s3://${o.bucket}/${o.key}`, o.partition >= 0 ? withSlash(partitions[o.partition].location) : '', ...partitionKeys.map((_, k) => values[k] ?? '')].map(sqlString).join(', ')})`;
-      });
-      const mapColumns = ['file', 'object', 'partition', ...partitionKeys.map((_, k) => `p${k}`)].join(', ');
-      await sync.run(
-        `INSERT INTO ${ident} SELECT ${[...select, ...partitionKeys.map((_, k) => `m.p${k}`), 'm.object', 'm.partition'].join(', ')} ` +
-          `FROM read_json([${batch.map((o) => sqlString(files.get(o)!)).join(', ')}], format = 'newline_delimited', ` +
-          `columns = {${jsonColumns}}, filename = '_ticklake_file', hive_partitioning = false, ` +
-          `timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ') j ` +
-          `JOIN (VALUES ${rows.join(', ')}) m(${mapColumns}) ON j._ticklake_file = m.file`,
-      );
-    }
   }
 
   private async prepareStatement(

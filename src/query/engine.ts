@@ -48,7 +48,9 @@ export interface QueryStats {
   partitionsTotal?: number;
   /** Bytes scanned: Athena's DataScannedInBytes; DuckDB: stored size of the objects covered. */
   bytesScanned?: number;
-  /** Time per phase, ms (DuckDB: catalog, list, fetch, load, execute; Athena: queue, execution, results). */
+  /** Bytes of the local engine's Parquet cache on disk after the query's fetches (DuckDB). */
+  cacheBytes?: number;
+  /** Time per phase, ms (DuckDB: catalog, partitions, list, fetch, view, execute; Athena: queue, execution, results). */
   phases?: Record<string, number>;
   /** Athena's QueryExecutionId. */
   queryExecutionId?: string;

@@ -14,7 +14,12 @@
  * ranges, decimals, NULL, named parameters) is ignored, which only means less pruning. Such a conjunct is
  * strict (NULL never satisfies it), so it may also be used when the table is one side of a join: a row of
  * the table that fails it cannot appear in the output whatever it joins with.
+ *
+ * Partition columns derived from data columns are constrained through them: `symbol = 'X'` (or IN) keeps
+ * only the `symbol_bucket` partition of X; `trade_date = DATE 'yyyy-mm-dd'` (or a 'yyyy-mm-dd' string,
+ * or IN) keeps only the `year`, `month` and `trade_date` partitions of those dates.
  */
+import { symbolBucket } from '../symbol-bucket';
 
 /** One value a partition column may have for a row to survive the WHERE clause. */
 export type Candidate = { kind: 'string'; value: string } | { kind: 'integer'; value: bigint };
@@ -63,6 +68,8 @@ function joinLeaves(from: Json): Node[] | undefined {
   return undefined;
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
 /** The value of a constant or parameter expression as a candidate, or undefined when unsure. */
 function candidateOf(expr: Json, params: readonly unknown[], paramIndex: Map<string, number>): Candidate | undefined {
   if (!isNode(expr)) return undefined;
@@ -81,6 +88,16 @@ function candidateOf(expr: Json, params: readonly unknown[], paramIndex: Map<str
       if (typeof v.value === 'string' && /^-?\d+$/.test(v.value)) return { kind: 'integer', value: BigInt(v.value) };
     }
     return undefined;
+  }
+  // DATE 'yyyy-mm-dd' (a cast of a string constant): the date's text, which is how partitions hold it.
+  if (
+    expr.type === 'OPERATOR_CAST' &&
+    expr.try_cast === false &&
+    isNode(expr.cast_type) &&
+    expr.cast_type.id === 'DATE'
+  ) {
+    const inner = candidateOf(expr.child, params, paramIndex);
+    return inner?.kind === 'string' && ISO_DATE.test(inner.value) ? inner : undefined;
   }
   if (expr.type === 'VALUE_PARAMETER' && typeof expr.identifier === 'string') {
     const index = paramIndex.get(expr.identifier);
@@ -171,10 +188,11 @@ export function partitionPredicate(
   table: string,
   partitionKeys: readonly string[],
   params: readonly unknown[] = [],
+  layout: { symbolBuckets?: number } = {},
 ): PartitionPredicate | undefined {
   const name = table.toLowerCase();
   if ((referencedTables(tree).get(name) ?? 0) !== 1 || partitionKeys.length === 0) return undefined;
-  const keys = new Set(partitionKeys.map((k) => k.toLowerCase()));
+  const keys = new Set([...partitionKeys.map((k) => k.toLowerCase()), ...DERIVED_FROM]);
   let predicate: PartitionPredicate | undefined;
   walk(tree, (n) => {
     const statement = n;
@@ -200,7 +218,36 @@ export function partitionPredicate(
       if (found.size > 0) predicate = found;
     });
   });
-  return predicate;
+  return predicate && derive(predicate, new Set(partitionKeys.map((k) => k.toLowerCase())), layout.symbolBuckets);
+}
+
+/** Data columns that partition columns are derived from. */
+const DERIVED_FROM = ['symbol', 'trade_date'];
+
+/** Adds the constraints that the data columns' constraints put on the derived partition columns. */
+function derive(
+  predicate: PartitionPredicate,
+  keys: ReadonlySet<string>,
+  symbolBuckets: number | undefined,
+): PartitionPredicate | undefined {
+  const out: PartitionPredicate = new Map();
+  const add = (column: string, candidates: Candidate[]) => out.set(column, [...(out.get(column) ?? []), candidates]);
+  for (const [column, constraints] of predicate) {
+    if (keys.has(column)) for (const c of constraints) add(column, c);
+    for (const candidates of constraints) {
+      if (!candidates.every((c) => c.kind === 'string')) continue;
+      const values = candidates.map((c) => String(c.value));
+      const strings = (vs: string[]): Candidate[] => [...new Set(vs)].map((value) => ({ kind: 'string', value }));
+      if (column === 'symbol' && keys.has('symbol_bucket') && symbolBuckets !== undefined) {
+        add('symbol_bucket', strings(values.map((v) => String(symbolBucket(v, symbolBuckets)))));
+      }
+      if (column === 'trade_date' && values.every((v) => ISO_DATE.test(v))) {
+        if (keys.has('year')) add('year', strings(values.map((v) => v.slice(0, 4))));
+        if (keys.has('month')) add('month', strings(values.map((v) => v.slice(0, 7))));
+      }
+    }
+  }
+  return out.size > 0 ? out : undefined;
 }
 
 /** Whether a partition value may satisfy a candidate; true when unsure. */

@@ -32,6 +32,8 @@ export interface SinkSettings extends RotationLimits {
   prefix: string;
   table: string;
   partitionBy: string[];
+  /** Buckets of the `symbol_bucket` partition column, when partitionBy names it. */
+  symbolBuckets?: number;
   compression: Compression;
   /** Messages larger than this go to the dead-letter prefix. Default 1 MiB. */
   maxMessageBytes?: number;
@@ -459,6 +461,7 @@ export class LakeSink {
           prefix: s.prefix,
           table: s.table,
           partitionBy: s.partitionBy,
+          symbolBuckets: s.symbolBuckets,
           compression: s.compression,
           maxRecords: s.maxRecords,
           maxBytes: s.maxBytes,

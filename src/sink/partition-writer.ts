@@ -36,6 +36,8 @@ export interface SinkStorage {
 export interface ManifestLayout {
   table: string;
   partitionBy: string[];
+  /** Buckets of the `symbol_bucket` column; absent in manifests of layouts without it. */
+  symbolBuckets?: number;
   compression: Compression;
   maxMessageBytes: number;
 }
@@ -149,8 +151,11 @@ class PathCache {
   private readonly bySymbol: boolean;
   private readonly dateChars: number;
 
-  constructor(private readonly partitionBy: readonly string[]) {
-    this.bySymbol = partitionBy.includes('symbol');
+  constructor(
+    private readonly partitionBy: readonly string[],
+    private readonly symbolBuckets: number | undefined,
+  ) {
+    this.bySymbol = partitionBy.includes('symbol') || partitionBy.includes('symbol_bucket');
     this.dateChars = partitionBy.includes('trade_date')
       ? 10
       : partitionBy.includes('month')
@@ -164,7 +169,7 @@ class PathCache {
     const key = `${this.bySymbol ? record.symbol : ''}\u0000${record.trade_date.slice(0, this.dateChars)}`;
     let path = this.paths.get(key);
     if (path === undefined) {
-      path = partitionPath(this.partitionBy, partitionValues(record, this.partitionBy));
+      path = partitionPath(this.partitionBy, partitionValues(record, this.partitionBy, this.symbolBuckets));
       this.paths.set(key, path);
     }
     return path;
@@ -255,6 +260,7 @@ export class PartitionWriter {
     return {
       table: o.table,
       partitionBy: [...o.partitionBy],
+      ...(o.partitionBy.includes('symbol_bucket') ? { symbolBuckets: o.symbolBuckets } : {}),
       compression: o.compression,
       maxMessageBytes: o.maxMessageBytes,
     };
@@ -344,7 +350,7 @@ export class PartitionWriter {
     const o = this.opts;
     const byPath = new Map<string, Buffer[]>();
     const dead: Buffer[] = [];
-    const paths = new PathCache(layout.partitionBy);
+    const paths = new PathCache(layout.partitionBy, layout.symbolBuckets);
     for (const r of batch) {
       const check = checkRecord(r.value, layout.maxMessageBytes);
       if (!check.ok) {

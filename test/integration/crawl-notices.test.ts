@@ -26,7 +26,8 @@ describe('crawl workflow fed by sink notices', () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness(uniqueConfig('notice'));
+    // The symbol,year layout: notices name partitions by hand, one per made-up symbol.
+    h = await startHarness(uniqueConfig('notice', { LAKE_PARTITION_BY: 'symbol,year' }));
     ({ s3, glue } = createAwsClients(h.config.aws));
     workflowId = workflowIds.crawl(h.config.glue.database, h.config.glue.table);
   }, 120_000);

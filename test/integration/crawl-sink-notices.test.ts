@@ -42,7 +42,7 @@ describe('sink notices register partitions', () => {
     const root = `${h.config.lake.prefix}${h.config.glue.table}/`;
     for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: h.config.lake.bucket, Prefix: root })) {
       for (const o of page.Contents ?? []) {
-        const m = /symbol=([^/]+)\/year=(\d+)\//.exec(o.Key!);
+        const m = /year=(\d+)\/symbol_bucket=(\d+)\//.exec(o.Key!);
         if (!m) continue;
         const id = `${decodeURIComponent(m[1])}/${m[2]}`;
         firstFileAt.set(id, Math.min(firstFileAt.get(id) ?? Infinity, o.LastModified!.getTime()));

@@ -49,7 +49,10 @@ export async function writeFlush(
   const group = args.group ?? config.sink.groupId;
   const byPath = new Map<string, Buffer[]>();
   for (const r of args.records) {
-    const path = partitionPath(config.lake.partitionBy, partitionValues(r, config.lake.partitionBy));
+    const path = partitionPath(
+      config.lake.partitionBy,
+      partitionValues(r, config.lake.partitionBy, config.lake.symbolBuckets),
+    );
     byPath.set(path, [...(byPath.get(path) ?? []), Buffer.from(JSON.stringify(r))]);
   }
   const files = [...byPath.entries()].map(([path, values]) => ({

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
@@ -20,6 +20,7 @@ import {
 } from '../../src/pipeline';
 import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { parseExamples } from '../../src/query/examples';
+import { symbolBucket } from '../../src/symbol-bucket';
 import type { QueryParam } from '../../src/query/sql-guard';
 import { csvStats, startHarness, uniqueConfig, waitFor, type CsvStats, type Harness } from './support';
 
@@ -121,43 +122,88 @@ describe('queries with DuckDB over a local lake', () => {
     }
   });
 
-  it('reads only the objects of the partitions a filter on partition columns selects', async () => {
+  it('reads from S3 only the objects that can hold the symbol or the day a filter selects', async () => {
     const symbol = [...expected.perSymbol.keys()].sort()[0];
+    const bucket = symbolBucket(symbol, h.config.lake.symbolBuckets);
     const aws = createAwsClients(h.config.aws);
-    const listed = await aws.s3.send(
-      new ListObjectsV2Command({
-        Bucket: h.config.lake.bucket,
-        Prefix: `${h.config.lake.prefix}ticks/symbol=${symbol}/`,
-      }),
+    const dataObjects: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: aws.s3 },
+      { Bucket: h.config.lake.bucket, Prefix: `${h.config.lake.prefix}ticks/` },
+    )) {
+      for (const o of page.Contents ?? []) if (o.Key!.endsWith('.json.gz')) dataObjects.push(o.Key!);
+    }
+    const ofBucket = dataObjects.filter((k) => k.includes(`/symbol_bucket=${bucket}/`));
+    expect(ofBucket.length).toBeGreaterThan(0);
+    expect(ofBucket.length).toBeLessThan(dataObjects.length);
+
+    // A fresh engine on an empty cache, with an S3 client that records every object it reads.
+    const fetched: string[] = [];
+    const s3 = createAwsClients(h.config.aws).s3;
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetObjectCommand') fetched.push((args.input as { Key: string }).Key);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordObjectReads' },
     );
-    const objectsOfSymbol = (listed.Contents ?? []).filter((o) => o.Key!.endsWith('.json.gz'));
-    expect(objectsOfSymbol.length).toBeGreaterThan(0);
+    const cacheDir = fs.mkdtempSync(path.join(h.config.dataDir, 'query-cache-pruning-'));
+    const engine = new DuckDBEngine({
+      s3,
+      glue: aws.glue,
+      cacheDir,
+      resultsDir: path.join(h.config.dataDir, 'results'),
+    });
+    const run = (sql: string, params: QueryParam[] = []) =>
+      engine.run(
+        {
+          sql,
+          params,
+          database: h.config.glue.database,
+          maxRows: 100,
+          maxBytes: 100_000,
+          allowWrites: false,
+          queryId: 'pruning',
+        },
+        { heartbeat: () => undefined, signal: new AbortController().signal },
+      );
+    try {
+      const filtered = await run('SELECT count(*) AS n, avg(close) FROM ticks WHERE symbol = ?', [symbol]);
+      expect(filtered.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
+      expect([...fetched].sort()).toEqual([...ofBucket].sort());
+      expect(filtered.stats.objectsRead).toBe(ofBucket.length);
+      expect(filtered.stats.partitionsRead!).toBeLessThan(filtered.stats.partitionsTotal!);
 
-    const all = await query('SELECT count(*) FROM ticks');
-    expect(all.rows[0][0]).toBe(expected.rows);
-    const filtered = await query('SELECT count(*) AS n, avg(close) FROM ticks WHERE symbol = ?', [symbol]);
-    expect(filtered.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
-    expect(filtered.stats.objectsRead).toBe(objectsOfSymbol.length);
-    expect(filtered.stats.objectsRead!).toBeLessThan(all.stats.objectsRead!);
-    expect(filtered.stats.partitionsRead!).toBeLessThan(filtered.stats.partitionsTotal!);
+      // One day of every symbol: only the objects of that day's year.
+      const day = (await run('SELECT max(trade_date) FROM ticks WHERE symbol = ?', [symbol])).rows[0][0] as string;
+      const year = day.slice(0, 4);
+      fetched.length = 0;
+      const oneDay = await run(`SELECT symbol, close FROM ticks WHERE trade_date = DATE '${day}' ORDER BY symbol`);
+      expect(oneDay.rows.map((r) => r[0])).toContain(symbol);
+      const ofYear = dataObjects.filter((k) => k.includes(`/year=${year}/`));
+      expect(oneDay.stats.objectsRead).toBe(ofYear.length);
+      expect(fetched.every((k) => k.includes(`/year=${year}/`))).toBe(true);
 
-    // Equality and IN on symbol and year together: one year of one symbol.
-    const years = await query('SELECT DISTINCT year FROM ticks WHERE symbol = ? ORDER BY year', [symbol]);
-    const year = years.rows[0][0] as string;
-    const one = await query("SELECT count(*) FROM ticks WHERE symbol IN (?, 'none') AND year = ?", [symbol, year]);
-    const objectsOfYear = objectsOfSymbol.filter((o) => o.Key!.includes(`/year=${year}/`));
-    expect(one.stats.objectsRead).toBe(objectsOfYear.length);
-    expect(one.stats.partitionsRead).toBe(1);
-    const check = await query('SELECT count(*) FROM ticks WHERE symbol = ? AND year(trade_date) = ?', [
-      symbol,
-      Number(year),
-    ]);
-    expect(one.rows[0][0]).toBe(check.rows[0][0]);
+      // Symbol and year together: one partition.
+      const one = await run('SELECT count(*) FROM ticks WHERE symbol IN (?, ?) AND year = ?', [symbol, symbol, year]);
+      expect(one.stats.partitionsRead).toBe(1);
+      const check = await run('SELECT count(*) FROM ticks WHERE symbol = ? AND year(trade_date) = ?', [
+        symbol,
+        Number(year),
+      ]);
+      expect(one.rows[0][0]).toBe(check.rows[0][0]);
 
-    // A predicate it cannot use for pruning (OR across columns) reads everything, and still answers right.
-    const or = await query('SELECT count(*) FROM ticks WHERE symbol = ? OR close < 0', [symbol]);
-    expect(or.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
-    expect(or.stats.objectsRead).toBe(all.stats.objectsRead);
+      // A predicate it cannot use for pruning (OR across columns) reads everything, and still answers right.
+      const all = await run('SELECT count(*) FROM ticks');
+      expect(all.rows[0][0]).toBe(expected.rows);
+      expect(all.stats.objectsRead).toBe(dataObjects.length);
+      const or = await run('SELECT count(*) FROM ticks WHERE symbol = ? OR close < 0', [symbol]);
+      expect(or.rows[0][0]).toBe(expected.perSymbol.get(symbol)!.count);
+      expect(or.stats.objectsRead).toBe(dataObjects.length);
+    } finally {
+      await engine.close();
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('rejects write and DDL statements with a clear, non-retryable error', async () => {
@@ -198,7 +244,7 @@ describe('queries with DuckDB over a local lake', () => {
   it('fails fast on syntax errors, unknown tables or columns and a missing database', async () => {
     const cases: [string, string, RegExp, QueryOptions?][] = [
       ['SELEC symbol FROM ticks', 'QueryFailed', /syntax error/i],
-      ['SELECT nope FROM ticks', 'QueryFailed', /nope.*columns: ticks \(trade_date, .*symbol, year\)/s],
+      ['SELECT nope FROM ticks', 'QueryFailed', /nope.*columns: ticks \(.*trade_date, .*year, symbol_bucket\)/s],
       ['SELECT * FROM tickz', 'QueryFailed', /tickz.*tables in database '.*': ticks/s],
       [
         'SELECT count(*) FROM ticks',
@@ -323,7 +369,7 @@ describe('queries with DuckDB over a local lake', () => {
   // Last: it changes the lake (and puts it back).
   it('sees new, changed and removed objects and partitions on the next query', async () => {
     const aws = createAwsClients(h.config.aws);
-    const key = `${h.config.lake.prefix}ticks/symbol=ZZTEST/year=2030/extra.json.gz`;
+    const key = `${h.config.lake.prefix}ticks/year=2030/symbol_bucket=${symbolBucket('ZZTEST', h.config.lake.symbolBuckets)}/extra.json.gz`;
     const put = async (days: string[]) => {
       const lines = days.map((d, i) =>
         JSON.stringify({

@@ -10,6 +10,7 @@ import { createAwsClients } from '../../src/adapters/aws';
 import { startSink, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
 import { pauseSignal, sinkStatusQuery } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import { symbolBucket } from '../../src/symbol-bucket';
 import {
   SAMPLE_CSV,
   TickProducer,
@@ -106,7 +107,12 @@ describe('sink poison messages', () => {
     expect(status.state).toBe('running');
 
     // The crawl workflow of the table heard of every lake partition (signal-with-start).
-    const expected = new Set(lake.map(({ record }) => `symbol=${record.symbol}/year=${record.trade_date.slice(0, 4)}`));
+    const expected = new Set(
+      lake.map(
+        ({ record }) =>
+          `year=${record.trade_date.slice(0, 4)}/symbol_bucket=${symbolBucket(record.symbol, config.lake.symbolBuckets)}`,
+      ),
+    );
     const crawlId = workflowIds.crawl(config.glue.database, config.glue.table);
     const announced = await waitFor(
       'the crawl workflow to be told of every partition',

@@ -33,12 +33,12 @@ describe('end-to-end slice on the local services', () => {
     await waitForSinkCaughtUp(h.config, 120_000);
     const aws = createAwsClients(h.config.aws);
     const listed = await aws.s3.send(
-      new ListObjectsV2Command({ Bucket: h.config.lake.bucket, Prefix: `${h.config.lake.prefix}ticks/symbol=` }),
+      new ListObjectsV2Command({ Bucket: h.config.lake.bucket, Prefix: `${h.config.lake.prefix}ticks/year=` }),
     );
     expect(listed.KeyCount).toBeGreaterThan(0);
-    expect(listed.Contents!.every((o) => /symbol=[^/]+\/year=\d{4}\/t-.+\+\d+\+\d{20}\.json\.gz$/.test(o.Key!))).toBe(
-      true,
-    );
+    expect(
+      listed.Contents!.every((o) => /year=\d{4}\/symbol_bucket=\d+\/t-.+\+\d+\+\d{20}\.json\.gz$/.test(o.Key!)),
+    ).toBe(true);
 
     // The sink's partition notices may have created the table already; either way, after this crawl the
     // catalog holds exactly the lake's partitions.
@@ -46,7 +46,7 @@ describe('end-to-end slice on the local services', () => {
     const lakePartitions = new Set(listed.Contents!.map((o) => o.Key!.split('/').slice(2, 4).join('/')));
     const table = await aws.glue.send(new GetTableCommand({ DatabaseName: h.config.glue.database, Name: 'ticks' }));
     expect(table.Table?.StorageDescriptor?.SerdeInfo?.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
-    expect(table.Table?.PartitionKeys?.map((k) => k.Name)).toEqual(['symbol', 'year']);
+    expect(table.Table?.PartitionKeys?.map((k) => k.Name)).toEqual(['year', 'symbol_bucket']);
     const columns = table.Table?.StorageDescriptor?.Columns?.map((c) => `${c.Name}:${c.Type}`);
     expect(columns).toEqual(
       expect.arrayContaining(['trade_date:date', 'close:double', 'volume:bigint', 'adj_close:double', 'row:bigint']),
@@ -54,7 +54,7 @@ describe('end-to-end slice on the local services', () => {
     const partitions = await aws.glue.send(
       new GetPartitionsCommand({ DatabaseName: h.config.glue.database, TableName: 'ticks' }),
     );
-    expect(new Set(partitions.Partitions?.map((p) => `symbol=${p.Values![0]}/year=${p.Values![1]}`))).toEqual(
+    expect(new Set(partitions.Partitions?.map((p) => `year=${p.Values![0]}/symbol_bucket=${p.Values![1]}`))).toEqual(
       lakePartitions,
     );
 

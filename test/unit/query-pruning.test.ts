@@ -1,5 +1,6 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { keepPartition, partitionPredicate, referencedTables, valueMatches } from '../../src/query/pruning';
+import { symbolBucket } from '../../src/symbol-bucket';
 
 const KEYS = ['symbol', 'year'];
 const PARTITIONS = [
@@ -97,5 +98,79 @@ describe('partition pruning from the parse tree', () => {
     expect(valueMatches('2021', { kind: 'integer', value: 2020n })).toBe(false);
     expect(valueMatches(' 2020', { kind: 'integer', value: 2021n })).toBe(true);
     expect(valueMatches('HSI', { kind: 'string', value: 'hsi' })).toBe(false);
+  });
+});
+
+describe('pruning of partitions derived from symbol and trade_date', () => {
+  const LAYOUT = ['year', 'symbol_bucket'];
+  const BUCKETS = 4;
+  const partitions = ['1987', '2020', '2021'].flatMap((y) => [0, 1, 2, 3].map((b) => [y, String(b)]));
+  const keptIn = async (sql: string, params: unknown[] = [], keys = LAYOUT, parts = partitions) => {
+    const predicate = partitionPredicate(await tree(sql), 'ticks', keys, params, { symbolBuckets: BUCKETS });
+    return parts.filter((p) => keepPartition(p, keys, predicate)).map((p) => p.join('/'));
+  };
+  const bucketOf = (s: string) => String(symbolBucket(s, BUCKETS));
+
+  it('keeps only the bucket of a symbol, in every year', async () => {
+    const b = bucketOf('HSI');
+    expect(await keptIn("SELECT * FROM ticks WHERE symbol = 'HSI'")).toEqual([`1987/${b}`, `2020/${b}`, `2021/${b}`]);
+    expect(await keptIn('SELECT * FROM ticks WHERE symbol = ?', ['HSI'])).toEqual([
+      `1987/${b}`,
+      `2020/${b}`,
+      `2021/${b}`,
+    ]);
+  });
+
+  it('keeps the buckets of every symbol of an IN list or an OR', async () => {
+    const buckets = new Set(['HSI', 'N225', 'GDAXI'].map(bucketOf));
+    const expected = partitions.filter((p) => buckets.has(p[1])).map((p) => p.join('/'));
+    expect(await keptIn("SELECT * FROM ticks WHERE symbol IN ('HSI', 'N225', 'GDAXI')")).toEqual(expected);
+    expect(await keptIn("SELECT * FROM ticks WHERE symbol = 'HSI' OR symbol = 'N225' OR symbol = 'GDAXI'")).toEqual(
+      expected,
+    );
+  });
+
+  it('keeps only the year of a date, given as a DATE literal, a cast or a string', async () => {
+    const of2020 = partitions.filter((p) => p[0] === '2020').map((p) => p.join('/'));
+    expect(await keptIn("SELECT * FROM ticks WHERE trade_date = DATE '2020-03-02'")).toEqual(of2020);
+    expect(await keptIn("SELECT * FROM ticks WHERE trade_date = '2020-03-02'::DATE")).toEqual(of2020);
+    expect(await keptIn("SELECT * FROM ticks WHERE trade_date = '2020-03-02'")).toEqual(of2020);
+    expect(await keptIn("SELECT * FROM ticks WHERE trade_date IN (DATE '2020-03-02', DATE '1987-01-02')")).toEqual(
+      partitions.filter((p) => p[0] !== '2021').map((p) => p.join('/')),
+    );
+  });
+
+  it('combines a symbol and a date into one partition', async () => {
+    expect(await keptIn("SELECT * FROM ticks WHERE symbol = 'HSI' AND trade_date = DATE '2021-06-01'")).toEqual([
+      `2021/${bucketOf('HSI')}`,
+    ]);
+  });
+
+  it('derives month and trade_date partitions from a date too', async () => {
+    const keys = ['month', 'trade_date'];
+    const parts = [
+      ['2020-03', '2020-03-02'],
+      ['2020-03', '2020-03-03'],
+      ['2020-04', '2020-04-01'],
+    ];
+    expect(await keptIn("SELECT * FROM ticks WHERE trade_date = DATE '2020-03-02'", [], keys, parts)).toEqual([
+      '2020-03/2020-03-02',
+    ]);
+  });
+
+  it.each([
+    ["SELECT * FROM ticks WHERE trade_date >= DATE '2020-01-01'"],
+    ["SELECT * FROM ticks WHERE trade_date = DATE '2020-1-2'"],
+    ["SELECT * FROM ticks WHERE trade_date = TRY_CAST('2020-01-02' AS DATE)"],
+    ["SELECT * FROM ticks WHERE lower(symbol) = 'hsi'"],
+    ["SELECT * FROM ticks WHERE symbol = 'HSI' OR close > 1"],
+    ['SELECT * FROM ticks WHERE symbol = 1'],
+  ])('reads every partition for %s', async (sql) => {
+    expect(await keptIn(sql)).toEqual(partitions.map((p) => p.join('/')));
+  });
+
+  it('does not derive a bucket without the bucket count', async () => {
+    const predicate = partitionPredicate(await tree("SELECT * FROM ticks WHERE symbol = 'HSI'"), 'ticks', LAYOUT, []);
+    expect(partitions.filter((p) => keepPartition(p, LAYOUT, predicate))).toHaveLength(partitions.length);
   });
 });
