@@ -4,4 +4,6 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,
+  // The default output, then each skipped test with its reason and a 'N passed, N failed, N skipped' line.
+  reporters: ['default', '<rootDir>/test/support/skipped-reporter.js'],
 };

@@ -10,7 +10,11 @@
  * Each replay runs in a child process of its own running the same engine as the produce activity
  * (src/replay/replayer.ts, feed thread included) against the process's one Kafka client; the figures are
  * that process's: wall time, CPU time (all threads) and peak RSS (`process.resourceUsage().maxRSS`).
- * Topics are unique per run and deleted afterwards. The last line printed is one JSON object.
+ * The rows reported are not the replay's own counters: after each replay the topic is read to its end
+ * offsets (read_committed; the end offsets alone also count each transaction's commit markers) and its
+ * records counted, as are the dead-letter topic's. The count must equal the valid rows of the file
+ * (and the dead letters its invalid ones), or the benchmark fails. Topics are unique per run and
+ * deleted afterwards. The last line printed is one JSON object.
  *
  * Options: --runs <n>, --order file|market, --compression gzip|none, --skip-5m, --rows-5m <n>.
  */
@@ -25,16 +29,26 @@ import { ProducerPool } from '../src/replay/producer-pool';
 import { runReplay, type PassStats } from '../src/replay/replayer';
 import type { ReplayOrder } from '../src/replay/ordered-rows';
 import { CSV_HEADER } from '../src/tick';
+import { countTopicRecords, probeKafka } from './bench/common';
+import { expectedRows } from './bench/verify';
 
 interface RunResult {
+  /** Records in the topic plus dead letters, counted by reading them. */
   rows: number;
+  /** Records in the topic, counted by reading it. */
   produced: number;
+  /** Records in the dead-letter topic, counted by reading it. */
   rejected: number;
+  /** The replay's own counters, for comparison. */
+  reported: { produced: number; rejected: number };
+  /** Sum of the topic's end offsets (records and transaction markers). */
+  end_offsets: string;
   seconds: number;
   rows_per_s: number;
   cpu_s: number;
   peak_rss_mb: number;
   stats?: PassStats;
+  topics: string[];
 }
 
 function arg(name: string): string | undefined {
@@ -88,10 +102,14 @@ async function child(file: string, order: ReplayOrder, compression: 'gzip' | 'no
     const seconds = (Date.now() - started) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const rows = p.produced + p.rejected;
+    // Counted from the topics by the parent; the replay's counters only until then.
     const result: RunResult = {
       rows,
       produced: p.produced,
       rejected: p.rejected,
+      reported: { produced: p.produced, rejected: p.rejected },
+      end_offsets: '',
+      topics,
       seconds: round(seconds, 2),
       rows_per_s: Math.round(rows / seconds),
       cpu_s: round((cpu.user + cpu.system) / 1e6, 2),
@@ -99,10 +117,54 @@ async function child(file: string, order: ReplayOrder, compression: 'gzip' | 'no
       stats,
     };
     console.log(JSON.stringify(result));
+  } catch (err) {
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    throw err;
   } finally {
     await producers.closeAll();
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Replaces a run's row counts by what its topics hold, checks them against the file, and deletes the
+ * topics. `expected` is the file's valid and invalid rows, when known.
+ */
+async function countFromTopics(r: RunResult, expected?: { valid: number; invalid: number }): Promise<RunResult> {
+  const kafka = probeKafka(loadConfig().kafka, 'bench-count');
+  const [topic, dlq] = r.topics;
+  try {
+    const counted = await countTopicRecords(kafka, topic);
+    const dead = await countTopicRecords(kafka, dlq);
+    const rows = counted.records + dead.records;
+    const out = {
+      ...r,
+      rows,
+      produced: counted.records,
+      rejected: dead.records,
+      end_offsets: counted.endOffsets.toString(),
+      rows_per_s: Math.round(rows / r.seconds),
+    };
+    const problems: string[] = [];
+    if (counted.records !== r.reported.produced) {
+      problems.push(`the topic holds ${counted.records} records, the replay reported ${r.reported.produced}`);
+    }
+    if (dead.records !== r.reported.rejected) {
+      problems.push(`the dead-letter topic holds ${dead.records} records, the replay reported ${r.reported.rejected}`);
+    }
+    if (expected && (counted.records !== expected.valid || dead.records !== expected.invalid)) {
+      problems.push(
+        `the file has ${expected.valid} valid and ${expected.invalid} invalid rows; the topics hold ` +
+          `${counted.records} records and ${dead.records} dead letters`,
+      );
+    }
+    if (problems.length > 0) throw new Error(`bench:produce counted wrong: ${problems.join('; ')}`);
+    return out;
+  } finally {
+    const admin = kafka.admin();
+    await admin.connect();
     await admin
-      .deleteTopics({ topics })
+      .deleteTopics({ topics: r.topics })
       .catch((err: unknown) => console.error(`could not delete the bench topics: ${String(err)}`));
     await admin.disconnect();
   }
@@ -208,14 +270,16 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
+  const expected = expectedRows(fs.readFileSync(real, 'utf8'), path.basename(real));
+  const fileRows = { valid: expected.rows.length, invalid: expected.skipped };
   const results: RunResult[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = runChild(path.resolve(real), order, compression);
+    const r = await countFromTopics(runChild(path.resolve(real), order, compression), fileRows);
     results.push(r);
     const s = r.stats;
     console.log(
       `  run ${i + 1}: ${r.rows} rows in ${r.seconds} s = ${r.rows_per_s} rows/s, CPU ${r.cpu_s} s (${Math.round((r.cpu_s * 1e6) / r.rows)} us/row), ` +
-        `peak RSS ${r.peak_rss_mb} MB` +
+        `peak RSS ${r.peak_rss_mb} MB; counted in the topic: ${r.produced} records (end offsets ${r.end_offsets})` +
         (s
           ? `; waited ${s.feedWaitMs} ms for rows, ${s.commitWaitMs} ms for Kafka, ${s.transactions} transactions`
           : ''),
@@ -223,6 +287,7 @@ async function main(): Promise<void> {
   }
   const summary: Record<string, unknown> = {
     rows: results[0].rows,
+    rows_counted_in_topic: true,
     rows_per_s: Math.round(median(results.map((r) => r.rows_per_s))),
     peak_rss_mb: Math.max(...results.map((r) => r.peak_rss_mb)),
     runs_rows_per_s: results.map((r) => r.rows_per_s),
@@ -242,7 +307,7 @@ async function main(): Promise<void> {
       console.log(
         `generated ${rows5m} rows (${Math.round(fs.statSync(big).size / 1e6)} MB) in ${((Date.now() - t) / 1000).toFixed(1)} s; replaying it`,
       );
-      const r = runChild(big, order, compression);
+      const r = await countFromTopics(runChild(big, order, compression), { valid: rows5m, invalid: 0 });
       console.log(
         `  ${r.rows} rows in ${r.seconds} s = ${r.rows_per_s} rows/s, CPU ${r.cpu_s} s, peak RSS ${r.peak_rss_mb} MB`,
       );

@@ -387,3 +387,64 @@ export async function stopSink(sink: WorkflowHandle): Promise<void> {
   ).catch(() => undefined);
   await sink.terminate('benchmark over').catch(() => undefined);
 }
+
+/**
+ * Committed records of a topic, counted by reading it (read_committed) up to the end offsets it had
+ * when called. The end offsets alone overcount a transactional topic: each transaction leaves a
+ * commit marker on every partition it wrote, which takes an offset. Returns both.
+ */
+export async function countTopicRecords(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 300_000,
+): Promise<{ records: number; endOffsets: bigint }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    ends = await endOffsets(admin, topic);
+  } finally {
+    await admin.disconnect();
+  }
+  const endOffsetsSum = sum(ends.values());
+  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
+  let records = 0;
+  if (pending.size === 0) return { records, endOffsets: endOffsetsSum };
+  const consumer = kafka.consumer({
+    groupId: `bench-count-${randomBytes(4).toString('hex')}`,
+    readUncommitted: false,
+    maxBytes: 32 * 1024 * 1024,
+  });
+  await consumer.connect();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`counting ${topic}: partitions ${[...pending].join(',')} not read to the end`)),
+        timeoutMs,
+      );
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+        if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(e.payload.partition) ?? 0n)) {
+          pending.delete(e.payload.partition);
+          if (pending.size === 0) resolve();
+        }
+      });
+      consumer
+        .subscribe({ topic, fromBeginning: true })
+        .then(() =>
+          consumer.run({
+            autoCommit: false,
+            eachBatch: ({ batch }) => {
+              records += batch.messages.length;
+              return Promise.resolve();
+            },
+          }),
+        )
+        .catch(reject);
+    });
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+  }
+  return { records, endOffsets: endOffsetsSum };
+}

@@ -17,12 +17,6 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** `value` scaled from a measured subset of `measured` units to `full` units (linear extrapolation). */
-export function extrapolate(value: number, measured: number, full: number): number {
-  if (!(measured > 0)) throw new RangeError('the measured subset must not be empty');
-  return (value * full) / measured;
-}
-
 /** Rounds to `digits` decimals (a number, for JSON). */
 export function round(value: number, digits = 0): number {
   const f = 10 ** digits;

@@ -102,7 +102,7 @@ describe('replay producer: exactly once through worker crashes', () => {
     await removeResources(config).catch(() => undefined);
   });
 
-  it(`has every valid row of ${path.basename(FILE)} exactly once after SIGKILLs at random moments and a fenced zombie`, async () => {
+  it(`has every valid row of ${REAL && fs.existsSync(REAL) ? path.basename(FILE) : 'sample.csv (TICKLAKE_REAL_CSV not set)'} exactly once after SIGKILLs at random moments and a fenced zombie`, async () => {
     await prepareInfrastructure(config);
     const env = childEnv(config, bundlePath);
     const kafka = createKafka(config.kafka, '-test');

@@ -119,7 +119,7 @@ describe('sink chaos on its own stack', () => {
     else console.error(`sink chaos: logs kept in ${dataDir}`);
   }, 180_000);
 
-  it('keeps every record exactly once through 3 SIGKILLs, a broker restart and 20 s without S3', async () => {
+  it(`keeps every record of ${REAL && fs.existsSync(REAL) ? 'the real file' : 'the sample (TICKLAKE_REAL_CSV not set)'} exactly once through 3 SIGKILLs, a broker restart and 20 s without S3`, async () => {
     const source = path.basename(FILE);
     const messages = rows.map((r) => toMessage(r, source));
     const kafka = testKafka(config.kafka);

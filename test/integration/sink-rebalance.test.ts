@@ -105,6 +105,11 @@ describe('sink scale-out', () => {
     // Counted once between them: a cut rewritten after a rebalance counts as a rewrite, not a record.
     const [fa, fb] = await Promise.all([a.query(sinkStatusQuery), b.query(sinkStatusQuery)]);
     expect(fa.records + fb.records).toBeLessThanOrEqual(rows.length);
+    // Each member wrote records of its own, and every record was written by one of them at least once
+    // (as a record, or as a rewrite of a cut the other had started).
+    expect(fa.records).toBeGreaterThan(0);
+    expect(fb.records).toBeGreaterThan(0);
+    expect(fa.records + fb.records + fa.rewrittenRecords + fb.rewrittenRecords).toBeGreaterThanOrEqual(rows.length);
 
     await b.signal(pauseSignal);
     await waitFor('the second sink to drain', async () => (await b.query(sinkStatusQuery)).state === 'paused', 10_000);

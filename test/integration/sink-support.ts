@@ -73,6 +73,8 @@ export class TickProducer {
   private release: (() => void) | undefined;
   private idle: Promise<void> = Promise.resolve();
   produced = 0;
+  /** Called with each transaction's messages when it has committed (they are readable from then on). */
+  onCommit: ((messages: Message[], at: number) => void) | undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -105,6 +107,7 @@ export class TickProducer {
         try {
           await txn.send({ topic: this.topic, messages, compression: CompressionTypes.GZIP });
           await txn.commit();
+          this.onCommit?.(messages, Date.now());
           this.produced += messages.length;
           return;
         } catch (err) {

@@ -1,4 +1,4 @@
-import { extrapolate, markdownTable, median, percentile, round } from '../../scripts/bench/stats';
+import { markdownTable, median, percentile, round } from '../../scripts/bench/stats';
 
 describe('benchmark statistics', () => {
   it('takes nearest-rank percentiles without reordering the input', () => {
@@ -28,11 +28,6 @@ describe('benchmark statistics', () => {
   it('takes the median of odd and even counts', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
-  });
-
-  it('extrapolates linearly from a subset and refuses an empty one', () => {
-    expect(extrapolate(10, 5000, 104_224)).toBeCloseTo(208.448, 6);
-    expect(() => extrapolate(10, 0, 100)).toThrow(/empty/);
   });
 
   it('rounds and writes Markdown tables', () => {

@@ -2,6 +2,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parse, type Options } from 'csv-parse';
 import { CSV_HEADER, checkHeader, parseRow, type Tick } from '../../src/tick';
+import { itWhen, NO_REAL_CSV, REAL_CSV } from '../support/environment';
 import { generateSample, SAMPLE_SYMBOLS } from '../../scripts/generate-sample';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -650,11 +651,11 @@ describe('data/sample.csv', () => {
   });
 });
 
-const realCsv = process.env.TICKLAKE_REAL_CSV;
-if (realCsv !== undefined && realCsv !== '') {
-  describe('the real indexProcessed.csv (TICKLAKE_REAL_CSV)', () => {
-    it('parses every one of its 104,224 rows as valid, over 13 symbols in contiguous blocks', async () => {
-      const lines = await readCsv(realCsv);
+describe('the real indexProcessed.csv (TICKLAKE_REAL_CSV)', () => {
+  itWhen(REAL_CSV !== undefined, NO_REAL_CSV)(
+    'parses every one of its 104,224 rows as valid, over 13 symbols in contiguous blocks',
+    async () => {
+      const lines = await readCsv(REAL_CSV!);
       expect(checkHeader(lines[0].fields)).toBeUndefined();
       const symbols: string[] = [];
       const rejected: string[] = [];
@@ -667,6 +668,6 @@ if (realCsv !== undefined && realCsv !== '') {
       expect(lines).toHaveLength(104_225);
       expect(symbols).toHaveLength(13);
       expect(new Set(symbols).size).toBe(13);
-    });
-  });
-}
+    },
+  );
+});
