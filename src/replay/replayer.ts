@@ -283,7 +283,7 @@ class RunCursors {
   advance(c: PackedChunk, i: number, key: string): void {
     const run = c.runs[i];
     this.offsets[run] = c.ends[i];
-    this.lines[run] = c.lines[i] + 1;
+    this.lines[run] = c.nextLines[i];
     this.keys[run] = key;
   }
 

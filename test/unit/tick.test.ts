@@ -1,7 +1,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parse, type Options } from 'csv-parse';
-import { CSV_HEADER, checkHeader, parseRow, type Tick } from '../../src/tick';
+import { CSV_HEADER, MAX_SYMBOL_LENGTH, checkHeader, parseRow, type Tick } from '../../src/tick';
 import { generateSample, SAMPLE_SYMBOLS } from '../../scripts/generate-sample';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -278,6 +278,29 @@ describe('parseRow', () => {
 
     it('trims the symbol', () => {
       expect(tickOf(row({ symbol: '  N225 ' })).symbol).toBe('N225');
+    });
+
+    it.each(['HSI', '000001.SS', '^GSPC', 'BRK-B', 'EURUSD=X', 'J203.JO', 'A', 'X'.repeat(MAX_SYMBOL_LENGTH)])(
+      'accepts the ticker %s',
+      (symbol) => {
+        expect(tickOf(row({ symbol })).symbol).toBe(symbol);
+      },
+    );
+
+    it.each([
+      '"HSI"',
+      "'HSI'",
+      'HSI INDEX',
+      'a/b',
+      '../HSI',
+      'HSI\u0000',
+      'sym=bol?',
+      'X'.repeat(MAX_SYMBOL_LENGTH + 1),
+      'ÄKTIE',
+    ])('rejects %j, which is not a ticker, with the reason', (symbol) => {
+      expect(reasonOf(row({ symbol }))).toMatch(
+        /^symbol is not a ticker: '.*' \(letters, digits, '\.', '-', '\^', '=', at most 24 characters\)$/s,
+      );
     });
   });
 
