@@ -4,6 +4,23 @@ import { parse, type Options } from 'csv-parse';
 import { CSV_HEADER, MAX_SYMBOL_LENGTH, checkHeader, parseRow, type Tick } from '../../src/tick';
 import { generateSample, SAMPLE_SYMBOLS } from '../../scripts/generate-sample';
 
+/** The symbols of the real indexProcessed.csv. */
+const REAL_SYMBOLS = [
+  '000001.SS',
+  '399001.SZ',
+  'GDAXI',
+  'GSPTSE',
+  'HSI',
+  'IXIC',
+  'J203.JO',
+  'N100',
+  'N225',
+  'NSEI',
+  'NYA',
+  'SSMI',
+  'TWII',
+];
+
 const ROOT = resolve(__dirname, '..', '..');
 const SAMPLE = resolve(ROOT, 'data', 'sample.csv');
 const FIXTURES = resolve(ROOT, 'test', 'fixtures');
@@ -643,6 +660,13 @@ describe('data/sample.csv', () => {
     expect(blocks).toEqual(SAMPLE_SYMBOLS.map((s) => s.symbol));
   });
 
+  it('does not pose as real data: none of its symbols is one of the real file', () => {
+    // REAL_SYMBOLS is checked against the real file below, when TICKLAKE_REAL_CSV is set.
+    const symbols = [...new Set(ticks.map((t) => t.symbol))];
+    expect(symbols.filter((s) => REAL_SYMBOLS.includes(s))).toEqual([]);
+    expect(symbols.every((s) => s.startsWith('SAMPLE-'))).toBe(true);
+  });
+
   it('has trading days only, strictly increasing within each symbol', () => {
     const weekends = ticks.filter((t) => [0, 6].includes(new Date(`${t.trade_date}T00:00:00Z`).getUTCDay()));
     expect(weekends).toEqual([]);
@@ -690,6 +714,7 @@ if (realCsv !== undefined && realCsv !== '') {
       expect(lines).toHaveLength(104_225);
       expect(symbols).toHaveLength(13);
       expect(new Set(symbols).size).toBe(13);
+      expect([...symbols].sort()).toEqual(REAL_SYMBOLS);
     });
   });
 }
