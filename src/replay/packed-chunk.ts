@@ -81,7 +81,11 @@ function truncate(raw: string): string {
 export class ChunkPacker {
   private buf = Buffer.allocUnsafe(1 << 20);
 
-  constructor(private readonly source: string) {}
+  /** `replayId` goes into every dead letter, so that `npx ticklake dlq --replay ID` finds them. */
+  constructor(
+    private readonly source: string,
+    private readonly replayId?: string,
+  ) {}
 
   /** All messages of the chunk carry the ingestion time `at`. */
   pack(rows: SourceRow[], ingestedAt: Date): PackedChunk {
@@ -116,7 +120,13 @@ export class ChunkPacker {
         kinds[i] = TICK;
       } else {
         m = deadLetterMessage(
-          { source: this.source, row: row.line, reason: result.reason, raw: truncate(rawLine(row)) },
+          {
+            source: this.source,
+            row: row.line,
+            reason: result.reason,
+            raw: truncate(rawLine(row)),
+            ...(this.replayId === undefined ? {} : { replay: this.replayId }),
+          },
           at,
         );
         kinds[i] = DEAD_LETTER;
