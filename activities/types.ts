@@ -24,6 +24,13 @@ export interface ProduceInput {
   progressWorkflowId?: string;
 }
 
+/** A row of the source file that went to the dead-letter topic. */
+export interface RejectedRow {
+  /** Line number of the row's first line. */
+  line: number;
+  reason: string;
+}
+
 export interface ReplayProgress {
   /** Rows read from the file, committed or not, over all passes. */
   rowsRead: number;
@@ -31,6 +38,12 @@ export interface ReplayProgress {
   produced: number;
   /** Rows committed to the dead-letter topic, over all passes. */
   rejected: number;
+  /**
+   * The last few rows (at most 5) this attempt committed to the dead-letter topic, oldest first; every
+   * one of them is in the topic (`npx ticklake dlq --replay ID`). Empty after a worker restart until
+   * the next rejection.
+   */
+  lastRejected?: RejectedRow[];
   /** Sequence number in the ordered stream of the current pass: rows committed (produced or rejected). */
   position: number;
   /** Line number of the last row committed to Kafka. */

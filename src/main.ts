@@ -8,8 +8,10 @@ import { Command } from 'commander';
 import Table from 'cli-table3';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Client } from '@temporalio/client';
-import { loadConfig, REPO_ROOT, LOCAL_PORTS } from './config';
+import { loadConfig, REPO_ROOT, LOCAL_PORTS, type TicklakeConfig } from './config';
 import { ensureServices } from './services';
+import { createKafka } from './adapters/kafka';
+import { readProducerDeadLetters } from './dead-letters';
 import { ensureCrawlSchedule } from './schedules';
 import { connectClient } from './adapters/temporal';
 import { moreSymbols, replaySummary } from './cli/output';
@@ -25,6 +27,9 @@ import {
 } from './pipeline';
 import { replayProgressQuery, type ReplayStatus } from '../workflows/definitions';
 import type { ReplayProgress } from '../activities/types';
+
+/** Each install and start step of the local services, as `npm run services -- up` shows them. */
+const printServiceProgress = (service: string, message: string) => console.error(`[${service}] ${message}`);
 
 export const SAMPLE_QUERY =
   'SELECT symbol, count(*) AS ticks, round(avg(close), 2) AS avg_close, min(trade_date) AS first_day, max(trade_date) AS last_day ' +
@@ -66,6 +71,25 @@ async function waitForReplay(client: Client, workflowId: string, quiet: boolean)
   }
 }
 
+/** Rejected rows `npm start` names; `npx ticklake dlq --replay ID` lists all. */
+const FIRST_REJECTED = 5;
+
+async function printFirstRejected(config: TicklakeConfig, replayId: string, rejected: number): Promise<void> {
+  try {
+    const letters = await readProducerDeadLetters(createKafka(config.kafka, '-start'), config.kafka.dlqTopic, {
+      replayId,
+    });
+    const first = letters.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)).slice(0, FIRST_REJECTED);
+    for (const d of first) console.log(`  line ${d.line ?? '?'}: ${d.reason}`);
+    const rest = rejected - first.length;
+    console.log(
+      `  ${rest > 0 ? `and ${rest} more; ` : ''}every rejected row with its text: npx ticklake dlq --replay ${replayId}`,
+    );
+  } catch (err) {
+    console.log(`  (could not read them back: ${(err as Error).message}); npx ticklake dlq --replay ${replayId}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('npm start --')
     .option('--once', 'exit after printing the result (services stay up)')
@@ -82,7 +106,8 @@ export async function main(argv: string[]): Promise<void> {
   const t0 = Date.now();
 
   if (opts.services && config.profile === 'local') {
-    await ensureServices();
+    console.log('local services (installed into the cache the first time: a few minutes):');
+    await ensureServices(undefined, { onProgress: printServiceProgress });
   }
   await prepareInfrastructure(config);
   const worker = await startWorker(config);
@@ -96,6 +121,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `produced ${progress.produced} rows, rejected ${progress.rejected} rows (dead-letter topic '${config.kafka.dlqTopic}')`,
     );
+    if (progress.rejected > 0) await printFirstRejected(config, replayIdFor(file), progress.rejected);
     await waitForSinkCaughtUp(config, 10 * 60_000);
     console.log('sink caught up: every record is in the lake');
     const schedule = await ensureCrawlSchedule(client, config);

@@ -50,6 +50,10 @@ import {
 } from '../schedules';
 import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
 import { runWorker } from '../worker-main';
+import { registerDlqCommand } from './dlq';
+import { registerReplayCommands } from './replay-commands';
+import { describeCommands } from './descriptions';
+import { brokerLag, brokerLagText } from './broker-lag';
 
 interface Globals extends OutputOptions {
   config: TicklakeConfig;
@@ -122,10 +126,21 @@ function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: 
     ['rows read', s.rowsRead],
     ['produced', s.produced],
     ['rejected', s.rejected],
+    ...rejectedRows(s),
     ['position (line)', s.line],
     ['pass', s.pass],
     ['rate (rows/s)', s.rate],
     ['updated', s.updatedAt],
+  ];
+}
+
+/** The last reasons of a replay that rejected rows, and where all of them are. */
+function rejectedRows(s: Pick<ReplayStatus, 'rejected' | 'lastRejected'>): [string, string][] {
+  if (s.rejected === 0) return [];
+  const last = (s.lastRejected ?? []).map((r) => `line ${r.line}: ${r.reason}`);
+  return [
+    ...(last.length > 0 ? [['last rejected', last.join('\n')] as [string, string]] : []),
+    ['dead letters', 'npx ticklake dlq --replay <id> lists every rejected row'],
   ];
 }
 
@@ -388,8 +403,9 @@ export function buildProgram(): Command {
   sink.command('status').action(async (_o, cmd: Command) => {
     const g = globals(cmd);
     const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
-    const s = await sinkReport(h, g.config.temporal.taskQueue);
-    print(g, s, () => sinkRows(s));
+    // A paused sink reports the offsets it committed before pausing; the broker says what waits since.
+    const [s, lag] = await Promise.all([sinkReport(h, g.config.temporal.taskQueue), brokerLag(g.config)]);
+    print(g, { ...s, lag: lag ?? null }, () => `${sinkRows(s)}\n${brokerLagText(g.config, lag)}`);
   });
 
   // crawl -----------------------------------------------------------------------------------------
@@ -490,7 +506,12 @@ export function buildProgram(): Command {
     .command('query')
     .description('run one SQL statement (read-only) on the configured engine')
     .argument('<sql>', 'SQL; use ? for parameters, e.g. "SELECT * FROM ticks WHERE symbol = ?"')
-    .option('--param <value...>', 'values bound to the ? placeholders, in order')
+    .option(
+      '--param <value>',
+      'a value bound to the next ? placeholder; repeat it for each',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .addOption(new Option('--engine <engine>', 'query engine').choices(['duckdb', 'athena']))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
     .option('--output <file>', 'write the output to this file (csv and json: the whole result)')
@@ -653,7 +674,9 @@ export function buildProgram(): Command {
         return parts.join('\n');
       });
     });
-  return program;
+  registerReplayCommands(replay, { globals, client });
+  registerDlqCommand(program, { globals });
+  return describeCommands(program);
 }
 
 export async function main(): Promise<void> {

@@ -93,7 +93,25 @@ async function install(name: ServiceName, dirs: ServiceDirs, options: InstallOpt
   try {
     fs.mkdirSync(tmp, { recursive: true });
     for (const file of plan.files) fs.writeFileSync(path.join(tmp, file.relativePath), file.content);
-    for (const command of plan.commands) await runStep(name, { cwd: tmp, ...command }, logFile);
+    // What, from where and how far: each step as it starts, and every STILL_WORKING_MS while it runs.
+    const total = plan.commands.length;
+    let current = '';
+    const stepStarted = { at: Date.now() };
+    const ticker = setInterval(() => {
+      const secs = Math.round((Date.now() - stepStarted.at) / 1000);
+      options.onProgress?.(`${current}: still running after ${secs} s (output in ${logFile})`);
+    }, STILL_WORKING_MS);
+    ticker.unref();
+    try {
+      for (const [i, command] of plan.commands.entries()) {
+        current = `step ${i + 1}/${total}`;
+        stepStarted.at = Date.now();
+        options.onProgress?.(`${current}: ${shortened(formatCommand(command))}`);
+        await runStep(name, { cwd: tmp, ...command }, logFile);
+      }
+    } finally {
+      clearInterval(ticker);
+    }
     if ('fileExists' in plan.verify) {
       if (!fs.existsSync(plan.verify.fileExists)) {
         throw new ServiceError(
@@ -121,6 +139,13 @@ async function install(name: ServiceName, dirs: ServiceDirs, options: InstallOpt
     throw err;
   }
   options.onProgress?.(`installed ${base} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** How often a long install step says it is still running. */
+const STILL_WORKING_MS = 15_000;
+
+function shortened(command: string, max = 160): string {
+  return command.length <= max ? command : `${command.slice(0, max)}…`;
 }
 
 async function runStep(name: ServiceName, step: CommandSpec, logFile: string): Promise<void> {

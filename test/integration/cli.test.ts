@@ -108,10 +108,10 @@ describe('ticklake CLI', () => {
       'query',
       'SELECT symbol, count(*) AS ticks FROM ticks WHERE symbol = ? GROUP BY symbol',
       '--param',
-      'HSI',
+      'SAMPLE-HK',
     );
     expect(q.columns.map((c) => c.name)).toEqual(['symbol', 'ticks']);
-    expect(q.rows).toEqual([['HSI', expected.perSymbol.get('HSI')!.count]]);
+    expect(q.rows).toEqual([['SAMPLE-HK', expected.perSymbol.get('SAMPLE-HK')!.count]]);
 
     const csv = await cli(env, 'query', 'SELECT symbol FROM ticks GROUP BY symbol ORDER BY symbol', '--format', 'csv');
     expect(csv.code).toBe(0);

@@ -136,7 +136,7 @@ describe('replay producer: input handling on the local services', () => {
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(SAMPLE), 'sample.csv')).toEqual([]);
     // The sample is grouped by symbol in this order (one run each); within a date, runs keep it.
-    const runOrder = ['HSI', 'NYA', 'N225', 'GDAXI', 'NSEI'];
+    const runOrder = ['SAMPLE-HK', 'SAMPLE-NY', 'SAMPLE-JP', 'SAMPLE-DE', 'SAMPLE-IN'];
     const rows = ticks.map((m) => JSON.parse(m.value) as { symbol: string; trade_date: string });
     const misplaced = rows.filter((b, i) => {
       const a = rows[i - 1];
