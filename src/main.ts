@@ -23,8 +23,9 @@ import {
   startSink,
   waitForSinkCaughtUp,
 } from './pipeline';
-import { replayProgressQuery, type ReplayStatus } from '../workflows/definitions';
+import { type ReplayStatus } from '../workflows/definitions';
 import type { ReplayProgress } from '../activities/types';
+import { replayStatus } from './progress';
 
 export const SAMPLE_QUERY =
   'SELECT symbol, count(*) AS ticks, round(avg(close), 2) AS avg_close, min(trade_date) AS first_day, max(trade_date) AS last_day ' +
@@ -40,8 +41,7 @@ async function waitForReplay(client: Client, workflowId: string, quiet: boolean)
       );
   bar?.start(0, 0, { rate: 0, rejected: 0 });
   const timer = setInterval(() => {
-    handle
-      .query(replayProgressQuery)
+    replayStatus(handle)
       .then((p: ReplayStatus) => {
         bar?.setTotal(Math.max(p.rowsRead, 1));
         bar?.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });

@@ -6,7 +6,7 @@
 import { createAwsClients } from '../../src/adapters/aws';
 import { tableRoot } from '../../src/lake-layout';
 import { startSink, waitForSinkCaughtUp } from '../../src/pipeline';
-import { pauseSignal, resumeSignal, sinkStatusQuery, type SinkStatus } from '../../workflows/definitions';
+import { pauseSignal, resumeSignal, type SinkStatus } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import {
   SAMPLE_CSV,
@@ -20,6 +20,7 @@ import {
   testKafka,
   toMessage,
 } from './sink-support';
+import { sinkStatus } from '../../src/progress';
 
 describe('sink pause and resume', () => {
   let h: Harness;
@@ -43,7 +44,7 @@ describe('sink pause and resume', () => {
     producer = new TickProducer(kafka, config.kafka.topic, `test-${config.kafka.topic}`);
 
     const sink = await startSink(client, config);
-    const status = () => sink.query(sinkStatusQuery);
+    const status = () => sinkStatus(sink);
     await producer.stream(messages.slice(0, 1000), 250);
     // The rest arrives live, at about 600 records/s, across the pause.
     const live = producer.stream(messages.slice(1000), 60, 600);
