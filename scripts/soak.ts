@@ -214,7 +214,7 @@ async function main(): Promise<void> {
       activity_restarts: restarts,
       activity_max_attempt: Math.max(watched.sink.w.maxAttempt, watched.replay.w.maxAttempt),
       continue_as_new: watched.sink.w.continuedAsNew + watched.replay.w.continuedAsNew,
-      worker_rss_mb: rss.map((x) => ({ min: Math.round(x.at / 60_000), mb: x.mb })),
+      worker_rss_mb: rss.map((x) => ({ min: Math.round(x.at / 6_000) / 10, mb: x.mb })),
       worker_peak_rss_mb: worker.peakRssMb(),
       freshness_windows: windows,
       rows_produced: stopped.produced,
