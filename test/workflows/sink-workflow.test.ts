@@ -76,7 +76,7 @@ test('pause drains and keeps the run counters, resume starts a new run; progress
       workflowId: `sink/${taskQueue}`,
       args: [input],
     });
-    await until('the first run', async () => sink.runs.length === 1);
+    await until('the first run', () => sink.runs.length === 1);
     expect((await h.query(sinkStatusQuery)).state).toBe('running');
     await h.signal(pauseSignal);
     const paused = await until('the sink to pause', async () => {
@@ -86,7 +86,7 @@ test('pause drains and keeps the run counters, resume starts a new run; progress
     expect(paused.records).toBe(5);
     expect(paused.lastDrainMs).toBeGreaterThanOrEqual(0);
     await h.signal(resumeSignal);
-    await until('the second run', async () => sink.runs.length === 2);
+    await until('the second run', () => sink.runs.length === 2);
     await h.signal(pauseSignal);
     const again = await until('the sink to pause again', async () => {
       const s = await h.query(sinkStatusQuery);
@@ -118,7 +118,7 @@ test('a continued run adds its counters to the carried ones and starts paused wh
     expect(await until('the query', () => h.query(sinkStatusQuery))).toMatchObject({ state: 'paused', records: 100 });
     expect(sink.runs).toHaveLength(0);
     await h.signal(resumeSignal);
-    await until('the run', async () => sink.runs.length === 1);
+    await until('the run', () => sink.runs.length === 1);
     await h.signal(pauseSignal);
     const s = await until('the sink to pause', async () => {
       const st = await h.query(sinkStatusQuery);

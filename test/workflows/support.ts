@@ -28,7 +28,11 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 export async function workflowTestbed(): Promise<WorkflowTestbed> {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // Failing workflows are what several tests expect: only errors are worth printing.
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
   } catch {
     // installed already (another test file of this process)
   }
@@ -63,7 +67,11 @@ const quietLogger = {
 };
 
 /** Polls `probe` until it returns something other than undefined/false, for at most `ms` of wall time. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  ms = 20_000,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -73,7 +81,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
