@@ -26,7 +26,8 @@ export interface WorkflowTestbed {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-export async function workflowTestbed(): Promise<WorkflowTestbed> {
+/** Installs the SDK runtime with a logger that prints errors only (once per process). */
+export function quietRuntime(): void {
   try {
     // Failing workflows are what several tests expect: only errors are worth printing.
     Runtime.install({
@@ -36,6 +37,10 @@ export async function workflowTestbed(): Promise<WorkflowTestbed> {
   } catch {
     // installed already (another test file of this process)
   }
+}
+
+export async function workflowTestbed(): Promise<WorkflowTestbed> {
+  quietRuntime();
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   const [env, workflowBundle] = await Promise.all([timeSkippingEnv(), bundle]);
   return {
