@@ -158,7 +158,7 @@ function checkCrawlInput(input: unknown): asserts input is CrawlWorkflowInput {
       maxHistoryEvents: optional(positiveNumber),
       carry: optional(object),
     },
-    'for example { "bucket": "ticklake", "prefix": "lake/", "database": "ticklake", "table": "ticks", ' +
+    'For example { "bucket": "ticklake", "prefix": "lake/", "database": "ticklake", "table": "ticks", ' +
       '"partitionBy": ["symbol", "year"] }',
   );
 }

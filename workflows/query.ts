@@ -45,7 +45,7 @@ export async function queryWorkflow(input: QueryInput): Promise<QueryResult> {
       workgroup: optional(nonEmptyString),
       outputLocation: optional(nonEmptyString),
     },
-    'for example { "sql": "SELECT count(*) FROM ticks", "database": "ticklake", "engine": "duckdb", "maxRows": 100 }',
+    'For example { "sql": "SELECT count(*) FROM ticks", "database": "ticklake", "engine": "duckdb", "maxRows": 100 }',
   );
   return runQuery(input);
 }

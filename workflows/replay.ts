@@ -91,7 +91,7 @@ function checkReplayInput(input: unknown): asserts input is ReplayInput {
       batchSize: optional(positiveNumber),
       progress: optional(object),
     },
-    'for example { "file": "/path/to/indexProcessed.csv", "topic": "ticks", "dlqTopic": "ticks.dlq", ' +
+    'For example { "file": "/path/to/indexProcessed.csv", "topic": "ticks", "dlqTopic": "ticks.dlq", ' +
       '"positionsTopic": "ticklake.replay-positions" }',
   );
 }

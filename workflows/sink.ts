@@ -90,7 +90,7 @@ function checkSinkInput(input: unknown): asserts input is SinkWorkflowInput {
       paused: optional(boolean),
       progress: optional(object),
     },
-    "start the sink with 'npx ticklake sink start' (it fills the input from the configuration)",
+    "Start the sink with 'npx ticklake sink start' (it fills the input from the configuration)",
   );
 }
 
