@@ -9,6 +9,7 @@ import { DuckDBEngine } from '../src/query/duckdb-engine';
 import { QueryError, type QueryEngine, type QueryRequest } from '../src/query/engine';
 import { pageBounds } from '../src/query/page';
 import type { QueryInput, QueryResult } from './types';
+import { ENGINE_UNAVAILABLE } from '../src/errors/query';
 
 export interface QueryDeps {
   s3: S3Client;
@@ -59,7 +60,7 @@ export function createQueryActivities(deps: QueryDeps) {
       } else {
         throw ApplicationFailure.nonRetryable(
           `query engine '${String(input.engine)}' is unknown; use 'duckdb' or 'athena' (QUERY_ENGINE)`,
-          'EngineUnavailable',
+          ENGINE_UNAVAILABLE,
         );
       }
       const previous = info.heartbeatDetails as Record<string, unknown> | undefined;

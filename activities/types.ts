@@ -20,8 +20,6 @@ export interface ProduceInput {
   batchSize?: number;
   /** Kafka compression of the ticks. Default 'gzip'. */
   compression?: 'gzip' | 'none';
-  /** Workflow that receives progress signals; absent for a bare activity call. */
-  progressWorkflowId?: string;
 }
 
 /** A row of the source file that went to the dead-letter topic. */
@@ -78,7 +76,6 @@ export interface SinkInput {
   maxBufferedBytes?: number;
   /** The table's crawl: when set, new lake partitions are announced to `crawl/<database>.<table>`. */
   crawl?: CrawlInput;
-  progressWorkflowId?: string;
 }
 
 /** Offsets and lag of one Kafka partition of the sink. */

@@ -25,8 +25,9 @@ import {
   startSink,
   waitForSinkCaughtUp,
 } from './pipeline';
-import { replayProgressQuery, type ReplayStatus } from '../workflows/definitions';
+import { type ReplayStatus } from '../workflows/definitions';
 import type { ReplayProgress } from '../activities/types';
+import { replayStatus } from './progress';
 
 /** Each install and start step of the local services, as `npm run services -- up` shows them. */
 const printServiceProgress = (service: string, message: string) => console.error(`[${service}] ${message}`);
@@ -52,8 +53,7 @@ async function waitForReplay(client: Client, workflowId: string, quiet: boolean)
       );
   bar?.start(0, 0, { rate: 0, rejected: 0 });
   const timer = setInterval(() => {
-    handle
-      .query(replayProgressQuery)
+    replayStatus(handle)
       .then((p: ReplayStatus) => {
         bar?.setTotal(Math.max(p.rowsRead, 1));
         bar?.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });

@@ -35,6 +35,7 @@ import { errorMessage, fields, print, table, type OutputOptions } from './output
 import { ask, awaitingWorker, livePollers, NoWorkerError, START_A_WORKER } from './worker-presence';
 import { createAwsClients } from '../adapters/aws';
 import { printQueryResult } from './query-output';
+import { replayStatus, sinkStatus, workflowHealth } from '../progress';
 import {
   createCrawlSchedule,
   crawlScheduleId,
@@ -84,16 +85,26 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
   return true;
 }
 
-/** How a workflow ended, or undefined while it runs; `failure` is the reason a failed one gives. */
+/**
+ * How a workflow ended, or 'stuck' when it runs on a failing workflow task; undefined while it runs
+ * well. `failure` is the reason a failed or stuck one gives.
+ */
 async function closedState(h: WorkflowHandle): Promise<{ state: string; failure?: string } | undefined> {
-  const d = await h.describe();
-  if (d.status.name === 'RUNNING') return undefined;
-  if (d.status.name === 'COMPLETED') return { state: 'completed' };
-  const failure = await h.result().then(
-    () => undefined,
-    (err: unknown) => errorMessage(err),
-  );
-  return { state: d.status.name.toLowerCase(), failure };
+  const health = await workflowHealth(h);
+  return health.state === 'running' ? undefined : health;
+}
+
+/** The query's answer, or (for a workflow that failed or is stuck, which cannot answer) nothing. */
+async function answerUnlessBroken<S>(
+  closed: { state: string } | undefined,
+  asking: Promise<S>,
+): Promise<S | undefined> {
+  try {
+    return await asking;
+  } catch (err) {
+    if (closed && closed.state !== 'completed') return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -106,7 +117,9 @@ async function startFailure(h: WorkflowHandle, taskQueue: string, ms = 3_000): P
   while (Date.now() < deadline) {
     const closed = await closedState(h).catch(() => undefined);
     if (closed) return closed.failure;
-    const p = await ask(h, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())).catch(() => undefined);
+    const p = await replayStatus(h, (w) =>
+      ask(w, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())),
+    ).catch(() => undefined);
     if (p && p.rowsRead > 0) return undefined;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -117,12 +130,20 @@ function replayHandle(c: Client, id: string): WorkflowHandle {
   return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
 }
 
-function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: string }): [string, string | number][] {
-  return [
+/** A replay's report; for one that failed or is stuck, only how and why (it cannot answer its query). */
+type ReplayReport = Partial<Omit<ReplayStatus, 'state'>> & { state: string; failure?: string };
+
+/** The rows of a report that has them (a stuck or failed workflow's report holds state and failure only). */
+function present(rows: [string, string | number | undefined][]): [string, string | number][] {
+  return rows.filter((r): r is [string, string | number] => r[1] !== undefined);
+}
+
+function replayRows(s: ReplayReport): [string, string | number][] {
+  return present([
     ['state', s.state],
-    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
+    ['failure', s.failure],
     ['file', s.file],
-    ['speed', describeSpeed(s.speed)],
+    ['speed', s.speed && describeSpeed(s.speed)],
     ['rows read', s.rowsRead],
     ['produced', s.produced],
     ['rejected', s.rejected],
@@ -131,12 +152,12 @@ function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: 
     ['pass', s.pass],
     ['rate (rows/s)', s.rate],
     ['updated', s.updatedAt],
-  ];
+  ]);
 }
 
 /** The last reasons of a replay that rejected rows, and where all of them are. */
-function rejectedRows(s: Pick<ReplayStatus, 'rejected' | 'lastRejected'>): [string, string][] {
-  if (s.rejected === 0) return [];
+function rejectedRows(s: Partial<Pick<ReplayStatus, 'rejected' | 'lastRejected'>>): [string, string][] {
+  if (!s.rejected) return [];
   const last = (s.lastRejected ?? []).map((r) => `line ${r.line}: ${r.reason}`);
   return [
     ...(last.length > 0 ? [['last rejected', last.join('\n')] as [string, string]] : []),
@@ -144,26 +165,32 @@ function rejectedRows(s: Pick<ReplayStatus, 'rejected' | 'lastRejected'>): [stri
   ];
 }
 
-/** The sink's own report; for a sink workflow that has ended, its state is how it ended. */
-type SinkReport = Omit<SinkStatus, 'state'> & { state: string; failure?: string };
+/** The sink's own report; for a sink workflow that has ended or is stuck, its state says so. */
+type SinkReport = Partial<Omit<SinkStatus, 'state'>> & { state: string; failure?: string };
 
 async function sinkReport(h: WorkflowHandle, taskQueue: string): Promise<SinkReport> {
   const closed = await closedState(h);
-  const s = await ask(h, sinkStatusQuery, taskQueue);
-  return closed ? { ...s, state: closed.state, failure: closed.failure } : s;
+  const s = await answerUnlessBroken(
+    closed,
+    sinkStatus(h, (w) => ask(w, sinkStatusQuery, taskQueue)),
+  );
+  return closed ? { ...s, state: closed.state, failure: closed.failure } : s!;
 }
 
 function sinkRows(s: SinkReport): string {
-  const head = fields([
-    ['state', s.state],
-    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
-    ['topic', s.topic],
-    ['records written', s.records],
-    ['dead letters', s.deadLetters],
-    ['bytes written', s.bytes],
-    ['files written', s.files],
-    ['last flush', s.lastFlushAt ?? 'never'],
-  ]);
+  const head = fields(
+    present([
+      ['state', s.state],
+      ['failure', s.failure],
+      ['topic', s.topic],
+      ['records written', s.records],
+      ['dead letters', s.deadLetters],
+      ['bytes written', s.bytes],
+      ['files written', s.files],
+      ['last flush', s.records === undefined ? undefined : (s.lastFlushAt ?? 'never')],
+    ]),
+  );
+  if (!s.partitions) return head;
   const parts = table(
     ['partition', 'committed', 'high watermark', 'lag'],
     // Kafka's -1 is "no offset committed yet" (an empty partition, or one not fetched since the join).
@@ -202,7 +229,7 @@ async function followReplay(handle: WorkflowHandle, g: Globals, polled: boolean)
   const timer = setInterval(() => {
     if (!bar || asking) return;
     asking = true;
-    ask(handle, replayProgressQuery, g.config.temporal.taskQueue)
+    replayStatus(handle, (w) => ask(w, replayProgressQuery, g.config.temporal.taskQueue))
       .then((p) => {
         bar.setTotal(Math.max(p.rowsRead, 1));
         bar.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });
@@ -368,11 +395,14 @@ export function buildProgram(): Command {
       const h = replayHandle(await client(g), id);
       // A replay that failed or was terminated still answers the query with its last state: say how it ended.
       const closed = await closedState(h);
-      const progress = await ask(h, replayProgressQuery, g.config.temporal.taskQueue);
-      const s =
+      const progress = await answerUnlessBroken(
+        closed,
+        replayStatus(h, (w) => ask(w, replayProgressQuery, g.config.temporal.taskQueue)),
+      );
+      const s: ReplayReport =
         closed && closed.state !== 'completed'
           ? { ...progress, state: closed.state, failure: closed.failure }
-          : progress;
+          : progress!;
       print(g, s, () => fields(replayRows(s)));
     });
 
@@ -574,11 +604,14 @@ export function buildProgram(): Command {
         running.push(w.workflowId);
       }
       const replayStates = Promise.all(
-        running.map(async (workflowId) => ({
-          workflowId,
-          // undefined: a replay that just finished
-          status: await ask(c.workflow.getHandle(workflowId), replayProgressQuery, tq).catch(noted),
-        })),
+        running.map(async (workflowId) => {
+          const h = c.workflow.getHandle(workflowId);
+          const health = await workflowHealth(h).catch(() => undefined);
+          // A replay on a failing workflow task cannot answer: say so, with the failure.
+          if (health?.state === 'stuck') return { workflowId, stuck: health.failure, status: undefined };
+          // status undefined: a replay that just finished
+          return { workflowId, status: await replayStatus(h, (w) => ask(w, replayProgressQuery, tq)).catch(noted) };
+        }),
       );
       const sinkHandle = c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
       // Running but unanswered, or not there at all.
@@ -614,6 +647,9 @@ export function buildProgram(): Command {
         r.status && r.status !== 'unanswered' ? [{ workflowId: r.workflowId, ...r.status }] : [],
       );
       const unansweredReplays = replayAnswers.filter((r) => r.status === 'unanswered').map((r) => r.workflowId);
+      const stuckReplays = replayAnswers.flatMap((r) =>
+        'stuck' in r && r.stuck ? [{ workflowId: r.workflowId, failure: r.stuck }] : [],
+      );
       const sinkAnswer = await sinkState;
       const sinkStatus = sinkAnswer === 'unanswered' ? undefined : sinkAnswer;
       const { lastCrawl, crawl: crawlAnswer } = await crawlState;
@@ -629,6 +665,7 @@ export function buildProgram(): Command {
         noWorker: noWorker ?? null,
         replays,
         unansweredReplays,
+        stuckReplays,
         sink: sinkStatus ?? null,
         sinkUnanswered: sinkAnswer === 'unanswered',
         lag: lag ?? null,
@@ -642,13 +679,14 @@ export function buildProgram(): Command {
         const parts: string[] = [];
         if (noWorker) parts.push(`note: ${noWorker}; the running workflows below wait for it`);
         parts.push(
-          replays.length === 0 && unansweredReplays.length === 0
+          replays.length === 0 && unansweredReplays.length === 0 && stuckReplays.length === 0
             ? 'replays: none running'
             : table(
                 ['replay', 'state', 'speed', 'produced', 'rejected', 'line', 'rows/s'],
                 replays
                   .map((r) => [r.workflowId, r.state, describeSpeed(r.speed), r.produced, r.rejected, r.line, r.rate])
-                  .concat(unansweredReplays.map((id) => [id, 'running, no answer', '', '', '', '', ''])),
+                  .concat(unansweredReplays.map((id) => [id, 'running, no answer', '', '', '', '', '']))
+                  .concat(stuckReplays.map((r) => [r.workflowId, `stuck: ${r.failure}`, '', '', '', '', ''])),
               ),
         );
         const sinkId = workflowIds.sink(g.config.kafka.topic);

@@ -22,6 +22,7 @@ import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type Re
 import { isFenced, type ProducerLease, type ProducerPool, type ReplayProducer } from './producer-pool';
 import { ROWS_PER_CHUNK, openInlineFeed, startFeedThread, type RowFeed, type StartedFeedThread } from './row-feed';
 import { openOrderedSource } from './ordered-source';
+import { INVALID_SOURCE_FILE, type ReplayInputErrorType } from '../errors/replay';
 
 export interface ReplayRequest {
   replayId: string;
@@ -79,7 +80,7 @@ export class ReplayInputError extends Error {
   override name = 'ReplayInputError';
   constructor(
     message: string,
-    readonly type: 'InvalidSourceFile' | 'SourceChanged' | 'InvalidReplayInput',
+    readonly type: ReplayInputErrorType,
   ) {
     super(message);
   }
@@ -181,7 +182,7 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     runs = planRuns(layout, order);
   } catch (err) {
     if (err instanceof SourceFileError || err instanceof OrderError) {
-      throw new ReplayInputError(err.message, 'InvalidSourceFile');
+      throw new ReplayInputError(err.message, INVALID_SOURCE_FILE);
     }
     throw err;
   }

@@ -15,10 +15,10 @@ import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
 import { prepareInfrastructure, startReplay } from '../../src/pipeline';
 import type { ReplayOrder } from '../../src/replay/ordered-rows';
-import { replayProgressQuery } from '../../workflows/definitions';
 import { exactlyOnceProblems, expectedRows, readTopic } from './replay-helpers';
 import { removeResources } from './sink-support';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import { replayStatus } from '../../src/progress';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -205,7 +205,7 @@ describe('replay producer: input handling on the local services', () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-loop');
     const handle = await replay(h.client, config, file, { loop: true });
-    await waitFor('a third pass', async () => (await handle.query(replayProgressQuery)).pass >= 2, 60_000);
+    await waitFor('a third pass', async () => (await replayStatus(handle)).pass >= 2, 60_000);
     await handle.cancel();
     await handle.result().catch(() => undefined);
     const kafka = createKafka(config.kafka, '-test');
