@@ -536,6 +536,7 @@ async function main(): Promise<void> {
         dir: path.join(tmp, 'connect'),
         bootstrapServers: config.kafka.brokers.join(','),
         restPort,
+        offsetFlushIntervalMs: Number(opts.commitIntervalMs),
         env,
       }),
       IcebergLakeTool.build({ installDir, dir: path.join(tmp, 'iceberg-lake'), env }),

@@ -215,11 +215,19 @@ export interface WorkerOptions {
   restPort: number;
   offsetsFile: string;
   pluginPath: string;
+  /**
+   * Connect's `offset.flush.interval.ms`. A sink task's consumer poll waits up to this long when no
+   * records come, and the Iceberg sink answers its coordinator's commit requests only between polls:
+   * at Connect's default (60 s) the last records of a drain wait up to a minute for their commit.
+   * The bench sets it to the commit interval.
+   */
+  offsetFlushIntervalMs: number;
 }
 
 /**
  * A standalone worker listening on the loopback interface only, with Connect's defaults otherwise
- * (the JSON converter without schemas reads the pipeline's messages as maps).
+ * (the JSON converter without schemas reads the pipeline's messages as maps), but for
+ * `offset.flush.interval.ms` (see `WorkerOptions`).
  */
 export function renderWorkerProperties(o: WorkerOptions): Record<string, string> {
   return {
@@ -231,6 +239,7 @@ export function renderWorkerProperties(o: WorkerOptions): Record<string, string>
     'value.converter.schemas.enable': 'false',
     'offset.storage.file.filename': o.offsetsFile,
     'plugin.path': o.pluginPath,
+    'offset.flush.interval.ms': String(o.offsetFlushIntervalMs),
   };
 }
 

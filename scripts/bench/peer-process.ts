@@ -72,6 +72,7 @@ export class ConnectWorker {
     dir: string;
     bootstrapServers: string;
     restPort: number;
+    offsetFlushIntervalMs: number;
     env: NodeJS.ProcessEnv;
   }): Promise<ConnectWorker> {
     if (listening(opts.restPort)) {
@@ -90,6 +91,7 @@ export class ConnectWorker {
           restPort: opts.restPort,
           offsetsFile: path.join(opts.dir, 'connect.offsets'),
           pluginPath: peerLayout(opts.installDir).pluginPath,
+          offsetFlushIntervalMs: opts.offsetFlushIntervalMs,
         }),
         'Written by `npm run bench:peers`.',
       ),

@@ -77,10 +77,12 @@ describe('the Connect worker and connector configuration', () => {
       restPort: 18083,
       offsetsFile: '/d/o',
       pluginPath: '/i/plugins',
+      offsetFlushIntervalMs: 1000,
     });
     expect(props.listeners).toBe('http://127.0.0.1:18083');
     expect(props['plugin.path']).toBe('/i/plugins');
     expect(props['value.converter.schemas.enable']).toBe('false');
+    expect(props['offset.flush.interval.ms']).toBe('1000');
   });
 
   it('runs the standalone worker with Kafka’s script’s heap', () => {
