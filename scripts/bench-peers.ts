@@ -653,6 +653,13 @@ async function main(): Promise<void> {
       await stack.down().catch((err: unknown) => log(String(err)));
       if (!opts.dataDir) fs.rmSync(stack.dataDir, { recursive: true, force: true });
     } else log(`stack left running: TICKLAKE_PORT_OFFSET=${stack.offset} TICKLAKE_DATA_DIR=${stack.dataDir}`);
+    // The two sinks' logs beside the results (the Connect worker's says what each commit cycle did).
+    for (const [from, name] of [
+      [connect?.logFile, 'connect.log'],
+      [worker?.logFile, 'worker.log'],
+    ] as const) {
+      if (from && fs.existsSync(from)) fs.copyFileSync(from, path.join(opts.out, `peers-${stamp}-${name}`));
+    }
     if (failed) log(`logs kept in ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
