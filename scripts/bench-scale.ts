@@ -36,7 +36,6 @@ import { Command } from 'commander';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import type { Admin } from 'kafkajs';
-import type { ReplayProgress } from '../activities/types';
 import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
 import { registeredPartitions } from '../src/catalog/glue-catalog';

@@ -14,7 +14,6 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { connectClient } from '../../src/adapters/temporal';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';

@@ -10,7 +10,6 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { Partitioners } from 'kafkajs';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
 import { prepareInfrastructure, startReplay } from '../../src/pipeline';

@@ -8,7 +8,6 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createAwsClients } from '../../src/adapters/aws';
 import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp } from '../../src/pipeline';
 import { REPO_ROOT } from '../../src/config';
-import type { ReplayProgress } from '../../activities/types';
 import { csvStats, startHarness, uniqueConfig, type Harness } from './support';
 
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');

@@ -6,7 +6,6 @@
  * on a stack of its own; this is the same fault inside `npm test`, on the test's services.)
  */
 import path from 'node:path';
-import type { ReplayProgress } from '../../activities/types';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
 import { startReplay, startSink, waitForSinkCaughtUp } from '../../src/pipeline';
