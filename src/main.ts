@@ -43,6 +43,37 @@ export const SAMPLE_TOTALS_QUERY =
 /** Symbols shown in npm start's table at most; the rest are counted and pointed to. */
 export const SUMMARY_SYMBOLS = 20;
 
+/** The per-symbol table of the replayed file (its first symbols) and the closing line, counted by the engine. */
+async function summarize(
+  client: Client,
+  config: TicklakeConfig,
+  source: string,
+  tableName: string,
+  progress: ReplayProgress,
+  file: string,
+  t0: number,
+): Promise<void> {
+  const result = await runQuery(client, config, SAMPLE_QUERY, [source]);
+  const totals = await runQuery(client, config, SAMPLE_TOTALS_QUERY, [source]);
+  const total = Number(totals.rows[0]?.[0] ?? 0);
+  const symbols = Number(totals.rows[0]?.[1] ?? 0);
+  const table = new Table({ head: result.columns.map((c) => c.name), style: { head: [], border: [] } });
+  for (const row of result.rows.slice(0, SUMMARY_SYMBOLS)) table.push(row.map((v) => (v === null ? '' : String(v))));
+  console.log(table.toString());
+  if (symbols > SUMMARY_SYMBOLS) console.log(moreSymbols(symbols, SUMMARY_SYMBOLS, SAMPLE_QUERY, source));
+  console.log(
+    replaySummary({
+      total,
+      symbols,
+      file: source,
+      replayId: replayIdFor(file),
+      produced: progress.produced,
+      table: tableName,
+      seconds: (Date.now() - t0) / 1000,
+    }),
+  );
+}
+
 async function waitForReplay(client: Client, workflowId: string, quiet: boolean): Promise<ReplayProgress> {
   const handle = client.workflow.getHandle(workflowId);
   const bar = quiet
@@ -135,27 +166,12 @@ export async function main(argv: string[]): Promise<void> {
         `(${crawl.partitionsFound} ${seen})`,
     );
     const source = path.basename(file);
-    const result = await runQuery(client, config, SAMPLE_QUERY, [source]);
-    const totals = await runQuery(client, config, SAMPLE_TOTALS_QUERY, [source]);
-    const total = Number(totals.rows[0]?.[0] ?? 0);
-    const symbols = Number(totals.rows[0]?.[1] ?? 0);
-    const table = new Table({ head: result.columns.map((c) => c.name), style: { head: [], border: [] } });
-    for (const row of result.rows.slice(0, SUMMARY_SYMBOLS)) table.push(row.map((v) => (v === null ? '' : String(v))));
-    console.log(table.toString());
-    if (symbols > SUMMARY_SYMBOLS) {
-      console.log(moreSymbols(symbols, SUMMARY_SYMBOLS, SAMPLE_QUERY, source));
+    if (progress.produced === 0 && crawl.partitionsFound === 0) {
+      // No table to ask: nothing of any file has reached the lake yet.
+      console.log(`the lake holds no ticks yet: no row of ${source} was valid (see the reasons above)`);
+    } else {
+      await summarize(client, config, source, `${crawl.database}.${crawl.table}`, progress, file, t0);
     }
-    console.log(
-      replaySummary({
-        total,
-        symbols,
-        file: path.basename(file),
-        replayId: replayIdFor(file),
-        produced: progress.produced,
-        table: `${crawl.database}.${crawl.table}`,
-        seconds: (Date.now() - t0) / 1000,
-      }),
-    );
     if (opts.once) return;
     console.log(
       `\nThe worker keeps running. Temporal Web UI: http://127.0.0.1:${LOCAL_PORTS.temporalUi}  (Ctrl-C to stop the worker)`,
