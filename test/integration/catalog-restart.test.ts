@@ -20,8 +20,10 @@ describe('the local catalog after a restart of the services', () => {
   const env = uniqueEnv('restart');
   let h: Harness;
   let before: unknown[][];
+  let startedAt: number;
 
   beforeAll(async () => {
+    startedAt = Date.now();
     h = await startHarness(loadConfig(env));
     await startSink(h.client, h.config);
     await (await startReplay(h.client, h.config, { file: SAMPLE })).result();
@@ -33,6 +35,27 @@ describe('the local catalog after a restart of the services', () => {
   }, 300_000);
   afterAll(async () => {
     await h?.close();
+  });
+
+  it('reads the timestamp column as the instants the producer wrote (DuckDB engine)', async () => {
+    const r = await runQuery(
+      h.client,
+      h.config,
+      'SELECT min(ingested_at) AS first, max(ingested_at) AS last, count(ingested_at) AS n FROM ticks',
+      [],
+    );
+    expect(r.columns.map((c) => c.type)).toEqual([
+      expect.stringMatching(/timestamp/i),
+      expect.stringMatching(/timestamp/i),
+      expect.anything(),
+    ]);
+    const [first, last, n] = r.rows[0];
+    expect(Number(n)).toBe(csvStats(SAMPLE).rows);
+    for (const v of [first, last]) {
+      const ms = Date.parse(`${String(v).replace(' ', 'T').replace(/Z?$/, 'Z')}`);
+      expect(ms).toBeGreaterThanOrEqual(Math.floor(startedAt / 1000) * 1000);
+      expect(ms).toBeLessThanOrEqual(Date.now());
+    }
   });
 
   it('answers the first query after npm run services -- down and up, with no crawl asked for', async () => {
