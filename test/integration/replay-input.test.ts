@@ -56,8 +56,12 @@ describe('replay producer: input handling on the local services', () => {
   it('dead-letters each bad row of bad-rows.csv with its line, row number and reason, and produces every good row', async () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-bad');
-    const progress = (await (await replay(h.client, config, file)).result()) as ReplayProgress;
+    const handle = await replay(h.client, config, file);
+    const replayId = handle.workflowId.replace(/^replay\//, '');
+    const progress = (await handle.result()) as ReplayProgress;
     expect(progress).toMatchObject({ produced: 7, rejected: 20, rowsRead: 27, done: true });
+    // The last five rejected rows travel in the progress, oldest first.
+    expect(progress.lastRejected?.map((r) => r.line)).toEqual([21, 22, 23, 25, 27]);
 
     const kafka = createKafka(config.kafka, '-test');
     const expected = expectedRows(file);
@@ -72,8 +76,14 @@ describe('replay producer: input handling on the local services', () => {
     for (const [line, want] of expected.rejected) {
       const m = byRow.get(line);
       expect(m).toBeDefined();
-      expect(JSON.parse(m!.value)).toEqual({ source: 'bad-rows.csv', row: line, reason: want.reason, raw: want.raw });
-      expect(m!.headers).toEqual({ source: 'bad-rows.csv', row: String(line), reason: want.reason });
+      expect(JSON.parse(m!.value)).toEqual({
+        source: 'bad-rows.csv',
+        row: line,
+        reason: want.reason,
+        raw: want.raw,
+        replay: replayId,
+      });
+      expect(m!.headers).toEqual({ source: 'bad-rows.csv', row: String(line), reason: want.reason, replay: replayId });
       expect(m!.key).toBe(`bad-rows.csv:${line}`);
     }
     // A few reasons straight from test/fixtures/README.md, so the table and the producer agree.
