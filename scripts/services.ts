@@ -21,6 +21,7 @@ import {
   type ServiceName,
 } from '../src/services';
 import { renderProblem, renderStatusTable, statusJson } from '../src/services/format';
+import { restoreCatalog } from '../src/catalog/restore';
 
 /** `status` exits with this when a service asked for is not running (as LSB init scripts do). */
 const EXIT_NOT_RUNNING = 3;
@@ -31,6 +32,10 @@ async function up(args: string[]): Promise<void> {
   const names = parseServiceNames(args);
   const started = Date.now();
   const statuses = await ensureServices(names, { onProgress: progress });
+  // moto keeps the Glue catalog in memory: a moto that just started has lost every table; rebuild them.
+  if (statuses.some((s) => s.name === 'moto' && s.started) && statuses.some((s) => s.name === 's3')) {
+    await restoreCatalog(loadConfig(), { onProgress: (m) => progress('moto', m) });
+  }
   console.log(renderStatusTable(statuses));
   if (statuses.some((s) => s.started)) console.error(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
@@ -46,6 +51,11 @@ async function restart(args: string[], options: { force?: boolean }): Promise<vo
     names.map((name) => restartService(name, { onProgress: progress, force: options.force })),
   );
   const statuses = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  if (statuses.some((s) => s.name === 'moto')) {
+    await restoreCatalog(loadConfig(), { onProgress: (m) => progress('moto', m) }).catch((err: unknown) =>
+      progress('moto', `could not rebuild the catalog from the lake: ${(err as Error).message}`),
+    );
+  }
   if (statuses.length > 0) console.log(renderStatusTable(statuses));
   const problems = results.flatMap((r, i) =>
     r.status === 'rejected'

@@ -10,6 +10,7 @@ import { connectClient, connectWorker } from './adapters/temporal';
 import type { TicklakeConfig } from './config';
 import { createPipelineMetrics, portFree } from './metrics';
 import { notifyNewPartitions } from './pipeline';
+import { restoreCatalog } from './catalog/restore';
 
 export interface RunningWorker {
   worker: Worker;
@@ -46,6 +47,16 @@ export async function startWorker(
       Runtime.instance().logger.warn('metrics port in use; this worker exports no Prometheus metrics', { port });
     }
     runtimeInstalled = true;
+  }
+  // Before this worker serves a query: a local catalog that lost its tables (moto restarted) gets them back.
+  const restored = await restoreCatalog(config);
+  for (const t of restored) {
+    Runtime.instance().logger.warn(
+      'the local Glue catalog had lost a table (its services restarted): rebuilt from the lake',
+      {
+        ...t,
+      },
+    );
   }
   const connection = await connectWorker(config.temporal);
   let client: Promise<Client> | undefined;

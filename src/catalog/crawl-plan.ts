@@ -40,8 +40,13 @@ export function sinkManifestRoot(prefix: string): string {
   return `${prefix}_ticklake/sink/`;
 }
 
+/** Where the crawler keeps its state objects, one per table. */
+export function crawlStatePrefix(prefix: string): string {
+  return `${prefix}_ticklake/crawler/`;
+}
+
 export function crawlStateKey(prefix: string, database: string, table: string): string {
-  return `${prefix}_ticklake/crawler/${database}.${table}.json`;
+  return `${crawlStatePrefix(prefix)}${database}.${table}.json`;
 }
 
 const MANIFEST_NAME = /\/\d{20}\.json$/;

@@ -7,12 +7,17 @@ export const INPUT_FORMAT = 'org.apache.hadoop.mapred.TextInputFormat';
 export const OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat';
 
 /**
- * Timestamp formats the OpenX SerDe tries, in order (Joda patterns): the lake writes ISO-8601 with
- * milliseconds and a zone (`2024-01-02T03:04:05.678Z`); the others cover hand-written data.
+ * Timestamp formats the OpenX JSON SerDe tries, in order. The lake writes ISO-8601 in UTC with
+ * milliseconds (`2024-01-02T03:04:05.678Z`, JavaScript's toISOString); the others cover hand-written
+ * data. Athena's engine (Trino) reads these as java.time DateTimeFormatter patterns, Hive as Joda
+ * patterns: every pattern here uses only letters that mean the same in both, and the zone of the
+ * lake's values is the literal `'Z'` (UTC), as in Athena's own examples. A Joda-only offset pattern
+ * (`ZZ`) parses no `Z` in java.time, and Athena then falls back on its built-in formats.
+ * test/unit/catalog-timestamp-formats.test.ts parses the lake's values with java.time itself.
  */
 export const TIMESTAMP_FORMATS = [
-  "yyyy-MM-dd'T'HH:mm:ss.SSSZZ",
-  "yyyy-MM-dd'T'HH:mm:ssZZ",
+  "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+  "yyyy-MM-dd'T'HH:mm:ss'Z'",
   'yyyy-MM-dd HH:mm:ss.SSS',
   'yyyy-MM-dd HH:mm:ss',
 ].join(',');

@@ -56,8 +56,12 @@ describe('replay producer: input handling on the local services', () => {
   it('dead-letters each bad row of bad-rows.csv with its line, row number and reason, and produces every good row', async () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-bad');
-    const progress = (await (await replay(h.client, config, file)).result());
+    const handle = await replay(h.client, config, file);
+    const replayId = handle.workflowId.replace(/^replay\//, '');
+    const progress = await handle.result();
     expect(progress).toMatchObject({ produced: 7, rejected: 20, rowsRead: 27, done: true });
+    // The last five rejected rows travel in the progress, oldest first.
+    expect(progress.lastRejected?.map((r) => r.line)).toEqual([21, 22, 23, 25, 27]);
 
     const kafka = createKafka(config.kafka, '-test');
     const expected = expectedRows(file);
@@ -72,8 +76,14 @@ describe('replay producer: input handling on the local services', () => {
     for (const [line, want] of expected.rejected) {
       const m = byRow.get(line);
       expect(m).toBeDefined();
-      expect(JSON.parse(m!.value)).toEqual({ source: 'bad-rows.csv', row: line, reason: want.reason, raw: want.raw });
-      expect(m!.headers).toEqual({ source: 'bad-rows.csv', row: String(line), reason: want.reason });
+      expect(JSON.parse(m!.value)).toEqual({
+        source: 'bad-rows.csv',
+        row: line,
+        reason: want.reason,
+        raw: want.raw,
+        replay: replayId,
+      });
+      expect(m!.headers).toEqual({ source: 'bad-rows.csv', row: String(line), reason: want.reason, replay: replayId });
       expect(m!.key).toBe(`bad-rows.csv:${line}`);
     }
     // A few reasons straight from test/fixtures/README.md, so the table and the producer agree.
@@ -88,7 +98,7 @@ describe('replay producer: input handling on the local services', () => {
   it('reads a file with a BOM and CRLF line ends like any other', async () => {
     const file = path.join(FIXTURES, 'bom-crlf.csv');
     const config = await topicsFor('replay-bom');
-    const progress = (await (await replay(h.client, config, file)).result());
+    const progress = await (await replay(h.client, config, file)).result();
     expect(progress).toMatchObject({ produced: 3, rejected: 0 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(file), 'bom-crlf.csv')).toEqual([]);
@@ -130,7 +140,7 @@ describe('replay producer: input handling on the local services', () => {
   it('produces the sample in market-time order: all symbols of a date together, dates ascending', async () => {
     // One partition, so the topic's order is the producer's order.
     const config = await topicsFor('replay-market', { KAFKA_PARTITIONS: '1' });
-    const progress = (await (await replay(h.client, config, SAMPLE, { order: 'market' })).result());
+    const progress = await (await replay(h.client, config, SAMPLE, { order: 'market' })).result();
     expect(progress).toMatchObject({ produced: 4086, rejected: 0, order: 'market', position: 4086 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(SAMPLE), 'sample.csv')).toEqual([]);
@@ -161,7 +171,7 @@ describe('replay producer: input handling on the local services', () => {
       order: 'market',
       speed: { mode: 'days', tradingDaysPerSecond: daysPerSecond },
     });
-    const progress = (await handle.result());
+    const progress = await handle.result();
     const seconds = (Date.now() - started) / 1000;
     expect(progress.produced).toBe(4086);
     // The schedule puts the last date (dates - 1) / rate seconds after the first: never sooner.

@@ -174,7 +174,7 @@ describe('Glue table definition', () => {
     });
     expect(tableMappings(t.StorageDescriptor)).toEqual({ adj_close: 'Adj Close' });
     expect(storageDescriptor('s3://x/', []).SerdeInfo?.Parameters?.['timestamp.formats']).toContain(
-      "yyyy-MM-dd'T'HH:mm:ss.SSSZZ",
+      "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
     );
   });
 

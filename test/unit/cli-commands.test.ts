@@ -1,4 +1,8 @@
 /** The CLI's command tree, parsed without running anything: help lines and where options may go. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/index';
 import { allCommands, commandPath } from '../../src/cli/descriptions';
@@ -66,4 +70,25 @@ describe('options before or after positional arguments', () => {
     const [opts] = await parsed('dlq', ['dlq', '--json', '--replay', 'r1']);
     expect(opts).toMatchObject({ replay: 'r1' });
   });
+});
+
+describe('running the CLI outside the checkout', () => {
+  it('node <checkout>/bin/ticklake.js runs this CLI from any directory, with no package registry involved', () => {
+    const root = path.resolve(__dirname, '..', '..');
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-cli-'));
+    try {
+      // No npm at all: nothing can resolve 'ticklake' to a registry package.
+      const out = execFileSync(process.execPath, [path.join(root, 'bin', 'ticklake.js'), '--help'], {
+        cwd: elsewhere,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(out).toMatch(/^Usage: ticklake /);
+      expect(out).toContain('dlq');
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+    // The README says so.
+    expect(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).toContain('node /path/to/ticklake/bin/ticklake.js');
+  }, 90_000);
 });
