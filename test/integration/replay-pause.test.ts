@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT } from '../../src/config';
 import { startReplay } from '../../src/pipeline';
@@ -96,7 +95,7 @@ describe('replay producer: pause, speed and resume', () => {
     expect(await ends()).toBe(held[held.length - 1].ends);
 
     await handle.signal(resumeSignal);
-    const done = (await handle.result()) as ReplayProgress;
+    const done = await handle.result();
     expect(done).toMatchObject({ produced: ROWS, rejected: 0, position: ROWS, done: true });
     const ticks = await readTopic(kafka, config.kafka.topic);
     expect(ticks).toHaveLength(ROWS);
