@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, SinkInput, SinkProgress } from '../activities';
 import { SINK_NON_RETRYABLE } from '../src/errors/sink';
-import { addSinkCounters } from '../src/sink/progress';
+import { addSinkCounters, sinkCounters } from '../src/sink/progress';
 import { pauseSignal, resumeSignal, sinkStatusQuery, type SinkStatus } from './definitions';
 import {
   boolean,
@@ -118,6 +118,8 @@ export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
   // Runs started before progress moved to heartbeats receive progress signals: keep taking them, so
   // that their histories replay. New runs have no such handler (the Web UI does not offer it).
   let base = { ...progress };
+  /** Whether an activity run is under way: its counters are then in its heartbeat details. */
+  let running = false;
   if (!patched(PROGRESS_IN_HEARTBEATS)) {
     setHandler(legacySinkProgressSignal, (p) => {
       if (isRecord(p)) progress = addSinkCounters(base, p);
@@ -125,6 +127,9 @@ export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
   }
   setHandler(sinkStatusQuery, (): SinkStatus => ({
     ...progress,
+    // The counters of the runs that have ended; `sinkStatus` adds the running one's (from its heartbeat
+    // details). A run of an earlier version may have signalled partial counters into `progress`.
+    ...(running ? sinkCounters(base) : {}),
     state: draining ? 'draining' : paused ? 'paused' : 'running',
     topic: input.topic,
     lastDrainMs,
@@ -136,6 +141,7 @@ export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
     if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof sinkWorkflow>({ ...input, paused, progress });
     base = { ...progress };
     const scope = new CancellationScope();
+    running = true;
     const run = scope.run(() => sinkToLake(sinkInput));
     const outcome = run.then(
       // A drained run returns its final counters.
@@ -149,7 +155,7 @@ export async function sinkWorkflow(input: SinkWorkflowInput): Promise<void> {
     await Promise.race([outcome, condition(() => paused || workflowInfo().continueAsNewSuggested)]);
     draining = paused;
     scope.cancel();
-    await outcome;
+    await outcome.finally(() => (running = false));
     if (draining && pausedAt !== undefined) lastDrainMs = Date.now() - pausedAt;
     draining = false;
   }

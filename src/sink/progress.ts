@@ -10,3 +10,10 @@ export function addSinkCounters(base: SinkProgress, run: SinkProgress): SinkProg
   for (const k of SINK_COUNTERS) next[k] = (base[k] ?? 0) + (run[k] ?? 0);
   return next;
 }
+
+/** The counters of a progress report alone. */
+export function sinkCounters(p: SinkProgress): Pick<SinkProgress, (typeof SINK_COUNTERS)[number]> {
+  const out = {} as Pick<SinkProgress, (typeof SINK_COUNTERS)[number]>;
+  for (const k of SINK_COUNTERS) out[k] = p[k] ?? 0;
+  return out;
+}

@@ -158,6 +158,17 @@ describe('sink pause and resume', () => {
     // Every partition is committed up to its end (an empty one has nothing to commit).
     for (const p of final.partitions) expect(p.highWatermark === '0' || p.committed === p.highWatermark).toBe(true);
 
+    // Progress travelled in heartbeat details: the history holds the user's two signals, two activity
+    // runs, and nothing per report (it held a progress signal every 2 s before).
+    const events = (await sink.fetchHistory()).events ?? [];
+    expect(
+      events
+        .filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName),
+    ).toEqual(['pause', 'resume']);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(2);
+    expect(events.length).toBeLessThan(30);
+
     await admin.disconnect();
     await sink.terminate('test over');
   }, 180_000);

@@ -79,6 +79,12 @@ test('pause keeps the stopped run progress, setSpeed restarts at the new speed, 
       args: [input],
     });
     await until('the first run', () => produce.runs.length === 1);
+    // What the Web UI offers a user: pause and resume, the setSpeed update, no internal signal.
+    const meta = await h.query<{
+      definition?: { signalDefinitions?: { name: string }[]; updateDefinitions?: { name: string }[] };
+    }>('__temporal_workflow_metadata');
+    expect(meta.definition?.signalDefinitions?.map((d) => d.name).sort()).toEqual(['pause', 'resume']);
+    expect(meta.definition?.updateDefinitions?.map((d) => d.name)).toEqual(['setSpeed']);
     await h.signal(pauseSignal);
     const paused = await until('the replay to pause', async () => {
       const p = await h.query(replayProgressQuery);

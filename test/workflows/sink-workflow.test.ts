@@ -78,6 +78,11 @@ test('pause drains and keeps the run counters, resume starts a new run; progress
     });
     await until('the first run', () => sink.runs.length === 1);
     expect((await h.query(sinkStatusQuery)).state).toBe('running');
+    // What the Web UI offers a user (it reads the workflow's metadata): pause and resume, no internal signal.
+    const meta = await h.query<{ definition?: { signalDefinitions?: { name: string }[] } }>(
+      '__temporal_workflow_metadata',
+    );
+    expect(meta.definition?.signalDefinitions?.map((d) => d.name).sort()).toEqual(['pause', 'resume']);
     await h.signal(pauseSignal);
     const paused = await until('the sink to pause', async () => {
       const s = await h.query(sinkStatusQuery);
