@@ -1,36 +1,44 @@
 /** Builds every activity from injected clients (one of each per worker process). */
-import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import type { AwsClients } from '../src/adapters/aws';
 import type { ProducerPool } from '../src/replay/producer-pool';
 import type { PipelineMetrics } from '../src/metrics';
 import { createCrawlActivities } from './crawl';
 import { createProduceActivities } from './produce';
-import { createProgressReporter, type ProgressReporter } from './progress';
 import { createQueryActivities } from './query';
-import { createSinkActivities } from './sink';
+import { createSinkActivities, type SinkDeps } from './sink';
 
 export interface ActivityDeps {
   kafka: Kafka;
   producers: ProducerPool;
   aws: AwsClients;
-  temporal: () => Promise<Client>;
   /** Directory for the query engine's object cache. */
   queryCacheDir: string;
+  /** Local engine: the cache's bound in bytes and DuckDB's memory limit. Defaults in src/query/duckdb-engine.ts. */
+  queryCacheMaxBytes?: number;
+  queryMemoryLimit?: string;
   metrics?: PipelineMetrics;
-  /** How activities report progress to their workflows; by default signals through `temporal`. */
-  reporter?: ProgressReporter;
+  /**
+   * How the sink announces new lake partitions to the table's crawl workflow (the worker binds
+   * `notifyNewPartitions` of src/pipeline.ts to its client). Without it the sink sends no notices and
+   * the crawl finds the partitions on its next run.
+   */
+  notifyPartitions?: SinkDeps['notifyPartitions'];
 }
 
+/**
+ * Every activity of ticklake, built from the worker's clients: `produceTicks` (replay), `sinkToLake`
+ * (sink), `crawlLake`, `registerPartitions`, `runManagedCrawler` (crawl) and `runQuery` (query).
+ * Workflows import the result's type only (`proxyActivities<Activities>`); tests build the activities
+ * with their own clients.
+ */
 export function createActivities(deps: ActivityDeps) {
-  const reporter = deps.reporter ?? createProgressReporter(deps.temporal);
   return {
-    ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, reporter, metrics: deps.metrics }),
+    ...createProduceActivities({ kafka: deps.kafka, producers: deps.producers, metrics: deps.metrics }),
     ...createSinkActivities({
       kafka: deps.kafka,
       s3: deps.aws.s3,
-      reporter,
-      temporal: deps.temporal,
+      notifyPartitions: deps.notifyPartitions,
       metrics: deps.metrics,
     }),
     ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
@@ -39,6 +47,8 @@ export function createActivities(deps: ActivityDeps) {
       glue: deps.aws.glue,
       athena: deps.aws.athena,
       cacheDir: deps.queryCacheDir,
+      cacheMaxBytes: deps.queryCacheMaxBytes,
+      memoryLimit: deps.queryMemoryLimit,
     }),
   };
 }

@@ -5,20 +5,20 @@ import type { Kafka } from 'kafkajs';
 import type { ProducerPool } from '../src/replay/producer-pool';
 import { ReplayInputError, ReplayStopped, runReplay } from '../src/replay/replayer';
 import type { ProduceInput, ReplayProgress } from './types';
-import type { ProgressReporter } from './progress';
 import type { PipelineMetrics } from '../src/metrics';
 
 export interface ProduceDeps {
   kafka: Kafka;
   producers: ProducerPool;
-  reporter: ProgressReporter;
   metrics?: PipelineMetrics;
 }
 
 /**
  * Heartbeats go out on a timer, not only between rows: a transaction waiting on the broker or a long
  * scan of the file must not look like a dead worker, and cancellation (pause) arrives with heartbeat
- * responses, so they keep flowing while the replay waits.
+ * responses, so they keep flowing while the replay waits. Each carries the latest progress: the Web
+ * UI shows it, and clients read it with `describe` (src/progress.ts); nothing goes into the workflow's
+ * history.
  */
 const HEARTBEAT_EVERY_MS = 500;
 
@@ -26,7 +26,8 @@ export function createProduceActivities(deps: ProduceDeps) {
   return {
     /**
      * Streams the file into the topic from the replay's last committed position; returns when the file
-     * is done. Cancelling it (pause, speed change) stops it promptly; what was committed stays committed.
+     * is done. Cancelling it (pause, speed change) stops it promptly; what was committed stays
+     * committed, and it returns its progress (`done` false) so that the workflow keeps it.
      */
     async produceTicks(input: ProduceInput): Promise<ReplayProgress> {
       const ctx = Context.current();
@@ -51,15 +52,13 @@ export function createProduceActivities(deps: ProduceDeps) {
           },
           {
             signal: ctx.cancellationSignal,
-            progress(p, final) {
+            progress(p) {
               // Counters grow by what this attempt committed since its previous report.
               if (latest && deps.metrics) {
                 deps.metrics.rowsProduced(p.produced - latest.produced, source);
                 deps.metrics.rowsRejected(p.rejected - latest.rejected, source);
               }
               latest = p;
-              if (input.progressWorkflowId)
-                deps.reporter.report(input.progressWorkflowId, 'replayProgressSignal', p, final);
             },
             log,
           },
@@ -78,6 +77,8 @@ export function createProduceActivities(deps: ProduceDeps) {
           if (reason === 'NOT_FOUND' || reason === 'TIMED_OUT')
             log.warn('replay attempt abandoned by the server; stopped', meta);
           else log.info('replay stopped', meta);
+          // Stopped by its workflow (pause, speed change): report where it stopped as the result.
+          if (reason === 'CANCELLED') return err.progress;
           throw new CancelledFailure(err.message);
         }
         throw err;

@@ -9,6 +9,7 @@ import { DuckDBEngine } from '../src/query/duckdb-engine';
 import { QueryError, type QueryEngine, type QueryRequest } from '../src/query/engine';
 import { pageBounds } from '../src/query/page';
 import type { QueryInput, QueryResult } from './types';
+import { ENGINE_UNAVAILABLE } from '../src/errors/query';
 
 export interface QueryDeps {
   s3: S3Client;
@@ -16,6 +17,8 @@ export interface QueryDeps {
   athena: AthenaClient;
   /** Directory of the ETag-keyed object cache of the local engine. */
   cacheDir: string;
+  cacheMaxBytes?: number;
+  memoryLimit?: string;
   /** Directory of full results of truncated local queries. Default: `results` beside `cacheDir` (`<dataDir>/results`). */
   resultsDir?: string;
 }
@@ -26,6 +29,8 @@ export function createQueryActivities(deps: QueryDeps) {
     s3: deps.s3,
     glue: deps.glue,
     cacheDir: deps.cacheDir,
+    cacheMaxBytes: deps.cacheMaxBytes,
+    memoryLimit: deps.memoryLimit,
     resultsDir: deps.resultsDir ?? path.join(path.dirname(deps.cacheDir), 'results'),
   });
 
@@ -55,7 +60,7 @@ export function createQueryActivities(deps: QueryDeps) {
       } else {
         throw ApplicationFailure.nonRetryable(
           `query engine '${String(input.engine)}' is unknown; use 'duckdb' or 'athena' (QUERY_ENGINE)`,
-          'EngineUnavailable',
+          ENGINE_UNAVAILABLE,
         );
       }
       const previous = info.heartbeatDetails as Record<string, unknown> | undefined;

@@ -1,30 +1,38 @@
 /**
  * The long-running S3 sink activity: a Kafka consumer-group member writing the lake exactly once
- * (src/sink/lake-sink.ts does the work). It heartbeats its offsets, counters and lag; a retried
- * attempt resumes from the durable position (committed offsets and manifests) and takes its counters
- * from the last heartbeat; cancellation (pause, worker shutdown) drains it: flush, commit, leave.
+ * (src/sink/lake-sink.ts does the work). It heartbeats its offsets, counters and lag (the Web UI shows
+ * them; clients read them with `describe`, see src/progress.ts); a retried attempt resumes from the
+ * durable position (committed offsets and manifests) and takes its counters from the last heartbeat;
+ * cancellation (pause, worker shutdown) drains it: flush, commit, leave.
  */
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { PipelineMetrics } from '../src/metrics';
-import { notifyNewPartitions } from '../src/pipeline';
 import { checkTableLayout, LayoutMismatchError } from '../src/catalog/layout-record';
+import { INVALID_SINK_CONFIG, SINK_LAYOUT_CONFLICT } from '../src/errors/sink';
 import { compressionProblem } from '../src/sink/format';
 import { LakeSink, SinkFailure, type LakeSinkOptions } from '../src/sink/lake-sink';
 import { PartitionNotifier } from '../src/sink/partition-notices';
 import type { SinkStorage } from '../src/sink/partition-writer';
 import { bucketProblem, s3SinkStorage } from '../src/sink/storage';
-import type { ProgressReporter } from './progress';
-import type { SinkInput, SinkProgress } from './types';
+import type { CrawlInput, SinkInput, SinkProgress } from './types';
+
+/** What the sink needs to announce new lake partitions to the table's crawl workflow. */
+export interface PartitionNotice {
+  taskQueue: string;
+  crawl: CrawlInput;
+  partitions: string[];
+}
 
 export interface SinkDeps {
   kafka: Kafka;
   s3: S3Client;
-  reporter: ProgressReporter;
-  /** Temporal client for the new-partition notices to the crawl workflow. */
-  temporal?: () => Promise<Client>;
+  /**
+   * Sends new-partition notices to the crawl workflow (`notifyNewPartitions` of src/pipeline.ts, bound
+   * to a client). Without it no notices are sent.
+   */
+  notifyPartitions?: (notice: PartitionNotice) => Promise<void>;
   metrics?: PipelineMetrics;
   /** Replaces the S3 storage of a bucket (benchmarks wrap it to time writes). */
   storage?: (bucket: string) => SinkStorage;
@@ -86,22 +94,24 @@ function writerId(ctx: Context): string {
 
 export function createSinkActivities(deps: SinkDeps) {
   return {
-    /** Runs until cancelled (pause, shutdown): then writes and commits what it holds, and returns. */
+    /**
+     * Runs until cancelled. Cancelled by its workflow (pause): writes and commits what it holds and
+     * returns its counters. Worker shutdown: the same drain, then the attempt fails so that it is
+     * retried on the next worker.
+     */
     async sinkToLake(input: SinkInput): Promise<SinkProgress> {
       const ctx = Context.current();
       const problem = await configProblem(deps, input);
-      if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidSinkConfig');
+      if (problem) throw ApplicationFailure.nonRetryable(problem, INVALID_SINK_CONFIG);
 
       const resume = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails as SinkProgress | undefined) : undefined;
       const crawl = input.crawl;
-      const temporal = deps.temporal;
+      const notify = deps.notifyPartitions;
       const notifier =
-        crawl && temporal
-          ? new PartitionNotifier(
-              async (partitions) =>
-                notifyNewPartitions(await temporal(), { taskQueue: ctx.info.taskQueue, crawl, partitions }),
-              { log },
-            )
+        crawl && notify
+          ? new PartitionNotifier((partitions) => notify({ taskQueue: ctx.info.taskQueue, crawl, partitions }), {
+              log,
+            })
           : undefined;
       const metrics = deps.metrics;
       const sink = new LakeSink({
@@ -146,20 +156,21 @@ export function createSinkActivities(deps: SinkDeps) {
         attempt: ctx.info.attempt,
         resumedRecords: resume?.records ?? 0,
       });
-      const report = (force: boolean, heartbeat = true): SinkProgress => {
+      // The heartbeat details are the sink's progress: what a retry resumes its counters from, what the
+      // Web UI shows, and what `describe` gives clients (nothing goes into the workflow's history).
+      const report = (): SinkProgress => {
         const st = sink.status();
-        if (heartbeat) ctx.heartbeat(st);
-        if (input.progressWorkflowId) deps.reporter.report(input.progressWorkflowId, 'sinkProgressSignal', st, force);
+        ctx.heartbeat(st);
         if (metrics) for (const p of st.partitions) metrics.lag(Number(p.lag), input.topic, p.partition);
         return st;
       };
-      const beat = setInterval(() => report(false), HEARTBEAT_MS);
+      const beat = setInterval(report, HEARTBEAT_MS);
       try {
         // A pause while the consumer is still joining (a broker away) need not wait for the join.
         const starting = sink.start();
         starting.catch(() => undefined); // observed by the race; a late failure after a pause is moot
         await Promise.race([starting, ctx.cancelled]);
-        report(true);
+        report();
         await Promise.race([ctx.cancelled, sink.failed]);
         throw new Error('unreachable: the sink only ends by cancellation or failure');
       } catch (err) {
@@ -169,8 +180,9 @@ export function createSinkActivities(deps: SinkDeps) {
           log.info('sink cancelled; draining', { reason: err.message });
           // Pause or shutdown: stop fetching, write what is held, commit, leave the group.
           await sink.drain();
-          // Progress to the workflow only: a heartbeat now would hold the cancellation up in the worker.
-          report(true, false);
+          // Paused by its workflow: the drained run's counters are its result (the workflow adds them to
+          // the earlier runs'). Shutdown and the rest fail the attempt, so that another worker retries it.
+          if (err.message === 'CANCELLED') return sink.status();
           throw err;
         }
         await sink.close();
@@ -178,7 +190,7 @@ export function createSinkActivities(deps: SinkDeps) {
           throw ApplicationFailure.create({
             message: err.message,
             type: err.type,
-            nonRetryable: err.type === 'SinkLayoutConflict',
+            nonRetryable: err.type === SINK_LAYOUT_CONFLICT,
             cause: err.cause instanceof Error ? err.cause : undefined,
           });
         }

@@ -20,8 +20,13 @@ export interface ProduceInput {
   batchSize?: number;
   /** Kafka compression of the ticks. Default 'gzip'. */
   compression?: 'gzip' | 'none';
-  /** Workflow that receives progress signals; absent for a bare activity call. */
-  progressWorkflowId?: string;
+}
+
+/** A row of the source file that went to the dead-letter topic. */
+export interface RejectedRow {
+  /** Line number of the row's first line. */
+  line: number;
+  reason: string;
 }
 
 export interface ReplayProgress {
@@ -31,6 +36,12 @@ export interface ReplayProgress {
   produced: number;
   /** Rows committed to the dead-letter topic, over all passes. */
   rejected: number;
+  /**
+   * The last few rows (at most 5) this attempt committed to the dead-letter topic, oldest first; every
+   * one of them is in the topic (`npx ticklake dlq --replay ID`). Empty after a worker restart until
+   * the next rejection.
+   */
+  lastRejected?: RejectedRow[];
   /** Sequence number in the ordered stream of the current pass: rows committed (produced or rejected). */
   position: number;
   /** Line number of the last row committed to Kafka. */
@@ -65,7 +76,6 @@ export interface SinkInput {
   maxBufferedBytes?: number;
   /** The table's crawl: when set, new lake partitions are announced to `crawl/<database>.<table>`. */
   crawl?: CrawlInput;
-  progressWorkflowId?: string;
 }
 
 /** Offsets and lag of one Kafka partition of the sink. */

@@ -38,7 +38,6 @@ import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { createProgressReporter } from '../activities/progress';
 import { createSinkActivities } from '../activities/sink';
 import { createAwsClients } from '../src/adapters/aws';
 import { createKafka, endOffsets, groupLag } from '../src/adapters/kafka';
@@ -279,7 +278,6 @@ async function main(): Promise<void> {
     activities: createSinkActivities({
       kafka: createKafka(config.kafka),
       s3: aws.s3,
-      reporter: createProgressReporter(temporal),
       storage,
       onFlush,
       onJoin,

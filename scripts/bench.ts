@@ -71,6 +71,7 @@ import {
 } from './bench/common';
 import { markdownTable, median, percentile, round } from './bench/stats';
 import { countsBySymbol, expectedRows, type ExpectedRow } from './bench/verify';
+import { sinkWorkflow } from '../workflows';
 
 interface Options {
   shared: boolean;
@@ -189,7 +190,7 @@ async function runPipeline(args: {
     await waitFor('the sink to join its group', () => groupJoined(admin, config.sink.groupId), 120_000, 50);
     const cpu: Record<string, CpuSnapshot> = { start: cpuSnapshot(worker, stack) };
     const startedAt = Date.now();
-    const replay = (await (await startReplay(client, config, { file })).result()) as ReplayProgress;
+    const replay = await (await startReplay(client, config, { file })).result();
     const replayDoneAt = Date.now();
     cpu.replayDone = cpuSnapshot(worker, stack);
     await untilLagZero(admin, config, 600_000);
@@ -243,7 +244,7 @@ async function measureDrain(client: Client, config: TicklakeConfig, records: num
   await admin.connect();
   try {
     const started = Date.now();
-    const handle = await client.workflow.start('sinkWorkflow', {
+    const handle = await client.workflow.start(sinkWorkflow, {
       workflowId: `${workflowIds.sink(config.kafka.topic)}/drain`,
       taskQueue: config.temporal.taskQueue,
       // The sink alone: no partition notices to a crawl.
@@ -316,7 +317,7 @@ async function measureFreshness(args: {
     const sink = await startSink(client, config);
     await waitFor('the freshness sink to join', () => groupJoined(admin, config.sink.groupId), 120_000, 50);
     const replay = await startReplay(client, config, { file, speed: { mode: 'rows', rowsPerSecond: rate } });
-    const progress = (await replay.result()) as ReplayProgress;
+    const progress = await replay.result();
     await untilLagZero(admin, config, 120_000);
     await sleep(300);
     polling = false;

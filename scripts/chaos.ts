@@ -31,7 +31,7 @@ import { tableRoot } from '../src/lake-layout';
 import { prepareInfrastructure, runCrawl, runQuery, startReplay, startSink } from '../src/pipeline';
 import { parseExamples } from '../src/query/examples';
 import type { ReplayProgress } from '../activities/types';
-import { replayProgressQuery, setSpeedUpdate, sinkStatusQuery } from '../workflows/definitions';
+import { setSpeedUpdate } from '../workflows/definitions';
 import {
   SAMPLE_CSV,
   Stack,
@@ -51,6 +51,7 @@ import {
 import { median, round } from './bench/stats';
 import { FAULT_KINDS, faultPlan, rng, slowerRate, type FaultKind } from './bench/faults';
 import { countsBySymbol, diffLake, expectedRows } from './bench/verify';
+import { sinkStatus, replayStatus } from '../src/progress';
 
 interface Options {
   faults: string;
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
       // Keep data flowing for the faults still to come: slow the replay down if it would end too soon.
       const left = plan.length - i - 1;
       if (left > 0 && !replayDone) {
-        const status = await replay.query(replayProgressQuery).catch(() => undefined);
+        const status = await replayStatus(replay).catch(() => undefined);
         if (status && status.state === 'running') {
           const rowsLeft = expected.length - status.position;
           const wanted = slowerRate({
@@ -325,7 +326,7 @@ async function main(): Promise<void> {
     log(`t+${since()}s faults over; replay at full speed`);
     const finished = await waitFor<ReplayProgress>(
       'the replay to finish',
-      async () => ((await isDone(replay)) ? ((await replay.result()) as ReplayProgress) : undefined),
+      async () => ((await isDone(replay)) ? ((await replay.result())) : undefined),
       15 * 60_000,
       500,
     );
@@ -354,7 +355,7 @@ async function main(): Promise<void> {
     const sorted = (o: Record<string, number>) =>
       JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
     const queryEqual = sorted(queryCounts) === sorted(wantCounts);
-    const sinkStatus = await sink.query(sinkStatusQuery).catch(() => undefined);
+    const sinkState = await sinkStatus(sink).catch(() => undefined);
     const describedSink = await sink.describe();
     const sinkAttempt = describedSink.raw.pendingActivities?.[0]?.attempt ?? 1;
 
@@ -379,7 +380,7 @@ async function main(): Promise<void> {
       `query (per-symbol, DuckDB): ${queryRows} rows, counts per symbol ${queryEqual ? 'equal to the CSV' : `differ: ${JSON.stringify(queryCounts)}`}`,
     );
     console.log(
-      `sink: activity attempt ${sinkAttempt}, status records ${sinkStatus?.records ?? '?'}, rewritten ${sinkStatus?.rewrittenRecords ?? '?'}; ` +
+      `sink: activity attempt ${sinkAttempt}, status records ${sinkState?.records ?? '?'}, rewritten ${sinkState?.rewrittenRecords ?? '?'}; ` +
         `${workers} worker processes; load average ${loadAverage()}`,
     );
     const unrecovered = plan.length - faults.filter((f) => f.recoveredMs !== undefined).length;

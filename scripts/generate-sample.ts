@@ -1,6 +1,7 @@
 /**
  * Generates data/sample.csv: a few thousand synthetic ticks in the exact schema and number formatting
- * of the public `indexProcessed.csv`, so the project can be tried without the real file.
+ * of the public `indexProcessed.csv`, so the project can be tried without the real file. Its symbols
+ * (`SAMPLE-HK`, ...) are fictional, so generated values never pose as real ones.
  *
  *   npm run generate-sample            # writes data/sample.csv
  *   npm run generate-sample -- out.csv # writes elsewhere
@@ -14,6 +15,8 @@ import { CSV_HEADER, parseRow } from '../src/tick';
 
 interface SymbolSpec {
   symbol: string;
+  /** The real file's symbol whose price level and USD rate this one is shaped after. */
+  shapedLike: string;
   /** First and last calendar day (inclusive); weekends are skipped. */
   from: string;
   to: string;
@@ -32,10 +35,16 @@ interface SymbolSpec {
   missingVolumeRate: number;
 }
 
-/** Five of the real file's symbols, with its USD rates and roughly its price levels in 2017-2021. */
+/**
+ * Five made-up symbols, each shaped like one of the real file's indices (its USD rate and roughly its
+ * price level in 2017-2021: SAMPLE-HK like HSI, SAMPLE-NY like NYA, SAMPLE-JP like N225, SAMPLE-DE like
+ * GDAXI, SAMPLE-IN like NSEI). The sample's values are generated, so its symbols are its own: replayed
+ * into the same lake as the real file, it adds five symbols and leaves every real symbol's answers alone.
+ */
 export const SAMPLE_SYMBOLS: readonly SymbolSpec[] = [
   {
-    symbol: 'HSI',
+    symbol: 'SAMPLE-HK',
+    shapedLike: 'HSI',
     from: '2018-01-02',
     to: '2021-05-31',
     startPrice: 29919.15,
@@ -47,7 +56,8 @@ export const SAMPLE_SYMBOLS: readonly SymbolSpec[] = [
     missingVolumeRate: 0.01,
   },
   {
-    symbol: 'NYA',
+    symbol: 'SAMPLE-NY',
+    shapedLike: 'NYA',
     from: '2017-06-01',
     to: '2021-05-28',
     startPrice: 11630.72,
@@ -59,7 +69,8 @@ export const SAMPLE_SYMBOLS: readonly SymbolSpec[] = [
     missingVolumeRate: 0,
   },
   {
-    symbol: 'N225',
+    symbol: 'SAMPLE-JP',
+    shapedLike: 'N225',
     from: '2018-03-01',
     to: '2021-06-03',
     startPrice: 22068.24,
@@ -71,7 +82,8 @@ export const SAMPLE_SYMBOLS: readonly SymbolSpec[] = [
     missingVolumeRate: 0,
   },
   {
-    symbol: 'GDAXI',
+    symbol: 'SAMPLE-DE',
+    shapedLike: 'GDAXI',
     from: '2018-09-03',
     to: '2021-05-31',
     startPrice: 12364.06,
@@ -83,7 +95,8 @@ export const SAMPLE_SYMBOLS: readonly SymbolSpec[] = [
     missingVolumeRate: 0.02,
   },
   {
-    symbol: 'NSEI',
+    symbol: 'SAMPLE-IN',
+    shapedLike: 'NSEI',
     from: '2019-03-01',
     to: '2021-05-31',
     startPrice: 10792.5,

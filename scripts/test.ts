@@ -6,6 +6,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ensureServices } from '../src/services';
 
+/** Each install and start step of the local services, as `npm run services -- up` shows them. */
+const printServiceProgress = (service: string, message: string) => console.error(`[${service}] ${message}`);
+
 const root = path.resolve(__dirname, '..');
 const bin = (name: string) => path.join(root, 'node_modules', '.bin', name);
 
@@ -21,8 +24,8 @@ function step(title: string, cmd: string, args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  console.log('== local services');
-  await ensureServices();
+  console.log('== local services (installed into the cache the first time: a few minutes)');
+  await ensureServices(undefined, { onProgress: printServiceProgress });
   step('lint', bin('eslint'), ['--max-warnings=0', '.']);
   step('format', bin('prettier'), ['--check', '.']);
   step('type check', bin('tsc'), ['-p', '.']);

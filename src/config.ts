@@ -117,6 +117,14 @@ const envSchema = z.object({
     .max(1024 * 1024, 'QUERY_MAX_BYTES must be at most 1048576 (1 MiB)')
     .default(512 * 1024),
   QUERY_ALLOW_WRITES: bool.default(false),
+  QUERY_CACHE_MAX_MB: positiveInt('QUERY_CACHE_MAX_MB').default(4096),
+  QUERY_MEMORY_LIMIT: z
+    .string()
+    .regex(
+      /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i,
+      "QUERY_MEMORY_LIMIT must be a size such as '1GB' or '512MiB'",
+    )
+    .default('512MB'),
   SINK_GROUP_ID: z.string().default('ticklake-sink'),
   SINK_FLUSH_MS: positiveInt('SINK_FLUSH_MS').default(1000),
   SINK_MAX_RECORDS: positiveInt('SINK_MAX_RECORDS').default(200_000),
@@ -216,6 +224,10 @@ export interface TicklakeConfig {
     maxBytes: number;
     /** Run writes and DDL too. Default false. */
     allowWrites: boolean;
+    /** Local engine: bytes of Parquet copies kept in `<dataDir>/query-cache` at most (QUERY_CACHE_MAX_MB, default 4096 MB). */
+    cacheMaxBytes: number;
+    /** Local engine: DuckDB's memory limit (QUERY_MEMORY_LIMIT, default '512MB'); it spills to disk beyond it. */
+    memoryLimit: string;
   };
   crawler: CrawlerConfig;
   sink: {
@@ -315,6 +327,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       maxRows: e.QUERY_MAX_ROWS,
       maxBytes: e.QUERY_MAX_BYTES,
       allowWrites: e.QUERY_ALLOW_WRITES,
+      cacheMaxBytes: e.QUERY_CACHE_MAX_MB * 1024 * 1024,
+      memoryLimit: e.QUERY_MEMORY_LIMIT,
     },
     crawler: {
       mode: e.CRAWLER_MODE,

@@ -34,17 +34,23 @@ export function tickMessage(tick: Tick, source: string, row: number, ingestedAt:
 /** A rejected CSV row, as written to the dead-letter topic. */
 export interface DeadLetterRow {
   source: string;
+  /** 1-based line number of the row's first line in the source file. */
   row: number;
   reason: string;
+  /** The row's text as in the file (long ones cut, saying so). */
   raw: string;
+  /** Id of the replay that read the row (`npx ticklake dlq --replay ID`); absent in older dead letters. */
+  replay?: string;
 }
 
 export function deadLetterMessage(dead: DeadLetterRow, at: Date): TickMessage {
+  const headers: Record<string, string> = { source: dead.source, row: String(dead.row), reason: dead.reason };
+  if (dead.replay !== undefined) headers.replay = dead.replay;
   return {
     key: `${dead.source}:${dead.row}`,
     value: JSON.stringify(dead),
     timestamp: String(at.getTime()),
-    headers: { source: dead.source, row: String(dead.row), reason: dead.reason },
+    headers,
   };
 }
 

@@ -10,7 +10,16 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress } from '../activities/types';
-import type { ReplayInput, SinkWorkflowInput } from '../workflows';
+// The workflow functions themselves (not names): the compiler checks each start's arguments against
+// the workflow's input, and a reader can follow a replay's input from the CLI into its workflow.
+import {
+  crawlWorkflow,
+  queryWorkflow,
+  replayWorkflow,
+  sinkWorkflow,
+  type ReplayInput,
+  type SinkWorkflowInput,
+} from '../workflows';
 import { crawlNowUpdate, newPartitionsSignal, type CrawlNowOptions } from '../workflows/definitions';
 import type { ReplaySpeed } from './replay/pacing';
 import type { ReplayOrder } from './replay/ordered-rows';
@@ -89,11 +98,17 @@ export function crawlInput(config: TicklakeConfig): CrawlInput {
   };
 }
 
+/**
+ * Starts the replay of a CSV file into the tick topic (`replayWorkflow`, id `replay/<replay id>`,
+ * default replay id: the file name without extension), or attaches to the running one of that id.
+ * Steer it with the signals `pauseSignal`/`resumeSignal` and the update `setSpeedUpdate`; read its
+ * progress with `replayStatus` (src/progress.ts).
+ */
 export async function startReplay(
   client: Client,
   config: TicklakeConfig,
   opts: { file: string; replayId?: string; speed?: ReplaySpeed; order?: ReplayOrder; loop?: boolean; paused?: boolean },
-): Promise<WorkflowHandle> {
+): Promise<WorkflowHandle<typeof replayWorkflow>> {
   const file = path.resolve(opts.file);
   const replayId = opts.replayId ?? replayIdFor(file);
   const input: ReplayInput = {
@@ -107,7 +122,7 @@ export async function startReplay(
     loop: opts.loop,
     paused: opts.paused,
   };
-  return client.workflow.start('replayWorkflow', {
+  return client.workflow.start(replayWorkflow, {
     workflowId: workflowIds.replay(replayId),
     taskQueue: config.temporal.taskQueue,
     args: [input],
@@ -120,19 +135,21 @@ export async function startReplay(
 }
 
 /**
- * Starts the sink of the configured topic. Further instances (`instance` 2, 3, ...) are more members
- * of the same consumer group, with ids `sink/<topic>/<instance>`: Kafka shares the partitions among
- * them, so the sink scales out over workers. `notices: false` starts it without partition notices to
- * the crawl workflow (benchmarks that time the catalog's own work).
+ * Starts the sink of the configured topic (`sinkWorkflow`, id `sink/<topic>`), or attaches to the
+ * running one. Further instances (`instance` 2, 3, ...) are more members of the same consumer group,
+ * with ids `sink/<topic>/<instance>`: Kafka shares the partitions among them, so the sink scales out
+ * over workers. `notices: false` starts it without partition notices to the crawl workflow
+ * (benchmarks that time the catalog's own work). Pause and resume it with `pauseSignal` and
+ * `resumeSignal`; read its progress with `sinkStatus` (src/progress.ts).
  */
 export async function startSink(
   client: Client,
   config: TicklakeConfig,
   opts: { instance?: number; notices?: boolean } = {},
-): Promise<WorkflowHandle> {
+): Promise<WorkflowHandle<typeof sinkWorkflow>> {
   const instance = opts.instance ?? 1;
   const input = sinkInput(config);
-  return client.workflow.start('sinkWorkflow', {
+  return client.workflow.start(sinkWorkflow, {
     workflowId: workflowIds.sink(config.kafka.topic) + (instance > 1 ? `/${instance}` : ''),
     taskQueue: config.temporal.taskQueue,
     args: [opts.notices === false ? { ...input, crawl: undefined } : input],
@@ -153,7 +170,7 @@ export async function runCrawl(
 ): Promise<CrawlResult> {
   return client.workflow.executeUpdateWithStart(crawlNowUpdate, {
     args: [opts],
-    startWorkflowOperation: new WithStartWorkflowOperation('crawlWorkflow', {
+    startWorkflowOperation: new WithStartWorkflowOperation(crawlWorkflow, {
       workflowId: workflowIds.crawl(config.glue.database, config.glue.table),
       taskQueue: config.temporal.taskQueue,
       args: [crawlInput(config)],
@@ -173,7 +190,7 @@ export async function notifyNewPartitions(
   args: { taskQueue: string; crawl: CrawlInput; partitions: string[] },
 ): Promise<void> {
   if (args.partitions.length === 0) return;
-  await client.workflow.signalWithStart('crawlWorkflow', {
+  await client.workflow.signalWithStart(crawlWorkflow, {
     workflowId: workflowIds.crawl(args.crawl.database, args.crawl.table),
     taskQueue: args.taskQueue,
     args: [args.crawl],
@@ -226,9 +243,9 @@ export async function startQuery(
   sql: string,
   params: QueryInput['params'] = [],
   opts: QueryOptions = {},
-): Promise<WorkflowHandle<(input: QueryInput) => Promise<QueryResult>>> {
+): Promise<WorkflowHandle<typeof queryWorkflow>> {
   const id = opts.id ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  return client.workflow.start<(input: QueryInput) => Promise<QueryResult>>('queryWorkflow', {
+  return client.workflow.start(queryWorkflow, {
     workflowId: workflowIds.query(id),
     taskQueue: config.temporal.taskQueue,
     args: [queryInput(config, sql, params, opts)],

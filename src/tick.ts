@@ -20,7 +20,7 @@ export const CSV_HEADER: readonly string[] = Object.freeze([
 
 /** A normalised market tick; lowercase snake_case column names (Glue/Athena reject spaces). */
 export interface Tick {
-  /** Index symbol, trimmed, never empty (`HSI`, `000001.SS`). */
+  /** Ticker symbol, trimmed, of {@link SYMBOL_PATTERN} (`HSI`, `000001.SS`, `^GSPC`, `BRK-B`, `EURUSD=X`). */
   symbol: string;
   /** Trading day, `YYYY-MM-DD`, a real calendar date. */
   trade_date: string;
@@ -46,6 +46,17 @@ const FIELD_COUNT = CSV_HEADER.length;
 const MAX_QUOTED = 40;
 /** Longest header quoted in checkHeader's message: enough to show a whole header of another schema. */
 const MAX_QUOTED_HEADER = 200;
+
+/** Longest symbol accepted; real tickers (exchange suffix included) are far shorter. */
+export const MAX_SYMBOL_LENGTH = 24;
+
+/**
+ * What a symbol may be: letters, digits, `.`, `-`, `^` and `=`, 1 to {@link MAX_SYMBOL_LENGTH} characters
+ * (Yahoo-style tickers: `HSI`, `000001.SS`, `^GSPC`, `BRK-B`, `EURUSD=X`). The symbol becomes a Kafka key
+ * and part of a lake object's key (`symbol=HSI`), so quotes, slashes, spaces, control characters
+ * and other text a broken export leaves there are refused rather than turned into a new symbol.
+ */
+export const SYMBOL_PATTERN = new RegExp(`^[A-Za-z0-9.^=-]{1,${MAX_SYMBOL_LENGTH}}$`);
 
 /**
  * A plain decimal number with an optional exponent: what `indexProcessed.csv` and common CSV writers
@@ -146,7 +157,7 @@ function daysInMonth(year: number, month: number): number {
  * wrote it); volume written as a whole number with or without a fractional zero ('1234.0').
  *
  * Rejected, with a short reason: a wrong field count, an empty line, a repeated header line, an empty
- * symbol, a malformed or impossible date, a price or volume that is empty or not a finite number, a
+ * symbol or one that is not a ticker ({@link SYMBOL_PATTERN}), a malformed or impossible date, a price or volume that is empty or not a finite number, a
  * negative or fractional volume, and prices inconsistent with the day's range (high < low, or open or
  * close outside [low, high]). adj_close is not range-checked: adjustments legitimately move it outside.
  */
@@ -160,6 +171,12 @@ export function parseRow(fields: readonly string[]): RowResult {
   if (symbol === '') return { ok: false, reason: 'symbol is empty' };
   // Comparing the symbol first keeps the full header comparison off the hot path.
   if (symbol === CSV_HEADER[0] && isRepeatedHeader(fields)) return { ok: false, reason: 'repeated header line' };
+  if (!SYMBOL_PATTERN.test(symbol)) {
+    return {
+      ok: false,
+      reason: `symbol is not a ticker: ${quote(fields[0])} (letters, digits, '.', '-', '^', '=', at most ${MAX_SYMBOL_LENGTH} characters)`,
+    };
+  }
 
   const tradeDate = fields[1].trim();
   const dateProblem = checkDate(tradeDate, fields[1]);

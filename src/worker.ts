@@ -3,13 +3,13 @@ import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../activities';
-import { createProgressReporter } from '../activities/progress';
 import { createAwsClients } from './adapters/aws';
 import { createKafka } from './adapters/kafka';
 import { ProducerPool } from './replay/producer-pool';
 import { connectClient, connectWorker } from './adapters/temporal';
 import type { TicklakeConfig } from './config';
 import { createPipelineMetrics, portFree } from './metrics';
+import { notifyNewPartitions } from './pipeline';
 
 export interface RunningWorker {
   worker: Worker;
@@ -20,6 +20,13 @@ export interface RunningWorker {
 
 let runtimeInstalled = false;
 
+/**
+ * Starts a worker hosting every workflow (workflows/index.ts) and activity (createActivities) of
+ * ticklake on the configured task queue, with one Kafka client, producer pool and set of AWS clients.
+ * `overrides` replaces worker options (tests shorten the shutdown grace, benchmarks pin concurrency).
+ * The first call in a process installs the Temporal runtime and its Prometheus exporter on
+ * `metricsPort`.
+ */
 export async function startWorker(
   config: TicklakeConfig,
   overrides: Partial<WorkerOptions> = {},
@@ -43,16 +50,16 @@ export async function startWorker(
   const connection = await connectWorker(config.temporal);
   let client: Promise<Client> | undefined;
   const temporal = () => (client ??= connectClient(config.temporal));
-  const reporter = createProgressReporter(temporal);
   const kafka = createKafka(config.kafka);
   const producers = new ProducerPool(config.kafka);
   const activities = createActivities({
     kafka,
     producers,
     aws: createAwsClients(config.aws),
-    temporal,
-    reporter,
+    notifyPartitions: async (notice) => notifyNewPartitions(await temporal(), notice),
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
+    queryCacheMaxBytes: config.query.cacheMaxBytes,
+    queryMemoryLimit: config.query.memoryLimit,
     metrics: createPipelineMetrics(Runtime.instance().metricMeter),
   });
   const worker = await Worker.create({
@@ -80,8 +87,6 @@ export async function startWorker(
         await done;
         await producers.closeAll();
         await connection.close();
-        // The activities' last progress signals are sent without waiting: let them finish first.
-        await reporter.settled();
         if (client) await (await client).connection.close();
       })();
       return closing;

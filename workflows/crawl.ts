@@ -27,8 +27,19 @@ import {
   type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities, CrawlInput, CrawlResult } from '../activities';
-import { CRAWL_NON_RETRYABLE } from '../src/catalog/crawl-plan';
+import { CRAWL_NON_RETRYABLE } from '../src/errors/crawl';
 import { crawlNowUpdate, crawlStatusQuery, newPartitionsSignal, type CrawlStatus } from './definitions';
+import {
+  checkInput,
+  isRecord,
+  nonEmptyString,
+  object,
+  oneOf,
+  optional,
+  positiveNumber,
+  required,
+  stringArray,
+} from './input-checks';
 
 export interface CrawlWorkflowInput extends CrawlInput {
   /** After its last notice, a workflow started by notices waits this long (ms) for more. Default 300,000. */
@@ -127,7 +138,38 @@ function noticeResult(input: CrawlInput): CrawlResult {
   };
 }
 
+/** Checks the input, so that a bad one fails the workflow instead of its task (see input-checks.ts). */
+function checkCrawlInput(input: unknown): asserts input is CrawlWorkflowInput {
+  checkInput(
+    'crawlWorkflow input',
+    input,
+    {
+      bucket: required(nonEmptyString),
+      prefix: required((v) => (typeof v === 'string' ? undefined : 'a string')),
+      database: required(nonEmptyString),
+      table: required(nonEmptyString),
+      partitionBy: required(stringArray),
+      mode: optional(oneOf('own', 'managed')),
+      managedCrawler: optional(object),
+      maxSampleObjects: optional(positiveNumber),
+      maxNewSampleObjects: optional(positiveNumber),
+      idleMs: optional(positiveNumber),
+      batchMs: optional(positiveNumber),
+      maxHistoryEvents: optional(positiveNumber),
+      carry: optional(object),
+    },
+    'For example { "bucket": "ticklake", "prefix": "lake/", "database": "ticklake", "table": "ticks", ' +
+      '"partitionBy": ["symbol", "year"] }',
+  );
+}
+
+/**
+ * Keeps the Glue table of one lake table in step with the lake (id `crawl/<database>.<table>`):
+ * runs a crawl when started plainly or asked with update `crawlNow`, and registers the partitions the
+ * sink announces with signal `newPartitionsSignal`; query `status`. See the head of this file.
+ */
 export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlResult> {
+  checkCrawlInput(input);
   const { idleMs = 300_000, batchMs = 200, maxHistoryEvents = 2_000, carry, ...crawl } = input;
   const pending = new Set<string>(carry?.pending ?? []);
   const counters: Counters = carry?.counters ?? {
@@ -147,7 +189,8 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
   const waiting = new Map<number, { result?: CrawlResult; error?: ApplicationFailure; done: boolean }>();
 
   setHandler(newPartitionsSignal, (notice) => {
-    const list: unknown[] = Array.isArray(notice?.partitions) ? notice.partitions : [];
+    // A notice without partitions (an empty payload sent from the Web UI) changes nothing.
+    const list: unknown[] = isRecord(notice) && Array.isArray(notice.partitions) ? notice.partitions : [];
     counters.partitionsNotified += list.length;
     for (const p of list) {
       if (typeof p === 'string' && p.length > 0 && pending.size < MAX_PENDING) pending.add(p);

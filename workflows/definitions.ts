@@ -13,9 +13,11 @@ export interface ReplayStatus extends ReplayProgress {
   speed: ReplaySpeed;
   file: string;
 }
+/**
+ * The replay's own state, and its progress as of the last activity run that ended. Live progress is
+ * in the running activity's heartbeat details: `replayStatus` (src/progress.ts) combines the two.
+ */
 export const replayProgressQuery = defineQuery<ReplayStatus>('progress');
-/** Sent by the produce activity; not for users. */
-export const replayProgressSignal = defineSignal<[ReplayProgress]>('replayProgressSignal');
 
 export interface SinkStatus extends SinkProgress {
   /** 'draining': paused, the activity is still writing and committing what it holds. */
@@ -24,9 +26,12 @@ export interface SinkStatus extends SinkProgress {
   /** Time from the last pause signal until the sink had drained and stopped consuming, ms. */
   lastDrainMs?: number;
 }
+/**
+ * The sink's own state, and its counters as of the last activity run that ended. Live offsets and
+ * counters are in the running activity's heartbeat details: `sinkStatus` (src/progress.ts) combines
+ * the two.
+ */
 export const sinkStatusQuery = defineQuery<SinkStatus>('status');
-/** Sent by the sink activity; not for users. */
-export const sinkProgressSignal = defineSignal<[SinkProgress]>('sinkProgressSignal');
 
 /** Sink → crawl: lake partitions the sink has just written to (`symbol=HSI/year=1987`). Sent with signal-with-start. */
 export interface NewPartitionsNotice {

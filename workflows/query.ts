@@ -1,14 +1,11 @@
 /** The query workflow: one SQL statement on the configured engine. */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { Activities, QueryInput, QueryResult } from '../activities';
+import { QUERY_NON_RETRYABLE } from '../src/errors/query';
+import { boolean, checkInput, nonEmptyString, oneOf, optional, positiveNumber, required } from './input-checks';
 
-/**
- * Failures a retry cannot fix: a refused statement (a write without QUERY_ALLOW_WRITES, several
- * statements), an engine error about the statement (syntax, unknown table or column, Athena FAILED),
- * a missing Glue database, an unusable engine. Throttling, network and other transient errors (and
- * `QueryFailedRetryable`, Athena's own transient failures) are retried.
- */
-export const QUERY_NON_RETRYABLE_ERRORS = ['QueryRefused', 'QueryFailed', 'MissingDatabase', 'EngineUnavailable'];
+/** Failures a retry cannot fix (see src/errors/query.ts). */
+export const QUERY_NON_RETRYABLE_ERRORS = QUERY_NON_RETRYABLE;
 
 const { runQuery } = proxyActivities<Activities>({
   summary: 'run one SQL statement',
@@ -27,6 +24,28 @@ const { runQuery } = proxyActivities<Activities>({
   },
 });
 
+/**
+ * Runs one SQL statement (id `query/<id>`) and returns a bounded page of rows with statistics (and,
+ * on Athena, where the full result is). Cancelling the workflow stops the engine's query.
+ */
 export async function queryWorkflow(input: QueryInput): Promise<QueryResult> {
+  checkInput(
+    'queryWorkflow input',
+    input,
+    {
+      sql: required(nonEmptyString),
+      params: optional((v) => (Array.isArray(v) ? undefined : 'an array of values for the ? placeholders')),
+      database: required(nonEmptyString),
+      engine: required(oneOf('duckdb', 'athena')),
+      maxRows: required(positiveNumber),
+      maxBytes: optional(positiveNumber),
+      allowWrites: optional(boolean),
+      queryId: optional(nonEmptyString),
+      bucket: optional(nonEmptyString),
+      workgroup: optional(nonEmptyString),
+      outputLocation: optional(nonEmptyString),
+    },
+    'For example { "sql": "SELECT count(*) FROM ticks", "database": "ticklake", "engine": "duckdb", "maxRows": 100 }',
+  );
   return runQuery(input);
 }

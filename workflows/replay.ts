@@ -1,4 +1,11 @@
-/** The replay workflow: runs the produce activity and steers it (pause, resume, speed). */
+/**
+ * The replay workflow: runs the produce activity and steers it (pause, resume, speed).
+ *
+ * Progress stays out of the history: the activity carries it in its heartbeat details (the Web UI
+ * shows them under Pending Activities), and clients read them with `describe` (`replayStatus` in
+ * src/progress.ts). The `progress` query answers the workflow's own state (state, speed, file) and the
+ * progress of the last activity run that ended.
+ */
 import {
   ActivityFailure,
   CancellationScope,
@@ -6,6 +13,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -14,14 +22,20 @@ import type { Activities, ReplayProgress } from '../activities';
 import type { ReplaySpeed } from '../src/replay/pacing';
 import { validateSpeed } from '../src/replay/pacing';
 import type { ReplayOrder } from '../src/replay/ordered-rows';
+import { REPLAY_NON_RETRYABLE } from '../src/errors/replay';
+import { pauseSignal, replayProgressQuery, resumeSignal, setSpeedUpdate, type ReplayStatus } from './definitions';
 import {
-  pauseSignal,
-  replayProgressQuery,
-  replayProgressSignal,
-  resumeSignal,
-  setSpeedUpdate,
-  type ReplayStatus,
-} from './definitions';
+  boolean,
+  checkInput,
+  isRecord,
+  nonEmptyString,
+  object,
+  oneOf,
+  optional,
+  positiveNumber,
+  required,
+} from './input-checks';
+import { PROGRESS_IN_HEARTBEATS, legacyReplayProgressSignal } from './legacy';
 
 export interface ReplayInput {
   /** Business key of the replay; default: the workflow id. */
@@ -42,8 +56,7 @@ export interface ReplayInput {
   progress?: ReplayProgress;
 }
 
-/** Failure types of the produce activity that no retry can fix. */
-export const REPLAY_NON_RETRYABLE = ['InvalidSourceFile', 'SourceChanged', 'InvalidReplayInput'];
+export { REPLAY_NON_RETRYABLE };
 
 const { produceTicks } = proxyActivities<Activities>({
   summary: 'stream CSV rows into Kafka (exactly once)',
@@ -60,7 +73,50 @@ const { produceTicks } = proxyActivities<Activities>({
   },
 });
 
+/** Checks the input, so that a bad one fails the workflow instead of its task (see input-checks.ts). */
+function checkReplayInput(input: unknown): asserts input is ReplayInput {
+  checkInput(
+    'replayWorkflow input',
+    input,
+    {
+      replayId: optional(nonEmptyString),
+      file: required(nonEmptyString),
+      topic: required(nonEmptyString),
+      dlqTopic: required(nonEmptyString),
+      positionsTopic: required(nonEmptyString),
+      speed: optional((v) => speedProblem(v)),
+      order: optional(oneOf('file', 'market')),
+      loop: optional(boolean),
+      paused: optional(boolean),
+      batchSize: optional(positiveNumber),
+      progress: optional(object),
+    },
+    'For example { "file": "/path/to/indexProcessed.csv", "topic": "ticks", "dlqTopic": "ticks.dlq", ' +
+      '"positionsTopic": "ticklake.replay-positions" }',
+  );
+}
+
+function speedProblem(v: unknown): string | undefined {
+  if (!isRecord(v) || !['max', 'rows', 'days'].includes(v.mode)) {
+    return 'one of { "mode": "max" }, { "mode": "rows", "rowsPerSecond": n }, { "mode": "days", "tradingDaysPerSecond": n }';
+  }
+  try {
+    validateSpeed(v as unknown as ReplaySpeed);
+    return undefined;
+  } catch (err) {
+    return `a valid speed (${(err as Error).message})`;
+  }
+}
+
+/**
+ * Replays one CSV file into the tick topic, exactly once (id `replay/<replay id>`); returns the final
+ * progress when the file is done (never, with `loop`).
+ *
+ * Signals `pause` and `resume`; update `setSpeed` (refuses a non-positive rate); query `progress`.
+ * Progress is in the activity's heartbeat details; read it with `replayStatus` (src/progress.ts).
+ */
 export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress> {
+  checkReplayInput(input);
   const replayId = input.replayId ?? workflowInfo().workflowId;
   const order: ReplayOrder = input.order ?? 'file';
   let speed: ReplaySpeed = input.speed ?? { mode: 'max' };
@@ -85,9 +141,13 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
   setHandler(resumeSignal, () => {
     paused = false;
   });
-  setHandler(replayProgressSignal, (p) => {
-    if (!progress.done) progress = p;
-  });
+  // Runs started before progress moved to heartbeats receive progress signals: keep taking them, so
+  // that their histories replay. New runs have no such handler (the Web UI does not offer it).
+  if (!patched(PROGRESS_IN_HEARTBEATS)) {
+    setHandler(legacyReplayProgressSignal, (p) => {
+      if (!progress.done && isRecord(p)) progress = p;
+    });
+  }
   setHandler(
     setSpeedUpdate,
     (next) => {
@@ -95,7 +155,12 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
       restart = true;
       return speed;
     },
-    { validator: (next: ReplaySpeed) => validateSpeed(next) },
+    {
+      validator: (next: ReplaySpeed) => {
+        const problem = speedProblem(next);
+        if (problem) throw new Error(`setSpeed takes ${problem}`);
+      },
+    },
   );
   setHandler(replayProgressQuery, (): ReplayStatus => ({
     ...progress,
@@ -126,13 +191,16 @@ export async function replayWorkflow(input: ReplayInput): Promise<ReplayProgress
         order,
         loop: input.loop ?? false,
         batchSize: input.batchSize,
-        progressWorkflowId: workflowInfo().workflowId,
       }),
     );
     let finished: ReplayProgress | undefined;
     let stopping = false;
     const outcome = run.then(
-      (p) => (finished = p),
+      // A run stopped by this loop (pause, speed change) returns where it stopped, `done` false.
+      (p) => {
+        if (p.done || !stopping) finished = p;
+        else progress = p;
+      },
       (err: unknown) => {
         // A cancellation this loop did not ask for is the workflow's own: it ends the replay.
         if (isCancellation(err) && stopping) return;

@@ -18,7 +18,8 @@ import { listKeys, mapLimit } from '../../src/catalog/lake-scan';
 import { REPO_ROOT, localPorts, type KafkaConfig } from '../../src/config';
 import { decodeLines } from '../../src/sink/format';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services';
-import { pauseSignal, sinkStatusQuery } from '../../workflows/definitions';
+import { pauseSignal } from '../../workflows/definitions';
+import { sinkStatus } from '../../src/progress';
 
 const run = promisify(execFile);
 
@@ -380,11 +381,9 @@ export async function readLakeObjects(
 /** Pauses a sink workflow (it drains and commits), waits for it to say so, then terminates it. */
 export async function stopSink(sink: WorkflowHandle): Promise<void> {
   await sink.signal(pauseSignal).catch(() => undefined);
-  await waitFor(
-    'the sink to drain and pause',
-    async () => (await sink.query(sinkStatusQuery)).state === 'paused',
-    60_000,
-  ).catch(() => undefined);
+  await waitFor('the sink to drain and pause', async () => (await sinkStatus(sink)).state === 'paused', 60_000).catch(
+    () => undefined,
+  );
   await sink.terminate('benchmark over').catch(() => undefined);
 }
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createKafka, ensureTopics } from '../../src/adapters/kafka';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
+import type { ReplaySpeed } from '../../src/replay/pacing';
 import { ProducerPool } from '../../src/replay/producer-pool';
 import { runReplay } from '../../src/replay/replayer';
 import { SAMPLE_CSV } from '../../test/integration/sink-support';
@@ -17,8 +18,16 @@ export const BENCH_CSV =
     path.resolve(REPO_ROOT, '..', 'shared', 'data', 'stock-exchange', 'indexProcessed.csv'),
   ].find((f) => f && fs.existsSync(f)) ?? SAMPLE_CSV;
 
-/** Produces `file` `copies` times into the configuration's topic; returns the records produced. */
-export async function fillTopic(config: TicklakeConfig, file: string, copies = 1): Promise<number> {
+/**
+ * Produces `file` `copies` times into the configuration's topic, at `speed` (default as fast as
+ * possible); returns the records produced.
+ */
+export async function fillTopic(
+  config: TicklakeConfig,
+  file: string,
+  copies = 1,
+  speed: ReplaySpeed = { mode: 'max' },
+): Promise<number> {
   const kafka = createKafka(config.kafka, '-bench-fill');
   const admin = kafka.admin();
   await admin.connect();
@@ -36,7 +45,7 @@ export async function fillTopic(config: TicklakeConfig, file: string, copies = 1
           topic: config.kafka.topic,
           dlqTopic: config.kafka.dlqTopic,
           positionsTopic: config.kafka.positionsTopic,
-          speed: { mode: 'max' },
+          speed,
           order: 'file',
           loop: false,
         },

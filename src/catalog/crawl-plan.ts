@@ -14,17 +14,8 @@
  */
 import { parseDataObjectKey } from '../lake-layout';
 
-/**
- * Error types a crawl never retries (a missing bucket, denied access, a lake that is not JSON lines,
- * bad input, a failed managed crawler); the crawl workflow lists them in its retry policies.
- */
-export const CRAWL_NON_RETRYABLE = [
-  'MissingBucket',
-  'LakeAccessDenied',
-  'InvalidLake',
-  'InvalidCrawlInput',
-  'ManagedCrawlFailed',
-];
+/** Error types a crawl never retries: defined with the crawl's other failure types. */
+export { CRAWL_NON_RETRYABLE } from '../errors/crawl';
 
 export interface CrawlState {
   version: 1;

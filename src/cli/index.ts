@@ -33,7 +33,9 @@ import {
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
 import { ask, awaitingWorker, livePollers, NoWorkerError, START_A_WORKER } from './worker-presence';
-import { writeChart } from '../chart';
+import { createAwsClients } from '../adapters/aws';
+import { printQueryResult } from './query-output';
+import { replayStatus, sinkStatus, workflowHealth } from '../progress';
 import {
   createCrawlSchedule,
   crawlScheduleId,
@@ -49,6 +51,10 @@ import {
 } from '../schedules';
 import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
 import { runWorker } from '../worker-main';
+import { registerDlqCommand } from './dlq';
+import { registerReplayCommands } from './replay-commands';
+import { describeCommands } from './descriptions';
+import { brokerLag, brokerLagText } from './broker-lag';
 
 interface Globals extends OutputOptions {
   config: TicklakeConfig;
@@ -79,16 +85,26 @@ async function warnWithoutWorker(g: Globals): Promise<boolean> {
   return true;
 }
 
-/** How a workflow ended, or undefined while it runs; `failure` is the reason a failed one gives. */
+/**
+ * How a workflow ended, or 'stuck' when it runs on a failing workflow task; undefined while it runs
+ * well. `failure` is the reason a failed or stuck one gives.
+ */
 async function closedState(h: WorkflowHandle): Promise<{ state: string; failure?: string } | undefined> {
-  const d = await h.describe();
-  if (d.status.name === 'RUNNING') return undefined;
-  if (d.status.name === 'COMPLETED') return { state: 'completed' };
-  const failure = await h.result().then(
-    () => undefined,
-    (err: unknown) => errorMessage(err),
-  );
-  return { state: d.status.name.toLowerCase(), failure };
+  const health = await workflowHealth(h);
+  return health.state === 'running' ? undefined : health;
+}
+
+/** The query's answer, or (for a workflow that failed or is stuck, which cannot answer) nothing. */
+async function answerUnlessBroken<S>(
+  closed: { state: string } | undefined,
+  asking: Promise<S>,
+): Promise<S | undefined> {
+  try {
+    return await asking;
+  } catch (err) {
+    if (closed && closed.state !== 'completed') return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -101,7 +117,9 @@ async function startFailure(h: WorkflowHandle, taskQueue: string, ms = 3_000): P
   while (Date.now() < deadline) {
     const closed = await closedState(h).catch(() => undefined);
     if (closed) return closed.failure;
-    const p = await ask(h, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())).catch(() => undefined);
+    const p = await replayStatus(h, (w) =>
+      ask(w, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())),
+    ).catch(() => undefined);
     if (p && p.rowsRead > 0) return undefined;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -112,42 +130,67 @@ function replayHandle(c: Client, id: string): WorkflowHandle {
   return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
 }
 
-function replayRows(s: Omit<ReplayStatus, 'state'> & { state: string; failure?: string }): [string, string | number][] {
-  return [
+/** A replay's report; for one that failed or is stuck, only how and why (it cannot answer its query). */
+type ReplayReport = Partial<Omit<ReplayStatus, 'state'>> & { state: string; failure?: string };
+
+/** The rows of a report that has them (a stuck or failed workflow's report holds state and failure only). */
+function present(rows: [string, string | number | undefined][]): [string, string | number][] {
+  return rows.filter((r): r is [string, string | number] => r[1] !== undefined);
+}
+
+function replayRows(s: ReplayReport): [string, string | number][] {
+  return present([
     ['state', s.state],
-    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
+    ['failure', s.failure],
     ['file', s.file],
-    ['speed', describeSpeed(s.speed)],
+    ['speed', s.speed && describeSpeed(s.speed)],
     ['rows read', s.rowsRead],
     ['produced', s.produced],
     ['rejected', s.rejected],
+    ...rejectedRows(s),
     ['position (line)', s.line],
     ['pass', s.pass],
     ['rate (rows/s)', s.rate],
     ['updated', s.updatedAt],
+  ]);
+}
+
+/** The last reasons of a replay that rejected rows, and where all of them are. */
+function rejectedRows(s: Partial<Pick<ReplayStatus, 'rejected' | 'lastRejected'>>): [string, string][] {
+  if (!s.rejected) return [];
+  const last = (s.lastRejected ?? []).map((r) => `line ${r.line}: ${r.reason}`);
+  return [
+    ...(last.length > 0 ? [['last rejected', last.join('\n')] as [string, string]] : []),
+    ['dead letters', 'npx ticklake dlq --replay <id> lists every rejected row'],
   ];
 }
 
-/** The sink's own report; for a sink workflow that has ended, its state is how it ended. */
-type SinkReport = Omit<SinkStatus, 'state'> & { state: string; failure?: string };
+/** The sink's own report; for a sink workflow that has ended or is stuck, its state says so. */
+type SinkReport = Partial<Omit<SinkStatus, 'state'>> & { state: string; failure?: string };
 
 async function sinkReport(h: WorkflowHandle, taskQueue: string): Promise<SinkReport> {
   const closed = await closedState(h);
-  const s = await ask(h, sinkStatusQuery, taskQueue);
-  return closed ? { ...s, state: closed.state, failure: closed.failure } : s;
+  const s = await answerUnlessBroken(
+    closed,
+    sinkStatus(h, (w) => ask(w, sinkStatusQuery, taskQueue)),
+  );
+  return closed ? { ...s, state: closed.state, failure: closed.failure } : s!;
 }
 
 function sinkRows(s: SinkReport): string {
-  const head = fields([
-    ['state', s.state],
-    ...(s.failure ? [['failure', s.failure] as [string, string]] : []),
-    ['topic', s.topic],
-    ['records written', s.records],
-    ['dead letters', s.deadLetters],
-    ['bytes written', s.bytes],
-    ['files written', s.files],
-    ['last flush', s.lastFlushAt ?? 'never'],
-  ]);
+  const head = fields(
+    present([
+      ['state', s.state],
+      ['failure', s.failure],
+      ['topic', s.topic],
+      ['records written', s.records],
+      ['dead letters', s.deadLetters],
+      ['bytes written', s.bytes],
+      ['files written', s.files],
+      ['last flush', s.records === undefined ? undefined : (s.lastFlushAt ?? 'never')],
+    ]),
+  );
+  if (!s.partitions) return head;
   const parts = table(
     ['partition', 'committed', 'high watermark', 'lag'],
     // Kafka's -1 is "no offset committed yet" (an empty partition, or one not fetched since the join).
@@ -186,7 +229,7 @@ async function followReplay(handle: WorkflowHandle, g: Globals, polled: boolean)
   const timer = setInterval(() => {
     if (!bar || asking) return;
     asking = true;
-    ask(handle, replayProgressQuery, g.config.temporal.taskQueue)
+    replayStatus(handle, (w) => ask(w, replayProgressQuery, g.config.temporal.taskQueue))
       .then((p) => {
         bar.setTotal(Math.max(p.rowsRead, 1));
         bar.update(p.rowsRead, { rate: p.rate, rejected: p.rejected });
@@ -352,11 +395,14 @@ export function buildProgram(): Command {
       const h = replayHandle(await client(g), id);
       // A replay that failed or was terminated still answers the query with its last state: say how it ended.
       const closed = await closedState(h);
-      const progress = await ask(h, replayProgressQuery, g.config.temporal.taskQueue);
-      const s =
+      const progress = await answerUnlessBroken(
+        closed,
+        replayStatus(h, (w) => ask(w, replayProgressQuery, g.config.temporal.taskQueue)),
+      );
+      const s: ReplayReport =
         closed && closed.state !== 'completed'
           ? { ...progress, state: closed.state, failure: closed.failure }
-          : progress;
+          : progress!;
       print(g, s, () => fields(replayRows(s)));
     });
 
@@ -387,8 +433,9 @@ export function buildProgram(): Command {
   sink.command('status').action(async (_o, cmd: Command) => {
     const g = globals(cmd);
     const h = (await client(g)).workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
-    const s = await sinkReport(h, g.config.temporal.taskQueue);
-    print(g, s, () => sinkRows(s));
+    // A paused sink reports the offsets it committed before pausing; the broker says what waits since.
+    const [s, lag] = await Promise.all([sinkReport(h, g.config.temporal.taskQueue), brokerLag(g.config)]);
+    print(g, { ...s, lag: lag ?? null }, () => `${sinkRows(s)}\n${brokerLagText(g.config, lag)}`);
   });
 
   // crawl -----------------------------------------------------------------------------------------
@@ -489,10 +536,16 @@ export function buildProgram(): Command {
     .command('query')
     .description('run one SQL statement (read-only) on the configured engine')
     .argument('<sql>', 'SQL; use ? for parameters, e.g. "SELECT * FROM ticks WHERE symbol = ?"')
-    .option('--param <value...>', 'values bound to the ? placeholders, in order')
+    .option(
+      '--param <value>',
+      'a value bound to the next ? placeholder; repeat it for each',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .addOption(new Option('--engine <engine>', 'query engine').choices(['duckdb', 'athena']))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-    .option('--chart <file>', 'also write a line chart of the result (.svg, .png or .html)')
+    .option('--output <file>', 'write the output to this file (csv and json: the whole result)')
+    .option('--chart <file>', 'also write a line chart of the whole result (.svg, .png or .html)')
     .option('--x <column>', 'chart: x axis column (default: the first date column)')
     .option('--y <column>', 'chart: y axis column (default: the first numeric column)')
     .option('--series <column>', 'chart: one line per value of this column (default: the first text column)')
@@ -502,7 +555,8 @@ export function buildProgram(): Command {
         o: {
           param?: string[];
           engine?: 'duckdb' | 'athena';
-          format: string;
+          format: 'table' | 'csv' | 'json';
+          output?: string;
           chart?: string;
           x?: string;
           y?: string;
@@ -514,30 +568,15 @@ export function buildProgram(): Command {
         const polled = await warnWithoutWorker(g);
         const h = await startQuery(await client(g), g.config, sql, o.param ?? [], { engine: o.engine });
         const r = await awaitingWorker(h, g.config.temporal.taskQueue, h.result(), { polled });
-        if (o.chart) {
-          const file = await writeChart(r, o.chart, { x: o.x, y: o.y, series: o.series });
-          console.error(`chart written to ${file}`);
-        }
-        if (g.json || o.format === 'json') {
-          console.log(JSON.stringify(r, null, 2));
-          return;
-        }
-        if (o.format === 'csv') {
-          const esc = (v: string | number | boolean | null) =>
-            v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
-          console.log(r.columns.map((c) => esc(c.name)).join(','));
-          for (const row of r.rows) console.log(row.map(esc).join(','));
-          return;
-        }
-        console.log(
-          table(
-            r.columns.map((c) => c.name),
-            r.rows,
-          ),
-        );
-        console.error(
-          `${r.rowCount} rows${r.truncated ? ` (first ${r.rows.length} shown)` : ''} in ${r.stats.engineMs} ms; ` +
-            `objects downloaded ${r.stats.objectsDownloaded}, from cache ${r.stats.objectsCached}`,
+        await printQueryResult(
+          r,
+          {
+            format: g.json ? 'json' : o.format,
+            output: o.output,
+            chart: o.chart,
+            chartOptions: { x: o.x, y: o.y, series: o.series },
+          },
+          createAwsClients(g.config.aws).s3,
         );
       },
     );
@@ -565,11 +604,14 @@ export function buildProgram(): Command {
         running.push(w.workflowId);
       }
       const replayStates = Promise.all(
-        running.map(async (workflowId) => ({
-          workflowId,
-          // undefined: a replay that just finished
-          status: await ask(c.workflow.getHandle(workflowId), replayProgressQuery, tq).catch(noted),
-        })),
+        running.map(async (workflowId) => {
+          const h = c.workflow.getHandle(workflowId);
+          const health = await workflowHealth(h).catch(() => undefined);
+          // A replay on a failing workflow task cannot answer: say so, with the failure.
+          if (health?.state === 'stuck') return { workflowId, stuck: health.failure, status: undefined };
+          // status undefined: a replay that just finished
+          return { workflowId, status: await replayStatus(h, (w) => ask(w, replayProgressQuery, tq)).catch(noted) };
+        }),
       );
       const sinkHandle = c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
       // Running but unanswered, or not there at all.
@@ -605,6 +647,9 @@ export function buildProgram(): Command {
         r.status && r.status !== 'unanswered' ? [{ workflowId: r.workflowId, ...r.status }] : [],
       );
       const unansweredReplays = replayAnswers.filter((r) => r.status === 'unanswered').map((r) => r.workflowId);
+      const stuckReplays = replayAnswers.flatMap((r) =>
+        'stuck' in r && r.stuck ? [{ workflowId: r.workflowId, failure: r.stuck }] : [],
+      );
       const sinkAnswer = await sinkState;
       const sinkStatus = sinkAnswer === 'unanswered' ? undefined : sinkAnswer;
       const { lastCrawl, crawl: crawlAnswer } = await crawlState;
@@ -620,6 +665,7 @@ export function buildProgram(): Command {
         noWorker: noWorker ?? null,
         replays,
         unansweredReplays,
+        stuckReplays,
         sink: sinkStatus ?? null,
         sinkUnanswered: sinkAnswer === 'unanswered',
         lag: lag ?? null,
@@ -633,13 +679,14 @@ export function buildProgram(): Command {
         const parts: string[] = [];
         if (noWorker) parts.push(`note: ${noWorker}; the running workflows below wait for it`);
         parts.push(
-          replays.length === 0 && unansweredReplays.length === 0
+          replays.length === 0 && unansweredReplays.length === 0 && stuckReplays.length === 0
             ? 'replays: none running'
             : table(
                 ['replay', 'state', 'speed', 'produced', 'rejected', 'line', 'rows/s'],
                 replays
                   .map((r) => [r.workflowId, r.state, describeSpeed(r.speed), r.produced, r.rejected, r.line, r.rate])
-                  .concat(unansweredReplays.map((id) => [id, 'running, no answer', '', '', '', '', ''])),
+                  .concat(unansweredReplays.map((id) => [id, 'running, no answer', '', '', '', '', '']))
+                  .concat(stuckReplays.map((r) => [r.workflowId, `stuck: ${r.failure}`, '', '', '', '', ''])),
               ),
         );
         const sinkId = workflowIds.sink(g.config.kafka.topic);
@@ -665,7 +712,9 @@ export function buildProgram(): Command {
         return parts.join('\n');
       });
     });
-  return program;
+  registerReplayCommands(replay, { globals, client });
+  registerDlqCommand(program, { globals });
+  return describeCommands(program);
 }
 
 export async function main(): Promise<void> {

@@ -73,3 +73,12 @@ export function replaySummary(r: {
       : `replay id '${r.replayId}'`;
   return `${r.total} ticks of ${r.file} over ${r.symbols} symbols in table ${r.table}, from ${whose} (${r.seconds.toFixed(1)} s)`;
 }
+
+/** The line under a table that shows the first symbols of many: how many more, and how to get them all. */
+export function moreSymbols(symbols: number, shown: number, sql: string, param: string): string {
+  const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return (
+    `… and ${symbols - shown} more symbols (${symbols} in all). All of them: ` +
+    `npx ticklake query ${quoted(sql)} --param ${quoted(param)} --format csv --output symbols.csv`
+  );
+}

@@ -58,7 +58,7 @@ export interface DuckDBEngineOptions {
   resultsDir: string;
   /** DuckDB worker threads. Default 2. */
   threads?: number;
-  /** DuckDB memory limit, e.g. '2GB'; beyond it DuckDB spills to the results directory. Default '1GB'. */
+  /** DuckDB memory limit, e.g. '2GB'; beyond it DuckDB spills to the results directory. Default '512MB'. */
   memoryLimit?: string;
   /** Bytes of Parquet copies the cache keeps at most (least recently used evicted). Default 4 GiB. */
   cacheMaxBytes?: number;
@@ -66,7 +66,7 @@ export interface DuckDBEngineOptions {
   downloadConcurrency?: number;
 }
 
-const DEFAULT_MEMORY_LIMIT = '1GB';
+const DEFAULT_MEMORY_LIMIT = '512MB';
 const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
 /** Partition listings at once. */
 const LIST_CONCURRENCY = 8;

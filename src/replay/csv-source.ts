@@ -1,18 +1,22 @@
 /**
  * Reading a CSV of the indexProcessed.csv schema for the replay producer, without ever loading it whole.
  *
- * The schema never quotes (see test/fixtures/README.md), so one physical line is one record and a record
- * starts at a known byte offset. That is what makes the producer's position exact: a position is a byte
- * offset plus a line number per ascending-date run of the file (see ordered-rows.ts), and a resumed replay
- * reads on from there with positional reads, never re-reading what it already produced.
+ * Records are split byte-exactly by csv-records.ts (RFC 4180: a quoted field may hold commas, doubled
+ * quotes and line breaks), so every record starts at a known byte offset and physical line. That is what
+ * makes the producer's position exact: a position is a byte offset plus a line number per ascending-date
+ * run of the file (see ordered-rows.ts), and a resumed replay reads on from there with positional reads,
+ * never re-reading what it already produced.
  *
- * The file is read in chunks of whole lines; csv-parse splits each chunk into records. A chunk is a fresh
- * buffer, so a row can hand out its raw line (for the dead-letter topic) until the row is dropped.
+ * The file is read in chunks of whole records. A chunk without a double quote (the real file has none) is
+ * split into fields by csv-parse in one call, one record per line; a chunk with quotes is read record by
+ * record. A chunk is a fresh buffer, so a row can hand out its raw text (for the dead-letter topic) until
+ * the row is dropped.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseSync, type Options as CsvOptions } from 'csv-parse/sync';
 import { checkHeader } from '../tick';
+import { RecordSplitter, UNCLOSED_QUOTE, plainFields, quotedFields, type RecordSpan } from './csv-records';
 
 export class SourceFileError extends Error {
   override name = 'SourceFileError';
@@ -30,14 +34,14 @@ export interface SourceFingerprint {
  */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-const NL = 0x0a;
 const COMMA = 0x2c;
 const CR = 0x0d;
+const QUOTE = 0x22;
 
 /**
- * csv-parse options for data lines, those of test/fixtures/README.md: no quoting (one physical line is one
- * record), CRLF or LF, rows of any field count and empty lines reach validation. The BOM only concerns
- * the header line.
+ * csv-parse options for chunks without a double quote, those of test/fixtures/README.md: one line is one
+ * record, CRLF or LF, rows of any field count and empty lines reach validation. The BOM only concerns the
+ * header line.
  */
 const DATA_OPTIONS: CsvOptions = {
   relax_column_count: true,
@@ -71,20 +75,27 @@ export async function openSource(file: string): Promise<SourceFingerprint> {
   return { size: stat.size, mtimeMs: Math.floor(stat.mtimeMs) };
 }
 
-/** The fields of line 1 (BOM stripped), or undefined for an empty file. */
+/** The fields of the header record (BOM stripped, RFC 4180 quoting), or undefined for an empty file. */
 async function readHeader(file: string): Promise<string[] | undefined> {
   const fh = await openForReading(file);
   try {
-    const buf = Buffer.allocUnsafe(64 * 1024);
+    const buf = Buffer.allocUnsafe(128 * 1024);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     if (bytesRead === 0) return undefined;
-    const nl = buf.subarray(0, bytesRead).indexOf(NL);
-    const line = buf.subarray(0, nl < 0 ? bytesRead : nl);
-    const records: string[][] = parseSync(line, { ...DATA_OPTIONS, bom: true });
-    return records[0] ?? [''];
+    const from = bomLength(buf, bytesRead);
+    const splitter = new RecordSplitter(buf, bytesRead, true);
+    if (!splitter.next(from)) return [''];
+    const { start, stop } = splitter.span;
+    const fields = quotedFields(buf, start, stop);
+    return Array.isArray(fields) ? fields : [buf.toString('utf8', start, stop)];
   } finally {
     await fh.close();
   }
+}
+
+/** 3 when the bytes start with a UTF-8 BOM, else 0. */
+function bomLength(buf: Buffer, filled: number): number {
+  return filled >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
 }
 
 async function openForReading(file: string): Promise<fs.promises.FileHandle> {
@@ -130,7 +141,7 @@ export interface SourceLayout {
   size: number;
   /** Byte offset of line 2, the first data row. */
   dataStart: number;
-  /** Data rows (lines after the header, empty lines included). */
+  /** Data rows (records after the header, empty lines included). */
   rows: number;
   /**
    * Starts of the maximal runs of rows whose order keys never go down, in file order; a new run starts
@@ -165,31 +176,21 @@ export async function scanSource(file: string, onProgress?: (bytes: number) => v
       const base = pos - carry.length;
       pos += bytesRead;
       const eof = bytesRead === 0 || pos >= size;
-      let start = 0;
-      for (;;) {
-        const nl = buf.indexOf(NL, start);
-        if (nl < 0 || nl >= filled) break;
-        if (nl - start > MAX_LINE_BYTES) throw lineTooLong(file, line);
-        if (dataStart < 0) dataStart = base + nl + 1;
+      const splitter = new RecordSplitter(buf, filled, eof);
+      const span = splitter.span;
+      let start = base === 0 ? bomLength(buf, filled) : 0;
+      while (splitter.next(start)) {
+        if (span.stop - span.start > MAX_LINE_BYTES) throw lineTooLong(file, line);
+        if (dataStart < 0) dataStart = base + span.next;
         else {
-          key = scanRow(buf, start, nl, base, line, key, runs);
+          key = scanRow(buf, span, base, line, key, runs);
           rows++;
         }
-        line++;
-        start = nl + 1;
+        line += span.lines;
+        start = span.next;
       }
       if (filled - start > MAX_LINE_BYTES) throw lineTooLong(file, line);
-      if (eof) {
-        if (start < filled) {
-          // A last line without a line break: a row (or the header) all the same, as csv-parse sees it.
-          if (dataStart < 0) dataStart = size;
-          else {
-            scanRow(buf, start, filled, base, line, key, runs);
-            rows++;
-          }
-        }
-        break;
-      }
+      if (eof) break;
       carry = buf.subarray(start, filled);
       onProgress?.(pos);
     }
@@ -206,21 +207,19 @@ function lineTooLong(file: string, line: number): SourceFileError {
 }
 
 /** Records a run start when the row's key goes below the previous one; returns the row's key. */
-function scanRow(
-  buf: Buffer,
-  start: number,
-  end: number,
-  base: number,
-  line: number,
-  previous: string,
-  runs: Cursor[],
-): string {
-  const c1 = buf.indexOf(COMMA, start);
+function scanRow(buf: Buffer, span: RecordSpan, base: number, line: number, previous: string, runs: Cursor[]): string {
+  const { start, stop } = span;
   let field: string | undefined;
-  if (c1 >= 0 && c1 < end) {
-    let c2 = buf.indexOf(COMMA, c1 + 1);
-    if (c2 < 0 || c2 > end) c2 = end;
-    field = buf.toString('utf8', c1 + 1, c2);
+  if (span.quoted) {
+    const fields = span.unclosed ? undefined : quotedFields(buf, start, stop);
+    field = Array.isArray(fields) ? fields[1] : undefined;
+  } else {
+    const c1 = buf.indexOf(COMMA, start);
+    if (c1 >= 0 && c1 < stop) {
+      let c2 = buf.indexOf(COMMA, c1 + 1);
+      if (c2 < 0 || c2 > stop) c2 = stop;
+      field = buf.toString('utf8', c1 + 1, c2);
+    }
   }
   const key = orderKey(field, runs.length === 0 ? '' : previous);
   if (runs.length === 0 || key < previous) runs.push({ offset: base + start, line, key: '' });
@@ -229,22 +228,26 @@ function scanRow(
 
 /** A data row as the producer sees it. */
 export interface SourceRow {
-  /** 1-based line number in the file (the header is line 1). */
+  /** 1-based line number in the file of the row's first line (the header is line 1). */
   line: number;
+  /** Line number of the next row: `line + 1` unless a quoted field of the row holds line breaks. */
+  nextLine: number;
   fields: string[];
+  /** Why the row cannot be read into fields (malformed quoting), else undefined; `fields` is then empty. */
+  problem: string | undefined;
   /** Index of the row's run in the replay's run plan. */
   run: number;
   /** Order key (see {@link orderKey}). */
   key: string;
   /** Byte offset just past the row's line break: where the next row of its run starts. */
   end: number;
-  /** The chunk holding the raw line, and where the line is in it (line break excluded). */
+  /** The chunk holding the raw record, and where the record is in it (its final line break excluded). */
   chunk: Buffer;
   start: number;
   stop: number;
 }
 
-/** The row's line as it is in the file, without its line break. */
+/** The row's text as it is in the file (the line breaks inside quoted fields included), without its final line break. */
 export function rawLine(row: SourceRow): string {
   let stop = row.stop;
   if (stop > row.start && row.chunk[stop - 1] === CR) stop--;
@@ -289,69 +292,87 @@ export class RunReader {
       const filled = this.carry.length + bytesRead;
       this.pos += bytesRead;
       const atEnd = this.pos >= this.end || bytesRead === 0;
-      let upto: number;
-      if (atEnd) {
-        upto = filled;
-        this.carry = Buffer.alloc(0);
-        if (bytesRead === 0 && this.pos < this.end) {
-          throw new SourceFileError(
-            `source file '${this.file}' became shorter while it was being read; replay it again under a new replay id`,
-          );
-        }
-      } else {
-        const nl = buf.lastIndexOf(NL, filled - 1);
-        if (nl < 0) {
-          if (filled > MAX_LINE_BYTES) throw lineTooLong(this.file, this.line);
-          this.carry = buf.subarray(0, filled);
-          this.bufSize *= 2;
-          continue;
-        }
-        upto = nl + 1;
-        this.carry = buf.subarray(upto, filled);
+      if (atEnd && bytesRead === 0 && this.pos < this.end) {
+        throw new SourceFileError(
+          `source file '${this.file}' became shorter while it was being read; replay it again under a new replay id`,
+        );
       }
-      if (upto === 0) continue;
-      return this.parseChunk(buf.subarray(0, upto), base);
+      const rows = this.splitChunk(buf, filled, base, atEnd);
+      if (rows === null) {
+        if (atEnd) return null;
+        if (filled > MAX_LINE_BYTES) throw lineTooLong(this.file, this.line);
+        this.carry = buf.subarray(0, filled);
+        this.bufSize *= 2;
+        continue;
+      }
+      return rows;
     }
   }
 
-  private parseChunk(chunk: Buffer, base: number): SourceRow[] {
-    const records: string[][] = parseSync(chunk, DATA_OPTIONS);
-    const rows: SourceRow[] = new Array<SourceRow>(records.length);
+  /** The whole records at the start of buf (and the rest as carry), or null when not one is whole yet. */
+  private splitChunk(buf: Buffer, filled: number, base: number, atEnd: boolean): SourceRow[] | null {
+    const splitter = new RecordSplitter(buf, filled, atEnd);
+    const span = splitter.span;
+    const rows: SourceRow[] = [];
+    const quoted: boolean[] = [];
     let start = 0;
-    let key = this.key;
-    let i = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(NL, start);
-      const stop = nl < 0 ? chunk.length : nl;
-      if (stop - start > MAX_LINE_BYTES) throw lineTooLong(this.file, this.line + i);
-      const fields = records[i];
-      if (fields === undefined) break;
-      key = orderKey(fields[1], key);
-      rows[i] = {
-        line: this.line + i,
-        fields,
+    let line = this.line;
+    while (splitter.next(start)) {
+      if (span.stop - span.start > MAX_LINE_BYTES) throw lineTooLong(this.file, line);
+      rows.push({
+        line,
+        nextLine: line + span.lines,
+        fields: NO_FIELDS,
+        problem: span.unclosed ? UNCLOSED_QUOTE : undefined,
         run: this.run,
-        key,
-        end: base + Math.min(stop + 1, chunk.length),
-        chunk,
-        start,
-        stop,
-      };
-      start = stop + 1;
-      i++;
+        key: '',
+        end: base + span.next,
+        chunk: buf,
+        start: span.start,
+        stop: span.stop,
+      });
+      quoted.push(span.quoted);
+      line += span.lines;
+      start = span.next;
     }
-    if (i !== records.length || start < chunk.length) {
-      // csv-parse and the line count disagree: line numbers and positions would be wrong from here on.
-      throw new SourceFileError(
-        `source file '${this.file}': the lines from line ${this.line} do not split into one record each; ` +
-          'this is not a CSV of the indexProcessed.csv schema',
-      );
+    this.carry = atEnd ? Buffer.alloc(0) : buf.subarray(start, filled);
+    if (rows.length === 0) return null;
+    const chunk = buf.subarray(0, start);
+    if (chunk.indexOf(QUOTE) < 0) {
+      const records: string[][] = parseSync(chunk, DATA_OPTIONS);
+      if (records.length !== rows.length) {
+        // csv-parse and the record split disagree: line numbers and positions would be wrong from here on.
+        throw new SourceFileError(
+          `source file '${this.file}': the lines from line ${this.line} do not split into one record each; ` +
+            'this is not a CSV of the indexProcessed.csv schema',
+        );
+      }
+      for (let i = 0; i < rows.length; i++) rows[i].fields = records[i];
+    } else {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        if (row.problem !== undefined) continue;
+        if (!quoted[i]) {
+          row.fields = plainFields(buf, row.start, row.stop);
+          continue;
+        }
+        const fields = quotedFields(buf, row.start, row.stop);
+        if (Array.isArray(fields)) row.fields = fields;
+        else row.problem = fields.problem;
+      }
     }
-    this.line += records.length;
+    let key = this.key;
+    for (const row of rows) {
+      key = orderKey(row.problem === undefined ? row.fields[1] : undefined, key);
+      row.key = key;
+    }
+    this.line = line;
     this.key = key;
     return rows;
   }
 }
+
+const NO_FIELDS: string[] = [];
 
 export async function openFile(file: string): Promise<fs.promises.FileHandle> {
   return openForReading(file);

@@ -26,7 +26,7 @@ export async function openOrderedSource(
   return {
     next: (max) => merged.next(max),
     cursors: () =>
-      merged.lastTaken().map((row, i) => (row ? { offset: row.end, line: row.line + 1, key: row.key } : from[i])),
+      merged.lastTaken().map((row, i) => (row ? { offset: row.end, line: row.nextLine, key: row.key } : from[i])),
     close: () => fh.close(),
   };
 }

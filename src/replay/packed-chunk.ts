@@ -7,7 +7,7 @@
  * only validates rows and packs and unpacks what message.ts made.
  */
 import { deadLetterMessage, tickMessage, type LakeRecord, type TickMessage } from '../message';
-import { parseRow, type Tick } from '../tick';
+import { parseRow, type RowResult, type Tick } from '../tick';
 import { rawLine, type SourceRow } from './csv-source';
 
 export const TICK = 0;
@@ -30,6 +30,8 @@ export interface PackedChunk {
   kinds: Uint8Array;
   /** Line number per row. */
   lines: Float64Array;
+  /** Line number of the row after each row (more than one line on when a quoted field holds line breaks). */
+  nextLines: Float64Array;
   /** Byte offset just past each row: where the next row of its run starts. */
   ends: Float64Array;
   /** Run index per row. */
@@ -79,7 +81,11 @@ function truncate(raw: string): string {
 export class ChunkPacker {
   private buf = Buffer.allocUnsafe(1 << 20);
 
-  constructor(private readonly source: string) {}
+  /** `replayId` goes into every dead letter, so that `npx ticklake dlq --replay ID` finds them. */
+  constructor(
+    private readonly source: string,
+    private readonly replayId?: string,
+  ) {}
 
   /** All messages of the chunk carry the ingestion time `at`. */
   pack(rows: SourceRow[], ingestedAt: Date): PackedChunk {
@@ -87,6 +93,7 @@ export class ChunkPacker {
     const n = rows.length;
     const kinds = new Uint8Array(n);
     const lines = new Float64Array(n);
+    const nextLines = new Float64Array(n);
     const ends = new Float64Array(n);
     const runs = new Uint16Array(n);
     const keyIds = new Uint32Array(n);
@@ -106,14 +113,20 @@ export class ChunkPacker {
     };
     for (let i = 0; i < n; i++) {
       const row = rows[i];
-      const result = parseRow(row.fields);
+      const result: RowResult = row.problem === undefined ? parseRow(row.fields) : { ok: false, reason: row.problem };
       let m: TickMessage;
       if (result.ok) {
         m = tickMessage(withLineageSlots(result.tick), this.source, row.line, at);
         kinds[i] = TICK;
       } else {
         m = deadLetterMessage(
-          { source: this.source, row: row.line, reason: result.reason, raw: truncate(rawLine(row)) },
+          {
+            source: this.source,
+            row: row.line,
+            reason: result.reason,
+            raw: truncate(rawLine(row)),
+            ...(this.replayId === undefined ? {} : { replay: this.replayId }),
+          },
           at,
         );
         kinds[i] = DEAD_LETTER;
@@ -125,6 +138,7 @@ export class ChunkPacker {
       write(m.value);
       for (const name of names) write(m.headers[name] ?? '');
       lines[i] = row.line;
+      nextLines[i] = row.nextLine;
       ends[i] = row.end;
       runs[i] = row.run;
       if (row.key !== lastKey) {
@@ -149,6 +163,7 @@ export class ChunkPacker {
       first,
       kinds,
       lines,
+      nextLines,
       ends,
       runs,
       keyIds,
@@ -171,7 +186,7 @@ export class ChunkPacker {
 
 /** The buffers a PackedChunk can hand to postMessage's transfer list. */
 export function transferables(c: PackedChunk): ArrayBuffer[] {
-  return [c.bytes, c.bounds, c.first, c.kinds, c.lines, c.ends, c.runs, c.keyIds, c.messageKeyIds].map(
+  return [c.bytes, c.bounds, c.first, c.kinds, c.lines, c.nextLines, c.ends, c.runs, c.keyIds, c.messageKeyIds].map(
     (a) => a.buffer as ArrayBuffer,
   );
 }

@@ -13,15 +13,16 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import type { ReplayProgress } from '../../activities/types';
+import type { RejectedRow, ReplayProgress } from '../../activities/types';
 import { SourceFileError, openSource, scanSource, type Cursor, type SourceFingerprint } from './csv-source';
 import { OrderError, planRuns, type ReplayOrder, type RunPlan } from './ordered-rows';
-import { TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packed-chunk';
+import { DEAD_LETTER, TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packed-chunk';
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import { isFenced, type ProducerLease, type ProducerPool, type ReplayProducer } from './producer-pool';
 import { ROWS_PER_CHUNK, openInlineFeed, startFeedThread, type RowFeed, type StartedFeedThread } from './row-feed';
 import { openOrderedSource } from './ordered-source';
+import { INVALID_SOURCE_FILE, type ReplayInputErrorType } from '../errors/replay';
 
 export interface ReplayRequest {
   replayId: string;
@@ -79,7 +80,7 @@ export class ReplayInputError extends Error {
   override name = 'ReplayInputError';
   constructor(
     message: string,
-    readonly type: 'InvalidSourceFile' | 'SourceChanged' | 'InvalidReplayInput',
+    readonly type: ReplayInputErrorType,
   ) {
     super(message);
   }
@@ -130,8 +131,15 @@ function addRow(batch: Batch, chunk: PackedChunk, i: number): void {
   batch.rows++;
 }
 
-function progressOf(p: ReplayPosition, extra: { rowsRead: number; rate: number; done: boolean }): ReplayProgress {
+/** Rejected rows a progress report names (the last ones). */
+export const LAST_REJECTED = 5;
+
+function progressOf(
+  p: ReplayPosition,
+  extra: { rowsRead: number; rate: number; done: boolean; lastRejected?: RejectedRow[] },
+): ReplayProgress {
   return {
+    ...(extra.lastRejected && extra.lastRejected.length > 0 ? { lastRejected: [...extra.lastRejected] } : {}),
     rowsRead: extra.rowsRead,
     produced: p.produced,
     rejected: p.rejected,
@@ -174,7 +182,7 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     runs = planRuns(layout, order);
   } catch (err) {
     if (err instanceof SourceFileError || err instanceof OrderError) {
-      throw new ReplayInputError(err.message, 'InvalidSourceFile');
+      throw new ReplayInputError(err.message, INVALID_SOURCE_FILE);
     }
     throw err;
   }
@@ -218,7 +226,12 @@ export async function runReplay(deps: ReplayDeps, req: ReplayRequest, hooks: Rep
     const pass = new PassRunner(lease.producer, { ...req, loop }, hooks, runs, order, spare);
     for (;;) {
       if (position.done) {
-        const p = progressOf(position, { rowsRead: position.produced + position.rejected, rate: 0, done: true });
+        const p = progressOf(position, {
+          rowsRead: position.produced + position.rejected,
+          rate: 0,
+          done: true,
+          lastRejected: pass.lastRejected,
+        });
         hooks.progress(p, true);
         return p;
       }
@@ -283,7 +296,7 @@ class RunCursors {
   advance(c: PackedChunk, i: number, key: string): void {
     const run = c.runs[i];
     this.offsets[run] = c.ends[i];
-    this.lines[run] = c.lines[i] + 1;
+    this.lines[run] = c.nextLines[i];
     this.keys[run] = key;
   }
 
@@ -304,6 +317,8 @@ class PassRunner {
   private lastProgressAt = 0;
   private rateWindow = { at: Date.now(), rows: 0 };
   private rate = 0;
+  /** The last rows of committed transactions that went to the dead-letter topic. */
+  readonly lastRejected: RejectedRow[] = [];
   private stats: PassStats = { feedWaitMs: 0, commitWaitMs: 0, paceWaitMs: 0, transactions: 0, wallMs: 0 };
 
   constructor(
@@ -334,6 +349,7 @@ class PassRunner {
       order: this.order,
       from: from.cursors,
       rowsPerChunk: chunkRows(this.req.speed),
+      replayId: this.req.replayId,
     };
     let feed: RowFeed;
     if (this.req.feedThread === false) feed = await openInlineFeed(feedOptions);
@@ -425,13 +441,29 @@ class PassRunner {
     // Stopped while the previous transaction committed: this batch is not sent (it is read again on resume).
     if (this.hooks.signal.aborted) return;
     this.stats.transactions++;
+    const rejectedBefore = this.committed.rejected;
     const p = this.commit(batch, snapshot).then(() => {
+      if (snapshot.rejected > rejectedBefore) this.noteRejected(batch);
       this.committed = snapshot;
       this.maybeReport(snapshot, false, true);
     });
     // Handled when awaited; this keeps a failure that happens while rows are being read from being unhandled.
     p.catch(() => undefined);
     this.inflight = p;
+  }
+
+  /** Keeps the last LAST_REJECTED dead letters of a committed batch (rare: only batches with some look). */
+  private noteRejected(batch: Batch): void {
+    for (const part of batch.parts) {
+      const c = part.chunk;
+      const reasonAt = c.headerNames[DEAD_LETTER].indexOf('reason');
+      for (let i = part.from; i < part.to; i++) {
+        if (c.kinds[i] !== DEAD_LETTER) continue;
+        const header = messageAt(c, chunkBytes(c), i).headers[reasonAt];
+        this.lastRejected.push({ line: c.lines[i], reason: header?.reason?.toString('utf8') ?? '' });
+        if (this.lastRejected.length > LAST_REJECTED) this.lastRejected.shift();
+      }
+    }
   }
 
   private async commit(batch: Batch, position: ReplayPosition): Promise<void> {
@@ -489,7 +521,12 @@ class PassRunner {
           error: String(outcome),
         });
     }
-    const p = progressOf(this.committed, { rowsRead: live.produced + live.rejected, rate: 0, done: false });
+    const p = progressOf(this.committed, {
+      rowsRead: live.produced + live.rejected,
+      rate: 0,
+      done: false,
+      lastRejected: this.lastRejected,
+    });
     this.hooks.progress(p, true);
     throw new ReplayStopped(p);
   }
@@ -515,6 +552,7 @@ class PassRunner {
     }
     this.hooks.progress(
       progressOf(this.committed, {
+        lastRejected: this.lastRejected,
         rowsRead: p.produced + p.rejected,
         rate: final ? 0 : this.rate,
         done: final && this.committed.done,

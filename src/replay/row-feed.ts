@@ -20,6 +20,8 @@ export interface FeedOptions {
   from: Cursor[];
   /** Rows per chunk. Default 2,048. */
   rowsPerChunk?: number;
+  /** The replay's id, written into its dead letters. */
+  replayId?: string;
 }
 
 export interface RowFeed {
@@ -42,7 +44,7 @@ export type OwnerToFeed = { type: 'start'; options: FeedOptions } | { type: 'cre
 /** Reads, validates and packs in this thread. */
 export async function openInlineFeed(opts: FeedOptions): Promise<RowFeed> {
   const source = await openOrderedSource(opts.file, opts.runs, opts.order, opts.from);
-  const packer = new ChunkPacker(sourceName(opts.file));
+  const packer = new ChunkPacker(sourceName(opts.file), opts.replayId);
   return {
     async next() {
       const rows = await source.next(opts.rowsPerChunk ?? ROWS_PER_CHUNK);

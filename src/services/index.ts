@@ -149,7 +149,10 @@ export async function ensureServices(
 export async function startService(name: ServiceName, options: StartOptions = {}): Promise<ServiceStatus> {
   const dirs = serviceDirs(options);
   const current = await probe(name, dirs);
-  if (current.state === 'running') return { ...current, started: false };
+  if (current.state === 'running') {
+    options.onProgress?.(name, `already running on ${current.address} (pid ${current.pid ?? '?'})`);
+    return { ...current, started: false };
+  }
   await installService(name, { ...options, config: dirs });
   return locked(name, dirs, () => startLocked(name, dirs, options));
 }

@@ -12,10 +12,11 @@ import {
   installPlan,
   servicePaths,
   type CommandSpec,
+  type InstallPlan,
   type ServiceDirs,
   type ServiceName,
 } from './definitions';
-import { ServiceError } from './errors';
+import { ServiceError, type ServiceErrorKind } from './errors';
 import { LockTimeoutError, formatCommand, onPath, runCaptured, withFileLock } from './process';
 
 /** Written last into a finished install; a directory without it is not an install. */
@@ -23,8 +24,42 @@ const INSTALL_MARKER = '.ticklake-install.json';
 /** Maven's and Go's first runs download a lot; an install that takes longer than this is stuck. */
 const INSTALL_TIMEOUT_MS = 20 * 60_000;
 
+/**
+ * Something installed into the shared cache, keyed by version: a service, or a tool a benchmark
+ * needs (the peer of `npm run bench:peers`).
+ */
+export interface CachedPackage {
+  /** The install directory, `<cacheDir>/<package>-<version>`. */
+  installDir: string;
+  /** Human name used in messages. */
+  title: string;
+  version: string;
+  /** Where it comes from, for progress and error messages. */
+  source: string;
+  /** How to install it into a temporary directory. */
+  plan: (dir: string) => InstallPlan;
+  /** The error to throw for a problem; services throw their `ServiceError`. */
+  error: (kind: ServiceErrorKind, message: string, details?: string[]) => Error;
+}
+
+function servicePackage(name: ServiceName, dirs: ServiceDirs): CachedPackage {
+  const def = SERVICES[name];
+  return {
+    installDir: servicePaths(name, dirs).installDir,
+    title: def.title,
+    version: def.version,
+    source: def.source,
+    plan: (dir) => installPlan(name, dir),
+    error: (kind, message, details) => new ServiceError(name, kind, message, details),
+  };
+}
+
 export function isInstalled(name: ServiceName, dirs: ServiceDirs): boolean {
-  return fs.existsSync(path.join(servicePaths(name, dirs).installDir, INSTALL_MARKER));
+  return isPackageInstalled(servicePackage(name, dirs));
+}
+
+export function isPackageInstalled(pkg: Pick<CachedPackage, 'installDir'>): boolean {
+  return fs.existsSync(path.join(pkg.installDir, INSTALL_MARKER));
 }
 
 export interface InstallOptions {
@@ -35,28 +70,32 @@ export interface InstallOptions {
  * Installs `name` unless it is installed already; returns the install directory. Concurrent
  * callers (other terminals, parallel tests) wait for the one that installs.
  */
-export async function ensureInstalled(
-  name: ServiceName,
-  dirs: ServiceDirs,
+export function ensureInstalled(name: ServiceName, dirs: ServiceDirs, options: InstallOptions = {}): Promise<string> {
+  return ensurePackage(servicePackage(name, dirs), dirs.cacheDir, options);
+}
+
+/** Installs a package into the cache unless it is there already; returns its install directory. */
+export async function ensurePackage(
+  pkg: CachedPackage,
+  cacheDir: string,
   options: InstallOptions = {},
 ): Promise<string> {
-  const { installDir } = servicePaths(name, dirs);
-  if (isInstalled(name, dirs)) return installDir;
+  const { installDir } = pkg;
+  if (isPackageInstalled(pkg)) return installDir;
   const base = path.basename(installDir);
-  const lockFile = path.join(dirs.cacheDir, '.locks', `${base}.lock`);
+  const lockFile = path.join(cacheDir, '.locks', `${base}.lock`);
   try {
     await withFileLock(
       lockFile,
       INSTALL_TIMEOUT_MS,
       async () => {
-        if (!isInstalled(name, dirs)) await install(name, dirs, options);
+        if (!isPackageInstalled(pkg)) await install(pkg, cacheDir, options);
       },
       (holder) => options.onProgress?.(`waiting for process ${holder}, which is installing ${base}`),
     );
   } catch (err) {
     if (err instanceof LockTimeoutError) {
-      throw new ServiceError(
-        name,
+      throw pkg.error(
         'busy',
         `another install of ${base} (process ${err.holderPid ?? '?'}) did not finish; stop it or delete ${lockFile}`,
       );
@@ -66,49 +105,64 @@ export async function ensureInstalled(
   return installDir;
 }
 
-async function install(name: ServiceName, dirs: ServiceDirs, options: InstallOptions): Promise<void> {
-  const def = SERVICES[name];
-  const { installDir } = servicePaths(name, dirs);
+async function install(pkg: CachedPackage, cacheDir: string, options: InstallOptions): Promise<void> {
+  const { installDir } = pkg;
   const base = path.basename(installDir);
-  fs.mkdirSync(dirs.cacheDir, { recursive: true });
-  removeLeftovers(dirs.cacheDir, base);
+  fs.mkdirSync(cacheDir, { recursive: true });
+  removeLeftovers(cacheDir, base);
 
-  const tmp = path.join(dirs.cacheDir, `.tmp-${base}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const plan = installPlan(name, tmp);
+  const tmp = path.join(cacheDir, `.tmp-${base}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const plan = pkg.plan(tmp);
   for (const tool of plan.tools) {
     if (!onPath(tool.command)) {
-      throw new ServiceError(
-        name,
-        'missing-tool',
-        `installing ${def.title} needs '${tool.command}' on PATH; ${tool.hint}`,
-      );
+      throw pkg.error('missing-tool', `installing ${pkg.title} needs '${tool.command}' on PATH; ${tool.hint}`);
     }
   }
 
-  const logFile = path.join(dirs.cacheDir, 'logs', `install-${base}.log`);
+  const logFile = path.join(cacheDir, 'logs', `install-${base}.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  fs.writeFileSync(logFile, `# ${new Date().toISOString()} install ${base} from ${def.source}\n`);
-  options.onProgress?.(`installing ${def.title} ${def.version} from ${def.source} into ${installDir}`);
+  fs.writeFileSync(logFile, `# ${new Date().toISOString()} install ${base} from ${pkg.source}\n`);
+  options.onProgress?.(`installing ${pkg.title} ${pkg.version} from ${pkg.source} into ${installDir}`);
   const started = Date.now();
   try {
     fs.mkdirSync(tmp, { recursive: true });
-    for (const file of plan.files) fs.writeFileSync(path.join(tmp, file.relativePath), file.content);
-    for (const command of plan.commands) await runStep(name, { cwd: tmp, ...command }, logFile);
+    for (const file of plan.files) {
+      fs.mkdirSync(path.dirname(path.join(tmp, file.relativePath)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, file.relativePath), file.content);
+    }
+    // What, from where and how far: each step as it starts, and every STILL_WORKING_MS while it runs.
+    const total = plan.commands.length;
+    let current = '';
+    const stepStarted = { at: Date.now() };
+    const ticker = setInterval(() => {
+      const secs = Math.round((Date.now() - stepStarted.at) / 1000);
+      options.onProgress?.(`${current}: still running after ${secs} s (output in ${logFile})`);
+    }, STILL_WORKING_MS);
+    ticker.unref();
+    try {
+      for (const [i, command] of plan.commands.entries()) {
+        current = `step ${i + 1}/${total}`;
+        stepStarted.at = Date.now();
+        options.onProgress?.(`${current}: ${shortened(formatCommand(command))}`);
+        await runStep(pkg, { cwd: tmp, ...command }, logFile);
+      }
+    } finally {
+      clearInterval(ticker);
+    }
     if ('fileExists' in plan.verify) {
       if (!fs.existsSync(plan.verify.fileExists)) {
-        throw new ServiceError(
-          name,
+        throw pkg.error(
           'install-failed',
           `install finished but ${path.relative(tmp, plan.verify.fileExists)} is missing; full output in ${logFile}`,
         );
       }
     } else {
-      await runStep(name, { cwd: tmp, ...plan.verify }, logFile);
+      await runStep(pkg, { cwd: tmp, ...plan.verify }, logFile);
     }
     const record = {
-      service: name,
-      version: def.version,
-      source: def.source,
+      package: base,
+      version: pkg.version,
+      source: pkg.source,
       installedAt: new Date().toISOString(),
       commands: plan.commands.map(formatCommand),
     };
@@ -123,7 +177,14 @@ async function install(name: ServiceName, dirs: ServiceDirs, options: InstallOpt
   options.onProgress?.(`installed ${base} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function runStep(name: ServiceName, step: CommandSpec, logFile: string): Promise<void> {
+/** How often a long install step says it is still running. */
+const STILL_WORKING_MS = 15_000;
+
+function shortened(command: string, max = 160): string {
+  return command.length <= max ? command : `${command.slice(0, max)}…`;
+}
+
+async function runStep(pkg: CachedPackage, step: CommandSpec, logFile: string): Promise<void> {
   const shown = formatCommand(step);
   fs.appendFileSync(logFile, `\n$ ${shown}\n`);
   const result = await runCaptured(step, { timeoutMs: INSTALL_TIMEOUT_MS, logFile });
@@ -135,10 +196,9 @@ async function runStep(name: ServiceName, step: CommandSpec, logFile: string): P
       : result.signal
         ? `was killed by ${result.signal}`
         : `exited with code ${result.code}`;
-  throw new ServiceError(
-    name,
+  throw pkg.error(
     'install-failed',
-    `install failed: \`${shown}\` ${why}; full output in ${logFile}; fix the cause and run up again`,
+    `install failed: \`${shown}\` ${why}; full output in ${logFile}; fix the cause and run again`,
     result.output.lines(15),
   );
 }

@@ -3,6 +3,8 @@
  * with a worker in the test process. Checks the success paths, the --json shapes and the error paths.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, REPO_ROOT } from '../../src/config';
@@ -106,10 +108,10 @@ describe('ticklake CLI', () => {
       'query',
       'SELECT symbol, count(*) AS ticks FROM ticks WHERE symbol = ? GROUP BY symbol',
       '--param',
-      'HSI',
+      'SAMPLE-HK',
     );
     expect(q.columns.map((c) => c.name)).toEqual(['symbol', 'ticks']);
-    expect(q.rows).toEqual([['HSI', expected.perSymbol.get('HSI')!.count]]);
+    expect(q.rows).toEqual([['SAMPLE-HK', expected.perSymbol.get('SAMPLE-HK')!.count]]);
 
     const csv = await cli(env, 'query', 'SELECT symbol FROM ticks GROUP BY symbol ORDER BY symbol', '--format', 'csv');
     expect(csv.code).toBe(0);
@@ -118,6 +120,40 @@ describe('ticklake CLI', () => {
     const table = await cli(env, 'query', 'SELECT count(*) AS n FROM ticks');
     expect(table.stdout).toContain(String(expected.rows));
     expect(table.stdout).toMatch(/┌.*┐/);
+
+    // A result larger than the inline page: the table says how large it is and where it is; CSV, JSON and
+    // charts hold every row.
+    const small = { ...env, QUERY_MAX_ROWS: '100' };
+    const every = 'SELECT symbol, trade_date, close FROM ticks ORDER BY symbol, trade_date';
+    const shown = await cli(small, 'query', every);
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toMatch(
+      new RegExp(`showing the first 100 of ${expected.rows} rows; the whole result is in \\S+\\.csv`),
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-cli-'));
+    try {
+      const file = path.join(dir, 'all.csv');
+      const written = await cli(small, 'query', every, '--format', 'csv', '--output', file);
+      expect(written.code).toBe(0);
+      expect(written.stderr).toContain(`${expected.rows} rows; written to ${file}`);
+      const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines[0]).toBe('symbol,trade_date,close');
+      expect(lines).toHaveLength(expected.rows + 1);
+      expect(new Set(lines.slice(1).map((l) => l.split(',')[0]))).toEqual(new Set(expected.perSymbol.keys()));
+
+      const whole = await json<{ rowCount: number; truncated: boolean; rows: unknown[][] }>(small, 'query', every);
+      expect(whole).toMatchObject({ rowCount: expected.rows, truncated: false });
+      expect(whole.rows).toHaveLength(expected.rows);
+      expect(typeof whole.rows[expected.rows - 1][2]).toBe('number');
+
+      const svg = path.join(dir, 'chart.svg');
+      const chart = await cli(small, 'query', every, '--chart', svg, '--format', 'csv', '--output', file);
+      expect(chart.stderr).toContain(`chart of ${expected.rows} rows written to ${svg}`);
+      const drawn = fs.readFileSync(svg, 'utf8');
+      for (const symbol of expected.perSymbol.keys()) expect(drawn).toContain(symbol);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('pauses, re-speeds and resumes a replay', async () => {

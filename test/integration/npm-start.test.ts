@@ -1,6 +1,6 @@
 /**
  * `npm start` itself, as a new user runs it: the command of the README on a small file of its own
- * (30 HSI rows, 20 NYA rows, one bad row), under names of its own. Checks what it prints: the replay's
+ * (30 SAMPLE-HK rows, 20 SAMPLE-NY rows, one bad row), under names of its own. Checks what it prints: the replay's
  * counts, the sink caught up, the crawl, the query's table and the closing line's counts.
  */
 import { execFile } from 'node:child_process';
@@ -28,7 +28,8 @@ describe('npm start', () => {
     const of = (symbol: string, n: number) => lines.filter((l) => l.startsWith(`${symbol},`)).slice(0, n);
     fs.writeFileSync(
       file,
-      [lines[0], ...of('HSI', 30), 'HSI,not-a-date,1,2,1,2,2,0.0,1', ...of('NYA', 20)].join('\n') + '\n',
+      [lines[0], ...of('SAMPLE-HK', 30), 'SAMPLE-HK,not-a-date,1,2,1,2,2,0.0,1', ...of('SAMPLE-NY', 20)].join('\n') +
+        '\n',
     );
   });
 
@@ -68,8 +69,8 @@ describe('npm start', () => {
     );
     // The query's table: one row per symbol with its count.
     const row = (symbol: string) => lines.find((l) => new RegExp(`[│|]\\s*${symbol}\\s*[│|]`).test(l));
-    expect(row('HSI')).toMatch(/[│|]\s*HSI\s*[│|]\s*30\s*[│|]/);
-    expect(row('NYA')).toMatch(/[│|]\s*NYA\s*[│|]\s*20\s*[│|]/);
+    expect(row('SAMPLE-HK')).toMatch(/[│|]\s*SAMPLE-HK\s*[│|]\s*30\s*[│|]/);
+    expect(row('SAMPLE-NY')).toMatch(/[│|]\s*SAMPLE-NY\s*[│|]\s*20\s*[│|]/);
     // The closing line, last of the output.
     const closing = lines.filter((l) => l !== '').pop();
     expect(closing).toMatch(

@@ -1,14 +1,19 @@
 /**
  * Runs every Temporal CLI command that the README quotes, as written, against the local services, so
- * the README cannot drift from the code. The README's ids are the default ones (replay/sample,
- * sink/ticks, replay/cli-demo), so this test runs the default pipeline first, as `npm start` does.
+ * the README cannot drift from the code, and starts the workflows of the README's Web UI section with
+ * the inputs it gives to paste, as the Start Workflow form does. The README's ids are the default ones
+ * (sink/ticks, replay/cli-demo, replay/ui-demo, ...). The stack here has only what every `npm start`
+ * leaves, whatever file it replayed: a running sink. No replay of the sample ran before, so a command
+ * that relies on the history of the stack (a `replay/sample` that another user's stack does not have)
+ * fails here.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, REPO_ROOT } from '../../src/config';
-import { startReplay, startSink } from '../../src/pipeline';
+import { startSink } from '../../src/pipeline';
+import { resumeSignal } from '../../workflows/definitions';
 import { startHarness, type Harness } from './support';
 
 const run = promisify(execFile);
@@ -26,15 +31,23 @@ export function readmeTemporalCommands(readme: string): string[] {
   return commands;
 }
 
+/** The Web UI inputs of the README: `<!-- web-ui-input: <type> <workflow id> -->` then a json block. */
+export function readmeWebUiInputs(readme: string): { type: string; workflowId: string; input: unknown }[] {
+  return [...readme.matchAll(/<!-- web-ui-input: (\S+) (\S+) -->\s*```json\n([\s\S]*?)```/g)].map((m) => ({
+    type: m[1],
+    workflowId: m[2],
+    input: JSON.parse(m[3]) as unknown,
+  }));
+}
+
 describe('the Temporal CLI commands quoted in the README', () => {
-  const commands = readmeTemporalCommands(fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8'));
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const commands = readmeTemporalCommands(readme);
   let h: Harness;
 
   beforeAll(async () => {
     h = await startHarness(loadConfig());
     await startSink(h.client, h.config);
-    const replay = await startReplay(h.client, h.config, { file: path.join(REPO_ROOT, 'data', 'sample.csv') });
-    await replay.result();
     // A schedule the README creates may be left over from an interrupted earlier run.
     await run('bash', ['-c', 'npm run temporal -- schedule delete --schedule-id my-crawl'], { cwd: REPO_ROOT }).catch(
       () => undefined,
@@ -58,6 +71,23 @@ describe('the Temporal CLI commands quoted in the README', () => {
         const e = err as { stderr?: string; stdout?: string; message: string };
         throw new Error(`README command failed: ${command}\n${e.stderr || e.stdout || e.message}`);
       }
+    }
+  }, 300_000);
+
+  it('starts each workflow of the Web UI section with the input it gives to paste', async () => {
+    const inputs = readmeWebUiInputs(readme);
+    expect(inputs.map((i) => i.type)).toEqual(['replayWorkflow', 'crawlWorkflow', 'queryWorkflow']);
+    for (const { type, workflowId, input } of inputs) {
+      const handle = await h.client.workflow.start(type, {
+        workflowId,
+        taskQueue: h.config.temporal.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      if (type === 'replayWorkflow') await handle.signal(resumeSignal);
+      const result = await handle.result();
+      if (type === 'queryWorkflow') expect((result as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+      else expect(result).toBeDefined();
     }
   }, 300_000);
 });

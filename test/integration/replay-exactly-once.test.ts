@@ -14,7 +14,6 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { connectClient } from '../../src/adapters/temporal';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
@@ -165,7 +164,7 @@ describe('replay producer: exactly once through worker crashes', () => {
     mark('committed after the zombie woke up');
     // The woken worker stays up to the end: it may serve later attempts, as any worker.
 
-    const progress = (await handle.result()) as ReplayProgress;
+    const progress = (await handle.result());
     mark('replay complete');
     const zombieSaid = zombie.output.match(/.*(fenced|abandoned|not found).*/i)?.[0];
     if (process.env.REPLAY_CHAOS_VERBOSE) console.log(`zombie output:\n${zombie.output}`);

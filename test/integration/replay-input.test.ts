@@ -10,15 +10,14 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { Partitioners } from 'kafkajs';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT, type TicklakeConfig } from '../../src/config';
 import { prepareInfrastructure, startReplay } from '../../src/pipeline';
 import type { ReplayOrder } from '../../src/replay/ordered-rows';
-import { replayProgressQuery } from '../../workflows/definitions';
 import { exactlyOnceProblems, expectedRows, readTopic } from './replay-helpers';
 import { removeResources } from './sink-support';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import { replayStatus } from '../../src/progress';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -57,7 +56,7 @@ describe('replay producer: input handling on the local services', () => {
   it('dead-letters each bad row of bad-rows.csv with its line, row number and reason, and produces every good row', async () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-bad');
-    const progress = (await (await replay(h.client, config, file)).result()) as ReplayProgress;
+    const progress = (await (await replay(h.client, config, file)).result());
     expect(progress).toMatchObject({ produced: 7, rejected: 20, rowsRead: 27, done: true });
 
     const kafka = createKafka(config.kafka, '-test');
@@ -89,7 +88,7 @@ describe('replay producer: input handling on the local services', () => {
   it('reads a file with a BOM and CRLF line ends like any other', async () => {
     const file = path.join(FIXTURES, 'bom-crlf.csv');
     const config = await topicsFor('replay-bom');
-    const progress = (await (await replay(h.client, config, file)).result()) as ReplayProgress;
+    const progress = (await (await replay(h.client, config, file)).result());
     expect(progress).toMatchObject({ produced: 3, rejected: 0 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(file), 'bom-crlf.csv')).toEqual([]);
@@ -131,12 +130,12 @@ describe('replay producer: input handling on the local services', () => {
   it('produces the sample in market-time order: all symbols of a date together, dates ascending', async () => {
     // One partition, so the topic's order is the producer's order.
     const config = await topicsFor('replay-market', { KAFKA_PARTITIONS: '1' });
-    const progress = (await (await replay(h.client, config, SAMPLE, { order: 'market' })).result()) as ReplayProgress;
+    const progress = (await (await replay(h.client, config, SAMPLE, { order: 'market' })).result());
     expect(progress).toMatchObject({ produced: 4086, rejected: 0, order: 'market', position: 4086 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(SAMPLE), 'sample.csv')).toEqual([]);
     // The sample is grouped by symbol in this order (one run each); within a date, runs keep it.
-    const runOrder = ['HSI', 'NYA', 'N225', 'GDAXI', 'NSEI'];
+    const runOrder = ['SAMPLE-HK', 'SAMPLE-NY', 'SAMPLE-JP', 'SAMPLE-DE', 'SAMPLE-IN'];
     const rows = ticks.map((m) => JSON.parse(m.value) as { symbol: string; trade_date: string });
     const misplaced = rows.filter((b, i) => {
       const a = rows[i - 1];
@@ -162,7 +161,7 @@ describe('replay producer: input handling on the local services', () => {
       order: 'market',
       speed: { mode: 'days', tradingDaysPerSecond: daysPerSecond },
     });
-    const progress = (await handle.result()) as ReplayProgress;
+    const progress = (await handle.result());
     const seconds = (Date.now() - started) / 1000;
     expect(progress.produced).toBe(4086);
     // The schedule puts the last date (dates - 1) / rate seconds after the first: never sooner.
@@ -205,7 +204,7 @@ describe('replay producer: input handling on the local services', () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-loop');
     const handle = await replay(h.client, config, file, { loop: true });
-    await waitFor('a third pass', async () => (await handle.query(replayProgressQuery)).pass >= 2, 60_000);
+    await waitFor('a third pass', async () => (await replayStatus(handle)).pass >= 2, 60_000);
     await handle.cancel();
     await handle.result().catch(() => undefined);
     const kafka = createKafka(config.kafka, '-test');

@@ -5,13 +5,13 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ReplayProgress } from '../../activities/types';
 import { createKafka } from '../../src/adapters/kafka';
 import { REPO_ROOT } from '../../src/config';
 import { startReplay } from '../../src/pipeline';
-import { pauseSignal, replayProgressQuery, resumeSignal, setSpeedUpdate } from '../../workflows/definitions';
+import { pauseSignal, resumeSignal, setSpeedUpdate } from '../../workflows/definitions';
 import { exactlyOnceProblems, expectedRows, readTopic, topicEnd } from './replay-helpers';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import { replayStatus } from '../../src/progress';
 
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
 const ROWS = 4086;
@@ -56,7 +56,7 @@ describe('replay producer: pause, speed and resume', () => {
     await waitFor('the replay to be under way', async () => (await topicEnd(kafka, config.kafka.topic)) > 500n, 60_000);
     // Progress reaches the workflow with a throttled signal: it may lag the topic by a couple of seconds.
     const running = await waitFor('progress in the query', async () => {
-      const p = await handle.query(replayProgressQuery);
+      const p = await replayStatus(handle);
       return p.produced > 0 && p;
     });
     expect(running).toMatchObject({
@@ -78,7 +78,7 @@ describe('replay producer: pause, speed and resume', () => {
     if (lastMove) expect(lastMove.at - signalledAt).toBeLessThan(2000);
     console.log(`pause: last offset move ${lastMove ? lastMove.at - signalledAt : 0} ms after the signal`);
 
-    const paused = await handle.query(replayProgressQuery);
+    const paused = await replayStatus(handle);
     expect(paused.state).toBe('paused');
     expect(paused.produced).toBeLessThan(ROWS);
     expect((await handle.describe()).raw.pendingActivities ?? []).toHaveLength(0);
@@ -86,7 +86,7 @@ describe('replay producer: pause, speed and resume', () => {
     // The speed update answers with the new setting, and a paused replay stays paused.
     const speed = await handle.executeUpdate(setSpeedUpdate, { args: [{ mode: 'rows', rowsPerSecond: 3000 }] });
     expect(speed).toEqual({ mode: 'rows', rowsPerSecond: 3000 });
-    expect((await handle.query(replayProgressQuery)).speed).toEqual(speed);
+    expect((await replayStatus(handle)).speed).toEqual(speed);
     await expect(
       handle.executeUpdate(setSpeedUpdate, { args: [{ mode: 'rows', rowsPerSecond: -1 }] }),
     ).rejects.toMatchObject({
@@ -95,7 +95,7 @@ describe('replay producer: pause, speed and resume', () => {
     expect(await ends()).toBe(held[held.length - 1].ends);
 
     await handle.signal(resumeSignal);
-    const done = (await handle.result()) as ReplayProgress;
+    const done = (await handle.result());
     expect(done).toMatchObject({ produced: ROWS, rejected: 0, position: ROWS, done: true });
     const ticks = await readTopic(kafka, config.kafka.topic);
     expect(ticks).toHaveLength(ROWS);

@@ -19,7 +19,6 @@ import { committedOffsets } from '../../src/adapters/kafka';
 import { connectClient } from '../../src/adapters/temporal';
 import { REPO_ROOT } from '../../src/config';
 import { prepareInfrastructure, sinkInput, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
-import { sinkStatusQuery } from '../../workflows/definitions';
 import { uniqueConfig, waitFor } from './support';
 import {
   SAMPLE_CSV,
@@ -34,6 +33,7 @@ import {
   testKafka,
   toMessage,
 } from './sink-support';
+import { sinkStatus } from '../../src/progress';
 
 const run = promisify(execFile);
 // Every port of the stack stays below Linux's ephemeral range (32768-60999), where an outgoing
@@ -208,7 +208,7 @@ describe('sink chaos on its own stack', () => {
     let maxBuffered = 0;
     let lagAtEnd = 0n;
     while (Date.now() - outageStarted < 20_000) {
-      const st = await sink.query(sinkStatusQuery);
+      const st = await sinkStatus(sink);
       maxBuffered = Math.max(
         maxBuffered,
         st.partitions.reduce((n, p) => n + p.buffered, 0),
@@ -251,12 +251,12 @@ describe('sink chaos on its own stack', () => {
     const status = await waitFor(
       'the status to count every record',
       async () => {
-        const s = await sink.query(sinkStatusQuery);
+        const s = await sinkStatus(sink);
         return s.records === rows.length && s.partitions.every((p) => p.lag === '0') && s;
       },
       30_000,
     ).catch(async (err: unknown) => {
-      note(`status: ${JSON.stringify(await sink.query(sinkStatusQuery))}`);
+      note(`status: ${JSON.stringify(await sinkStatus(sink))}`);
       throw err;
     });
     note(

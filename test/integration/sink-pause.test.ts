@@ -8,7 +8,7 @@
 import { createAwsClients } from '../../src/adapters/aws';
 import { tableRoot } from '../../src/lake-layout';
 import { startSink, waitForSinkCaughtUp } from '../../src/pipeline';
-import { pauseSignal, resumeSignal, sinkStatusQuery, type SinkStatus } from '../../workflows/definitions';
+import { pauseSignal, resumeSignal, type SinkStatus } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import {
   SAMPLE_CSV,
@@ -23,6 +23,7 @@ import {
   testKafka,
   toMessage,
 } from './sink-support';
+import { sinkStatus } from '../../src/progress';
 
 describe('sink pause and resume', () => {
   let h: Harness;
@@ -60,7 +61,7 @@ describe('sink pause and resume', () => {
     })();
 
     const sink = await startSink(client, config);
-    const status = () => sink.query(sinkStatusQuery);
+    const status = () => sinkStatus(sink);
     await producer.stream(messages.slice(0, 1000), 250);
     // The rest arrives live, at about 300 records/s, across the pause.
     const live = producer.stream(messages.slice(1000), 30, 300);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { CompressionTypes } from 'kafkajs';
 import { createAwsClients } from '../../src/adapters/aws';
 import { startSink, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
-import { pauseSignal, sinkStatusQuery } from '../../workflows/definitions';
+import { pauseSignal } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import { symbolBucket } from '../../src/symbol-bucket';
 import {
@@ -21,6 +21,7 @@ import {
   testKafka,
   toMessage,
 } from './sink-support';
+import { sinkStatus } from '../../src/progress';
 
 describe('sink poison messages', () => {
   let h: Harness;
@@ -101,7 +102,7 @@ describe('sink poison messages', () => {
     expect(lakeProblems(rows, lake, 'sample.csv')).toEqual([]);
 
     const status = await waitFor('the status to count everything', async () => {
-      const s = await sink.query(sinkStatusQuery);
+      const s = await sinkStatus(sink);
       return s.records === rows.length && s.deadLetters === poison.length && s;
     });
     expect(status.state).toBe('running');
@@ -137,7 +138,7 @@ describe('sink poison messages', () => {
     expect([...announced].sort()).toEqual([...expected].sort());
 
     await sink.signal(pauseSignal);
-    await waitFor('the sink to drain', async () => (await sink.query(sinkStatusQuery)).state === 'paused', 10_000);
+    await waitFor('the sink to drain', async () => (await sinkStatus(sink)).state === 'paused', 10_000);
     await sink.terminate('test over');
   }, 180_000);
 });

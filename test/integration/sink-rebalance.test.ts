@@ -7,7 +7,7 @@
 import { createAwsClients } from '../../src/adapters/aws';
 import { sinkInput, startSink, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
-import { pauseSignal, sinkStatusQuery, type SinkStatus } from '../../workflows/definitions';
+import { pauseSignal, type SinkStatus } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import {
   SAMPLE_CSV,
@@ -20,6 +20,7 @@ import {
   testKafka,
   toMessage,
 } from './sink-support';
+import { sinkStatus } from '../../src/progress';
 
 describe('sink scale-out', () => {
   let h: Harness;
@@ -46,7 +47,7 @@ describe('sink scale-out', () => {
 
     const a = await startSink(client, config);
     await producer.stream(messages.slice(0, 1200), 300);
-    await waitFor('the first sink to write', async () => (await a.query(sinkStatusQuery)).records > 0, 60_000);
+    await waitFor('the first sink to write', async () => (await sinkStatus(a)).records > 0, 60_000);
 
     // A second member joins while records arrive live: the first rebalance.
     const b = await client.workflow.start('sinkWorkflow', {
@@ -59,7 +60,7 @@ describe('sink scale-out', () => {
     const shared = await waitFor(
       'both sinks to own partitions',
       async () => {
-        const [sa, sb] = await Promise.all([a.query(sinkStatusQuery), b.query(sinkStatusQuery)]);
+        const [sa, sb] = await Promise.all([sinkStatus(a), sinkStatus(b)]);
         // Statuses arrive with throttled signals: wait until both report the same generation.
         const all = [...owned(sa), ...owned(sb)];
         const disjoint = owned(sa).every((p) => !owned(sb).includes(p));
@@ -79,10 +80,10 @@ describe('sink scale-out', () => {
     // The first member leaves (pause drains it) while records arrive: the second rebalance.
     await a.signal(pauseSignal);
     const rest = producer.stream(messages.slice(2800), 80, 500);
-    await waitFor('the first sink to drain', async () => (await a.query(sinkStatusQuery)).state === 'paused', 10_000);
+    await waitFor('the first sink to drain', async () => (await sinkStatus(a)).state === 'paused', 10_000);
     await waitFor(
       'the second sink to own every partition',
-      async () => (await b.query(sinkStatusQuery)).partitions.length === config.kafka.partitions,
+      async () => (await sinkStatus(b)).partitions.length === config.kafka.partitions,
       60_000,
       250,
     );
@@ -103,7 +104,7 @@ describe('sink scale-out', () => {
     const writers = new Set(manifests.map((m) => m.writer!.split('/').slice(0, -2).join('/')));
     expect(writers).toEqual(new Set([a.workflowId, b.workflowId]));
     // Counted once between them: a cut rewritten after a rebalance counts as a rewrite, not a record.
-    const [fa, fb] = await Promise.all([a.query(sinkStatusQuery), b.query(sinkStatusQuery)]);
+    const [fa, fb] = await Promise.all([sinkStatus(a), sinkStatus(b)]);
     expect(fa.records + fb.records).toBeLessThanOrEqual(rows.length);
     // Each member wrote records of its own, and every record was written by one of them at least once
     // (as a record, or as a rewrite of a cut the other had started).
@@ -112,7 +113,7 @@ describe('sink scale-out', () => {
     expect(fa.records + fb.records + fa.rewrittenRecords + fb.rewrittenRecords).toBeGreaterThanOrEqual(rows.length);
 
     await b.signal(pauseSignal);
-    await waitFor('the second sink to drain', async () => (await b.query(sinkStatusQuery)).state === 'paused', 10_000);
+    await waitFor('the second sink to drain', async () => (await sinkStatus(b)).state === 'paused', 10_000);
     await Promise.all([a.terminate('test over'), b.terminate('test over')]);
   }, 240_000);
 });

@@ -8,7 +8,6 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createAwsClients } from '../../src/adapters/aws';
 import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp } from '../../src/pipeline';
 import { REPO_ROOT } from '../../src/config';
-import type { ReplayProgress } from '../../activities/types';
 import { csvStats, startHarness, uniqueConfig, type Harness } from './support';
 
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -26,7 +25,7 @@ describe('end-to-end slice on the local services', () => {
     const expected = csvStats(SAMPLE);
     const sink = await startSink(h.client, h.config);
     const replay = await startReplay(h.client, h.config, { file: SAMPLE, replayId: `slice-${h.config.kafka.topic}` });
-    const progress = (await replay.result()) as ReplayProgress;
+    const progress = (await replay.result());
     expect(progress.produced).toBe(expected.rows);
     expect(progress.rejected).toBe(0);
 

@@ -6,7 +6,6 @@
  * on a stack of its own; this is the same fault inside `npm test`, on the test's services.)
  */
 import path from 'node:path';
-import type { ReplayProgress } from '../../activities/types';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
 import { startReplay, startSink, waitForSinkCaughtUp } from '../../src/pipeline';
@@ -49,7 +48,7 @@ describe('a Temporal server restart mid-pipeline', () => {
     expect(restarted.pid).not.toBe(before?.pid);
     // The server came back while the replay was still running: the fault fell mid-pipeline.
     expect((await replay.query(replayProgressQuery)).produced).toBeLessThan(rows.length);
-    const progress = (await replay.result()) as ReplayProgress;
+    const progress = (await replay.result());
     expect(progress.produced).toBe(rows.length);
 
     await waitForSinkCaughtUp(config, 120_000);

@@ -15,6 +15,7 @@ import {
 } from '../../src/replay/csv-source';
 import { planRuns, type ReplayOrder } from '../../src/replay/ordered-rows';
 import { openOrderedSource } from '../../src/replay/ordered-source';
+import { MAX_RECORD_BYTES, UNCLOSED_QUOTE } from '../../src/replay/csv-records';
 import { parseRow } from '../../src/tick';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -279,5 +280,138 @@ describe('reading rows', () => {
     } finally {
       await src.close();
     }
+  });
+});
+
+describe('RFC 4180 quoting', () => {
+  /** A file as pandas, R or Excel write it: quoted header names, quoted text fields, CRLF. */
+  const QUOTED_LINES = [
+    '"Index","Date","Open","High","Low","Close","Adj Close","Volume","CloseUSD"',
+    '"HSI","2020-01-02",10,11,9,10,10,100.0,10',
+    '"N""225",2020-01-02,10,11,9,10,10,100.0,10',
+    '"HS\r\nI",2020-01-03,10,11,9,10,10,100.0,10',
+    'HSI,2020-01-06,"10","11","9","10","10","100.0","10"',
+    '"NYA","2020-01-07","1,234.5",11,9,10,10,100.0,10',
+    '"",2020-01-08,10,11,9,10,10,100.0,10',
+    '"HSI", 2020-01-09 ,10,11,9,10,10,100.0,10',
+    'HSI,2020-01-10,10,11,9,10,10,100.0,10',
+  ];
+  const quotedText = QUOTED_LINES.join('\r\n') + '\r\n';
+
+  it('accepts a quoted header', async () => {
+    const file = write('quoted-header.csv', quotedText);
+    await expect(openSource(file)).resolves.toBeDefined();
+    await expect(openSource(write('quoted-header-bom.csv', `\uFEFF${quotedText}`))).resolves.toBeDefined();
+  });
+
+  it('reads quoted fields, doubled quotes and quoted line breaks as csv-parse reads the whole file', async () => {
+    const file = write('quoted.csv', quotedText);
+    const records: string[][] = parse(fs.readFileSync(file), {
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n'],
+    });
+    const reference = records.slice(1);
+    const layout = await scanSource(file);
+    expect(layout.rows).toBe(8);
+    expect(layout.dataStart).toBe(Buffer.byteLength(QUOTED_LINES[0]) + 2);
+    for (const chunk of [8, 16, 33, 64, 256 * 1024]) {
+      const { rows } = await readAll(file, 'file', { chunk });
+      expect(rows.map((r) => r.fields)).toEqual(reference);
+      expect(rows.map((r) => r.line)).toEqual([2, 3, 4, 6, 7, 8, 9, 10]);
+      expect(rows.map((r) => r.nextLine)).toEqual([3, 4, 6, 7, 8, 9, 10, 11]);
+    }
+    const { rows } = await readAll(file, 'file');
+    const outcome = rows.map((r) => {
+      const t = parseRow(r.fields);
+      return t.ok ? `${t.tick.symbol} ${t.tick.trade_date} ${t.tick.open}` : t.reason;
+    });
+    expect(outcome).toEqual([
+      'HSI 2020-01-02 10',
+      expect.stringMatching(/^symbol is not a ticker: 'N"225'/),
+      expect.stringMatching(/^symbol is not a ticker: 'HS\r\nI'/),
+      'HSI 2020-01-06 10',
+      "open is not a number: '1,234.5'",
+      'symbol is empty',
+      'HSI 2020-01-09 10',
+      'HSI 2020-01-10 10',
+    ]);
+  });
+
+  it('keeps byte positions exact: each row ends where the next starts, raw text included line breaks', async () => {
+    const file = write('quoted-pos.csv', quotedText);
+    const bytes = fs.readFileSync(file);
+    const { rows, layout } = await readAll(file, 'file', { chunk: 16 });
+    let at = layout.dataStart;
+    for (const r of rows) {
+      const raw = rawLine(r);
+      expect(bytes.subarray(at, r.end).toString('utf8')).toBe(`${raw}\r\n`);
+      at = r.end;
+    }
+    expect(at).toBe(bytes.length);
+    expect(rawLine(rows[2])).toBe('"HS\r\nI",2020-01-03,10,11,9,10,10,100.0,10');
+  });
+
+  it('resumes exactly at any row, also after a row with a quoted line break, in both orders', async () => {
+    const file = write('quoted-resume.csv', quotedText);
+    for (const order of ['file', 'market'] as const) {
+      const whole = (await readAll(file, order, { chunk: 16 })).rows.map((r) => r.line);
+      for (let cut = 0; cut <= whole.length; cut++) {
+        const first = await readAll(file, order, { chunk: 16, stopAfter: cut, max: 3 });
+        const rest = await readAll(file, order, { chunk: 40, from: first.cursors });
+        expect(first.rows.map((r) => r.line).concat(rest.rows.map((r) => r.line))).toEqual(whole);
+      }
+    }
+  });
+
+  it('finds runs by the quoted date', async () => {
+    const file = write(
+      'quoted-runs.csv',
+      [
+        HEADER,
+        '"A","2020-01-02",1,1,1,1,1,1,1',
+        '"A","2020-01-03",1,1,1,1,1,1,1',
+        '"B","2020-01-01",1,1,1,1,1,1,1',
+      ].join('\n'),
+    );
+    expect((await scanSource(file)).runs.map((r) => r.line)).toEqual([2, 4]);
+  });
+
+  it('rejects text after a closing quote and an unclosed quote with the reason, and reads on after them', async () => {
+    const file = write(
+      'quoted-bad.csv',
+      [
+        HEADER,
+        row('A', '2020-01-02'),
+        '"A"B,2020-01-03,10,11,9,10,10,100.0,10',
+        row('A', '2020-01-04'),
+        '"A,2020-01-05,10,11,9,10,10,100.0,10',
+        row('A', '2020-01-06'),
+      ].join('\n') + '\n',
+    );
+    for (const chunk of [8, 64, 256 * 1024]) {
+      const { rows, layout } = await readAll(file, 'file', { chunk });
+      expect(layout.rows).toBe(5);
+      expect(rows.map((r) => r.line)).toEqual([2, 3, 4, 5, 6]);
+      // Text after a closing quote: csv-parse (relax_quotes) reads the field as written, quotes included.
+      expect(parseRow(rows[1].fields)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/^symbol is not a ticker: '"A"B'/),
+      });
+      expect(rows[3].problem).toBe(UNCLOSED_QUOTE);
+      expect(rawLine(rows[3])).toBe('"A,2020-01-05,10,11,9,10,10,100.0,10');
+      expect([0, 1, 2, 4].map((i) => rows[i].problem)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(parseRow(rows[4].fields)).toMatchObject({ ok: true, tick: { trade_date: '2020-01-06' } });
+    }
+  });
+
+  it('bounds a record whose quote never closes to MAX_RECORD_BYTES, then reads on line by line', async () => {
+    const filler = Array.from({ length: 2000 }, (_, i) => row('A', `2020-01-${String((i % 28) + 1).padStart(2, '0')}`));
+    const file = write('quoted-open.csv', [HEADER, '"A,2020-01-01,1,1,1,1,1,1,1', ...filler, '"'].join('\n'));
+    expect(Buffer.byteLength(filler.join('\n'))).toBeGreaterThan(MAX_RECORD_BYTES);
+    const { rows, layout } = await readAll(file, 'file', { chunk: 4096 });
+    expect(layout.rows).toBe(2002);
+    expect(rows[0].problem).toBe(UNCLOSED_QUOTE);
+    expect(rows.slice(1, 2001).every((r) => r.problem === undefined && parseRow(r.fields).ok)).toBe(true);
+    expect(rows.map((r) => r.line)).toEqual(Array.from({ length: 2002 }, (_, i) => i + 2));
   });
 });

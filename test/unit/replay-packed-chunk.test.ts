@@ -7,6 +7,7 @@ import { ChunkPacker, DEAD_LETTER, TICK, chunkBytes, messageAt, type PackedChunk
 import { openInlineFeed, openThreadFeed, type FeedOptions } from '../../src/replay/row-feed';
 import { deadLetterMessage, tickMessage } from '../../src/message';
 import { parseRow } from '../../src/tick';
+import { UNCLOSED_QUOTE } from '../../src/replay/csv-records';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SAMPLE = path.join(ROOT, 'data', 'sample.csv');
@@ -104,7 +105,9 @@ describe('ChunkPacker and messageAt', () => {
   it('truncates very long raw lines in dead letters', () => {
     const long = {
       line: 9,
+      nextLine: 10,
       fields: ['x'.repeat(20_000)],
+      problem: undefined,
       run: 0,
       key: '',
       end: 20_001,
@@ -116,6 +119,31 @@ describe('ChunkPacker and messageAt', () => {
     const value = JSON.parse(text(messageAt(chunk, chunkBytes(chunk), 0).value)) as { raw: string };
     expect(value.raw).toHaveLength(16 * 1024 + '... (20000 characters)'.length);
     expect(value.raw.endsWith('... (20000 characters)')).toBe(true);
+  });
+
+  it('dead-letters a row the reader could not split into fields, with its reason and whole raw text', () => {
+    const raw = '"A,2020-01-02,1,1,1,1,1,1,1';
+    const unclosed: SourceRow = {
+      line: 7,
+      nextLine: 8,
+      fields: [],
+      problem: UNCLOSED_QUOTE,
+      run: 0,
+      key: '',
+      end: raw.length + 1,
+      chunk: Buffer.from(`${raw}\n`),
+      start: 0,
+      stop: raw.length,
+    };
+    const chunk = new ChunkPacker('f.csv').pack([unclosed], new Date());
+    expect(chunk.kinds[0]).toBe(DEAD_LETTER);
+    expect(chunk.nextLines[0]).toBe(8);
+    expect(JSON.parse(text(messageAt(chunk, chunkBytes(chunk), 0).value))).toEqual({
+      source: 'f.csv',
+      row: 7,
+      reason: UNCLOSED_QUOTE,
+      raw,
+    });
   });
 });
 

@@ -1,9 +1,26 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parse, type Options } from 'csv-parse';
-import { CSV_HEADER, checkHeader, parseRow, type Tick } from '../../src/tick';
+import { CSV_HEADER, MAX_SYMBOL_LENGTH, checkHeader, parseRow, type Tick } from '../../src/tick';
 import { itWhen, NO_REAL_CSV, REAL_CSV } from '../support/environment';
 import { generateSample, SAMPLE_SYMBOLS } from '../../scripts/generate-sample';
+
+/** The symbols of the real indexProcessed.csv. */
+const REAL_SYMBOLS = [
+  '000001.SS',
+  '399001.SZ',
+  'GDAXI',
+  'GSPTSE',
+  'HSI',
+  'IXIC',
+  'J203.JO',
+  'N100',
+  'N225',
+  'NSEI',
+  'NYA',
+  'SSMI',
+  'TWII',
+];
 
 const ROOT = resolve(__dirname, '..', '..');
 const SAMPLE = resolve(ROOT, 'data', 'sample.csv');
@@ -279,6 +296,29 @@ describe('parseRow', () => {
 
     it('trims the symbol', () => {
       expect(tickOf(row({ symbol: '  N225 ' })).symbol).toBe('N225');
+    });
+
+    it.each(['HSI', '000001.SS', '^GSPC', 'BRK-B', 'EURUSD=X', 'J203.JO', 'A', 'X'.repeat(MAX_SYMBOL_LENGTH)])(
+      'accepts the ticker %s',
+      (symbol) => {
+        expect(tickOf(row({ symbol })).symbol).toBe(symbol);
+      },
+    );
+
+    it.each([
+      '"HSI"',
+      "'HSI'",
+      'HSI INDEX',
+      'a/b',
+      '../HSI',
+      'HSI\u0000',
+      'sym=bol?',
+      'X'.repeat(MAX_SYMBOL_LENGTH + 1),
+      'ÄKTIE',
+    ])('rejects %j, which is not a ticker, with the reason', (symbol) => {
+      expect(reasonOf(row({ symbol }))).toMatch(
+        /^symbol is not a ticker: '.*' \(letters, digits, '\.', '-', '\^', '=', at most 24 characters\)$/s,
+      );
     });
   });
 
@@ -621,6 +661,13 @@ describe('data/sample.csv', () => {
     expect(blocks).toEqual(SAMPLE_SYMBOLS.map((s) => s.symbol));
   });
 
+  it('does not pose as real data: none of its symbols is one of the real file', () => {
+    // REAL_SYMBOLS is checked against the real file below, when TICKLAKE_REAL_CSV is set.
+    const symbols = [...new Set(ticks.map((t) => t.symbol))];
+    expect(symbols.filter((s) => REAL_SYMBOLS.includes(s))).toEqual([]);
+    expect(symbols.every((s) => s.startsWith('SAMPLE-'))).toBe(true);
+  });
+
   it('has trading days only, strictly increasing within each symbol', () => {
     const weekends = ticks.filter((t) => [0, 6].includes(new Date(`${t.trade_date}T00:00:00Z`).getUTCDay()));
     expect(weekends).toEqual([]);
@@ -668,6 +715,7 @@ describe('the real indexProcessed.csv (TICKLAKE_REAL_CSV)', () => {
       expect(lines).toHaveLength(104_225);
       expect(symbols).toHaveLength(13);
       expect(new Set(symbols).size).toBe(13);
+      expect([...symbols].sort()).toEqual(REAL_SYMBOLS);
     },
   );
 });
