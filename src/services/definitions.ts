@@ -20,7 +20,7 @@ export const VERSIONS = {
   slf4jReload4j: '1.7.36',
   /** Copies the jars; needs Maven 3.6.3 or newer. */
   mavenDependencyPlugin: '3.8.1',
-  versitygw: '1.7.0',
+  versitygw: '1.8.0',
   moto: '5.2.5',
 } as const;
 

@@ -338,6 +338,7 @@ export async function sampleInTopic(
     prefix: config.lake.prefix,
     table: config.glue.table,
     partitionBy: config.lake.partitionBy,
+    symbolBuckets: config.lake.symbolBuckets,
     compression: config.sink.compression,
     flushMs: 1000,
     maxRecords: opts.maxRecords,

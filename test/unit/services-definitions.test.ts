@@ -69,7 +69,7 @@ describe('service definitions', () => {
       lockFile: '/srv/ticklake/.data/run/kafka.lock',
       installDir: '/home/dev/.cache/ticklake/kafka-3.9.1',
     });
-    expect(servicePaths('s3', DIRS).installDir).toBe('/home/dev/.cache/ticklake/versitygw-1.7.0');
+    expect(servicePaths('s3', DIRS).installDir).toBe('/home/dev/.cache/ticklake/versitygw-1.8.0');
     expect(servicePaths('temporal', DIRS).installDir).toBe('/home/dev/.cache/ticklake/temporal-1.9.1');
     expect(servicePaths('moto', DIRS).installDir).toBe('/home/dev/.cache/ticklake/moto-5.2.5');
   });
@@ -203,7 +203,7 @@ describe('installPlan', () => {
   it('builds versitygw with go install into the directory', () => {
     const plan = installPlan('s3', tmp);
     expect(plan.commands).toEqual([
-      { command: 'go', args: ['install', 'github.com/versity/versitygw/cmd/versitygw@v1.7.0'], env: { GOBIN: tmp } },
+      { command: 'go', args: ['install', 'github.com/versity/versitygw/cmd/versitygw@v1.8.0'], env: { GOBIN: tmp } },
     ]);
   });
 
