@@ -375,8 +375,7 @@ function freshnessOf(samples: number[], rate: number, verified: boolean): Freshn
 async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness> {
   const topic = `peers-${ctx.id}-fresh-t`;
   const config = ticklakeConfig(ctx, topic, 'fresh');
-  const kafkaAdmin = ctx.admin;
-  await ensureTopics(kafkaAdmin, config.kafka, [topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
+  await ensureTopics(ctx.admin, config.kafka, [topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
   await ensureBucket(ctx.s3, config.lake.bucket);
   const root = tableRoot(config.lake.prefix, config.glue.table);
   const sink = await startSink(ctx.client, config);
