@@ -401,10 +401,16 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
     if ((await totalLag(ctx.admin, config.sink.groupId, topic)) !== 0n) return false;
     return !all || [...folders].every((f) => partitionSeen.has(f));
   };
-  await fillTopic(config, input.primer);
+  await fillTopic(config, input.primer, 1, { mode: 'max' }, `${topic}-primer`);
   await waitFor('ticklake to make the primer visible', () => visible(false), 120_000, 100);
   const measuredFrom = Date.now();
-  const produced = await fillTopic(config, input.file, 1, { mode: 'rows', rowsPerSecond: input.rate });
+  const produced = await fillTopic(
+    config,
+    input.file,
+    1,
+    { mode: 'rows', rowsPerSecond: input.rate },
+    `${topic}-measured`,
+  );
   await waitFor('ticklake to make every freshness record visible', () => visible(true), 120_000, 100);
   await sleep(300);
   await poll.stop();
@@ -455,10 +461,16 @@ async function freshPeer(ctx: Context, input: FreshInput): Promise<Freshness> {
     await ctx.connect.check(n.connector);
     return latest !== undefined && currentRecords(latest) >= records;
   };
-  const primed = await fillTopic(config, input.primer);
+  const primed = await fillTopic(config, input.primer, 1, { mode: 'max' }, `${topic}-primer`);
   await waitFor("the peer's table to commit the primer", () => committed(primed), 300_000, 100);
   const measuredFrom = Date.now();
-  const produced = await fillTopic(config, input.file, 1, { mode: 'rows', rowsPerSecond: input.rate });
+  const produced = await fillTopic(
+    config,
+    input.file,
+    1,
+    { mode: 'rows', rowsPerSecond: input.rate },
+    `${topic}-measured`,
+  );
   await waitFor('the peer to commit every freshness record', () => committed(primed + produced), 300_000, 100);
   await poll.stop();
   await ctx.connect.deleteConnector(n.connector);
