@@ -20,7 +20,8 @@
  *    the peer's jars);
  * 3. freshness at a steady `--freshness-rate` records/s: ticklake's record is fresh when its object is
  *    listed and its partition registered in Glue, the peer's when a snapshot holding it is the table's
- *    current one; both polled every 100 ms;
+ *    current one; both polled every 100 ms. Each sink first makes 200 records visible (a primer, not
+ *    measured), so the measurement starts from a sink that has committed once, as a long-running one has;
  * 4. prints each run, the medians side by side and, as its last line, one JSON object.
  */
 import fs from 'node:fs';
@@ -355,7 +356,14 @@ function poller(everyMs: number, probe: (at: number) => Promise<void>) {
 }
 
 interface FreshInput {
+  /**
+   * A few hundred rows produced first, at full speed, and waited for: the sink has then made records
+   * visible once (the peer: its first commit cycle is done), as a long-running sink has.
+   */
+  primer: string;
+  /** The measured rows, produced at `rate`. */
   file: string;
+  /** The rows of both files. */
   expected: ExpectedRow[];
   rate: number;
 }
@@ -375,8 +383,7 @@ function freshnessOf(samples: number[], rate: number, verified: boolean): Freshn
 async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness> {
   const topic = `peers-${ctx.id}-fresh-t`;
   const config = ticklakeConfig(ctx, topic, 'fresh');
-  const kafkaAdmin = ctx.admin;
-  await ensureTopics(kafkaAdmin, config.kafka, [topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
+  await ensureTopics(ctx.admin, config.kafka, [topic, config.kafka.dlqTopic, config.kafka.positionsTopic]);
   await ensureBucket(ctx.s3, config.lake.bucket);
   const root = tableRoot(config.lake.prefix, config.glue.table);
   const sink = await startSink(ctx.client, config);
@@ -389,17 +396,22 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
       if (!partitionSeen.has(p)) partitionSeen.set(p, at);
     }
   });
-  const produced = await fillTopic(config, input.file, 1, { mode: 'rows', rowsPerSecond: input.rate });
   const folders = new Set(input.expected.map((r) => `${r.symbol}\u0000${String(r.trade_date).slice(0, 4)}`));
-  await waitFor(
-    'ticklake to make every freshness record visible',
-    async () => {
-      if ((await totalLag(ctx.admin, config.sink.groupId, topic)) !== 0n) return false;
-      return [...folders].every((f) => partitionSeen.has(f));
-    },
-    120_000,
-    100,
+  const visible = async (all: boolean) => {
+    if ((await totalLag(ctx.admin, config.sink.groupId, topic)) !== 0n) return false;
+    return !all || [...folders].every((f) => partitionSeen.has(f));
+  };
+  await fillTopic(config, input.primer, 1, { mode: 'max' }, `${topic}-primer`);
+  await waitFor('ticklake to make the primer visible', () => visible(false), 120_000, 100);
+  const measuredFrom = Date.now();
+  const produced = await fillTopic(
+    config,
+    input.file,
+    1,
+    { mode: 'rows', rowsPerSecond: input.rate },
+    `${topic}-measured`,
   );
+  await waitFor('ticklake to make every freshness record visible', () => visible(true), 120_000, 100);
   await sleep(300);
   await poll.stop();
   await stopSink(sink);
@@ -411,14 +423,17 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
     const listed = keySeen.get(key);
     const registered = partitionSeen.get(partitionId(parsed.values));
     if (listed === undefined || registered === undefined) throw new Error(`object ${key} was never seen visible`);
-    for (const r of records) samples.push(Math.max(listed, registered) - Date.parse(String(r.ingested_at)));
+    for (const r of records) {
+      const ingested = Date.parse(String(r.ingested_at));
+      if (ingested >= measuredFrom) samples.push(Math.max(listed, registered) - ingested);
+    }
   }
   const diff = diffLake(
     input.expected,
     objects.flatMap((o) => o.records),
   );
-  log(describeDiff(`  ticklake freshness run (${produced} records produced)`, diff));
-  return freshnessOf(samples, input.rate, exactlyOnce(diff));
+  log(describeDiff(`  ticklake freshness run (${produced} records produced after the primer)`, diff));
+  return freshnessOf(samples, input.rate, exactlyOnce(diff) && samples.length === produced);
 }
 
 /** The peer: a record is fresh once a snapshot holding it is the table's current one. */
@@ -442,16 +457,21 @@ async function freshPeer(ctx: Context, input: FreshInput): Promise<Freshness> {
     latest = await watcher.poll();
     for (const s of latest?.snapshots ?? []) if (!snapshotSeen.has(s.id)) snapshotSeen.set(s.id, at);
   });
-  const produced = await fillTopic(config, input.file, 1, { mode: 'rows', rowsPerSecond: input.rate });
-  await waitFor(
-    'the peer to commit every freshness record',
-    async () => {
-      await ctx.connect.check(n.connector);
-      return latest !== undefined && currentRecords(latest) >= produced;
-    },
-    300_000,
-    100,
+  const committed = async (records: number) => {
+    await ctx.connect.check(n.connector);
+    return latest !== undefined && currentRecords(latest) >= records;
+  };
+  const primed = await fillTopic(config, input.primer, 1, { mode: 'max' }, `${topic}-primer`);
+  await waitFor("the peer's table to commit the primer", () => committed(primed), 300_000, 100);
+  const measuredFrom = Date.now();
+  const produced = await fillTopic(
+    config,
+    input.file,
+    1,
+    { mode: 'rows', rowsPerSecond: input.rate },
+    `${topic}-measured`,
   );
+  await waitFor('the peer to commit every freshness record', () => committed(primed + produced), 300_000, 100);
   await poll.stop();
   await ctx.connect.deleteConnector(n.connector);
   const added = parseAdded((await ctx.tool.run('added', `${n.database}.${n.table}`, catalog)).stdout);
@@ -459,7 +479,7 @@ async function freshPeer(ctx: Context, input: FreshInput): Promise<Freshness> {
   for (const s of added) {
     const seen = snapshotSeen.get(s.snapshot);
     if (seen === undefined) throw new Error(`snapshot ${s.snapshot} was never seen current`);
-    for (const ms of s.ingestedMs) samples.push(seen - ms);
+    for (const ms of s.ingestedMs) if (ms >= measuredFrom) samples.push(seen - ms);
   }
   const { diff } = await verifyPeer(ctx, n, catalog, input.expected);
   log(describeDiff(`  peer freshness run (${produced} records produced, ${added.length} snapshots)`, diff));
@@ -597,13 +617,16 @@ async function main(): Promise<void> {
 
     // 4. Freshness at a steady rate.
     const lines = fs.readFileSync(csv, 'utf8').split(/\r?\n/);
+    const primerRows = 200;
+    const primer = path.join(tmp, 'fresh-primer.csv');
+    fs.writeFileSync(primer, lines.slice(0, 1 + primerRows).join('\n') + '\n');
     const freshFile = path.join(tmp, `fresh-${rate}x${freshSeconds}.csv`);
-    fs.writeFileSync(freshFile, lines.slice(0, 1 + rate * freshSeconds).join('\n') + '\n');
-    const freshInput = {
-      file: freshFile,
-      expected: expectedRows(fs.readFileSync(freshFile, 'utf8'), path.basename(freshFile)).rows,
-      rate,
-    };
+    fs.writeFileSync(
+      freshFile,
+      [lines[0], ...lines.slice(1 + primerRows, 1 + primerRows + rate * freshSeconds)].join('\n') + '\n',
+    );
+    const rowsOf = (f: string) => expectedRows(fs.readFileSync(f, 'utf8'), path.basename(f)).rows;
+    const freshInput = { primer, file: freshFile, expected: [...rowsOf(primer), ...rowsOf(freshFile)], rate };
     const tickFresh = await freshTicklake(ctx, freshInput);
     log(
       `ticklake freshness at ${rate} records/s: p50 ${tickFresh.p50Ms} ms, p99 ${tickFresh.p99Ms} ms, max ${tickFresh.maxMs} ms (${tickFresh.records} records)`,

@@ -20,13 +20,16 @@ export const BENCH_CSV =
 
 /**
  * Produces `file` `copies` times into the configuration's topic, at `speed` (default as fast as
- * possible); returns the records produced.
+ * possible); returns the records produced. Each copy is a replay `<name>-<copy>`; a second file
+ * into the same topic needs a `name` of its own (the replay engine refuses a changed file under a
+ * replay id it has seen).
  */
 export async function fillTopic(
   config: TicklakeConfig,
   file: string,
   copies = 1,
   speed: ReplaySpeed = { mode: 'max' },
+  name = config.kafka.topic,
 ): Promise<number> {
   const kafka = createKafka(config.kafka, '-bench-fill');
   const admin = kafka.admin();
@@ -40,7 +43,7 @@ export async function fillTopic(
       const p = await runReplay(
         { kafka, producers },
         {
-          replayId: `${config.kafka.topic}-${c + 1}`,
+          replayId: `${name}-${c + 1}`,
           file,
           topic: config.kafka.topic,
           dlqTopic: config.kafka.dlqTopic,
