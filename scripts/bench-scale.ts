@@ -278,7 +278,7 @@ async function measureLive(args: {
     await waitFor('the live sink to join', () => groupJoined(admin, config.sink.groupId), 120_000, 50);
     const startedAt = Date.now();
     const replay = await startReplay(client, config, { file, speed: { mode: 'days', tradingDaysPerSecond: 1 } });
-    const progress = (await replay.result());
+    const progress = await replay.result();
     const replayedAt = Date.now();
     await untilLagZero(admin, config, 600_000);
     // Every object is committed now; one whole listing pass started after this point sees all of them.
@@ -395,7 +395,7 @@ async function measureSize(args: {
     const sink = await startSink(client, config);
     await waitFor('the sink to join its group', () => groupJoined(admin, config.sink.groupId), 120_000, 50);
     const startedAt = Date.now();
-    const replay = (await (await startReplay(client, config, { file })).result());
+    const replay = await (await startReplay(client, config, { file })).result();
     const replayDoneAt = Date.now();
     if (replay.produced !== totals.rows || replay.rejected !== 0) {
       throw new Error(

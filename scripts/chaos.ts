@@ -326,7 +326,7 @@ async function main(): Promise<void> {
     log(`t+${since()}s faults over; replay at full speed`);
     const finished = await waitFor<ReplayProgress>(
       'the replay to finish',
-      async () => ((await isDone(replay)) ? ((await replay.result())) : undefined),
+      async () => ((await isDone(replay)) ? await replay.result() : undefined),
       15 * 60_000,
       500,
     );

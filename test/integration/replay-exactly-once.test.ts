@@ -164,7 +164,7 @@ describe('replay producer: exactly once through worker crashes', () => {
     mark('committed after the zombie woke up');
     // The woken worker stays up to the end: it may serve later attempts, as any worker.
 
-    const progress = (await handle.result());
+    const progress = await handle.result();
     mark('replay complete');
     const zombieSaid = zombie.output.match(/.*(fenced|abandoned|not found).*/i)?.[0];
     if (process.env.REPLAY_CHAOS_VERBOSE) console.log(`zombie output:\n${zombie.output}`);

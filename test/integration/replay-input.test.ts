@@ -56,7 +56,7 @@ describe('replay producer: input handling on the local services', () => {
   it('dead-letters each bad row of bad-rows.csv with its line, row number and reason, and produces every good row', async () => {
     const file = path.join(FIXTURES, 'bad-rows.csv');
     const config = await topicsFor('replay-bad');
-    const progress = (await (await replay(h.client, config, file)).result());
+    const progress = await (await replay(h.client, config, file)).result();
     expect(progress).toMatchObject({ produced: 7, rejected: 20, rowsRead: 27, done: true });
 
     const kafka = createKafka(config.kafka, '-test');
@@ -88,7 +88,7 @@ describe('replay producer: input handling on the local services', () => {
   it('reads a file with a BOM and CRLF line ends like any other', async () => {
     const file = path.join(FIXTURES, 'bom-crlf.csv');
     const config = await topicsFor('replay-bom');
-    const progress = (await (await replay(h.client, config, file)).result());
+    const progress = await (await replay(h.client, config, file)).result();
     expect(progress).toMatchObject({ produced: 3, rejected: 0 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(file), 'bom-crlf.csv')).toEqual([]);
@@ -130,7 +130,7 @@ describe('replay producer: input handling on the local services', () => {
   it('produces the sample in market-time order: all symbols of a date together, dates ascending', async () => {
     // One partition, so the topic's order is the producer's order.
     const config = await topicsFor('replay-market', { KAFKA_PARTITIONS: '1' });
-    const progress = (await (await replay(h.client, config, SAMPLE, { order: 'market' })).result());
+    const progress = await (await replay(h.client, config, SAMPLE, { order: 'market' })).result();
     expect(progress).toMatchObject({ produced: 4086, rejected: 0, order: 'market', position: 4086 });
     const ticks = await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic);
     expect(exactlyOnceProblems(ticks, expectedRows(SAMPLE), 'sample.csv')).toEqual([]);
@@ -161,7 +161,7 @@ describe('replay producer: input handling on the local services', () => {
       order: 'market',
       speed: { mode: 'days', tradingDaysPerSecond: daysPerSecond },
     });
-    const progress = (await handle.result());
+    const progress = await handle.result();
     const seconds = (Date.now() - started) / 1000;
     expect(progress.produced).toBe(4086);
     // The schedule puts the last date (dates - 1) / rate seconds after the first: never sooner.

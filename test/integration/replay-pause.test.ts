@@ -95,7 +95,7 @@ describe('replay producer: pause, speed and resume', () => {
     expect(await ends()).toBe(held[held.length - 1].ends);
 
     await handle.signal(resumeSignal);
-    const done = (await handle.result());
+    const done = await handle.result();
     expect(done).toMatchObject({ produced: ROWS, rejected: 0, position: ROWS, done: true });
     const ticks = await readTopic(kafka, config.kafka.topic);
     expect(ticks).toHaveLength(ROWS);

@@ -25,7 +25,7 @@ describe('end-to-end slice on the local services', () => {
     const expected = csvStats(SAMPLE);
     const sink = await startSink(h.client, h.config);
     const replay = await startReplay(h.client, h.config, { file: SAMPLE, replayId: `slice-${h.config.kafka.topic}` });
-    const progress = (await replay.result());
+    const progress = await replay.result();
     expect(progress.produced).toBe(expected.rows);
     expect(progress.rejected).toBe(0);
 

@@ -48,7 +48,7 @@ describe('a Temporal server restart mid-pipeline', () => {
     expect(restarted.pid).not.toBe(before?.pid);
     // The server came back while the replay was still running: the fault fell mid-pipeline.
     expect((await replay.query(replayProgressQuery)).produced).toBeLessThan(rows.length);
-    const progress = (await replay.result());
+    const progress = await replay.result();
     expect(progress.produced).toBe(rows.length);
 
     await waitForSinkCaughtUp(config, 120_000);

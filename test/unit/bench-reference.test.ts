@@ -33,7 +33,10 @@ describe('bench:query reference answers', () => {
   });
 
   it('binds parameters and has the partition column year', async () => {
-    const [[n]] = await reference.answer('SELECT count(*) FROM ticks WHERE symbol = ? AND year = ?', ['SAMPLE-HK', '2018']);
+    const [[n]] = await reference.answer('SELECT count(*) FROM ticks WHERE symbol = ? AND year = ?', [
+      'SAMPLE-HK',
+      '2018',
+    ]);
     expect(Number(n)).toBeGreaterThan(0);
   });
 
