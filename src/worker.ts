@@ -49,7 +49,13 @@ export async function startWorker(
     runtimeInstalled = true;
   }
   // Before this worker serves a query: a local catalog that lost its tables (moto restarted) gets them back.
-  const restored = await restoreCatalog(config);
+  // A failed rebuild must not keep the worker from starting: the next crawl rebuilds the table as well.
+  const restored = await restoreCatalog(config).catch((err: unknown) => {
+    Runtime.instance().logger.warn('could not rebuild the local Glue catalog from the lake; the next crawl will', {
+      error: (err as Error).message ?? String(err),
+    });
+    return [];
+  });
   for (const t of restored) {
     Runtime.instance().logger.warn(
       'the local Glue catalog had lost a table (its services restarted): rebuilt from the lake',
