@@ -18,6 +18,7 @@ import { bucketExists, getJson } from '../adapters/s3';
 import type { TicklakeConfig } from '../config';
 import { crawlStatePrefix } from './crawl-plan';
 import { getTable } from './glue-catalog';
+import { layoutRecordKey, type LayoutRecord, type TableLayout } from './layout-record';
 
 export interface KnownTable {
   database: string;
@@ -74,12 +75,21 @@ export async function restoreCatalog(
     opts.onProgress?.(`table ${t.database}.${t.table} is missing from the catalog: rebuilding it from the lake`);
     const started = Date.now();
     const env = new MockActivityEnvironment({ activityType: 'crawlLake' }, { logger: new DefaultLogger('WARN') });
+    // The layout the table was written in (its record in the lake), else the configured one.
+    const layout: TableLayout = (await getJson<LayoutRecord>(
+      s3,
+      config.lake.bucket,
+      layoutRecordKey(config.lake.prefix, t.table),
+    ).catch(() => undefined)) ?? { partitionBy: config.lake.partitionBy, symbolBuckets: config.lake.symbolBuckets };
     const r: CrawlResult = await env.run((input: CrawlInput) => crawl.crawlLake(input), {
       bucket: config.lake.bucket,
       prefix: config.lake.prefix,
       database: t.database,
       table: t.table,
-      partitionBy: config.lake.partitionBy,
+      partitionBy: layout.partitionBy,
+      ...(layout.partitionBy.includes('symbol_bucket')
+        ? { symbolBuckets: layout.symbolBuckets ?? config.lake.symbolBuckets }
+        : {}),
       full: true,
     });
     const done = { ...t, partitions: r.partitionsAdded, durationMs: Date.now() - started };
