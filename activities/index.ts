@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { AwsClients } from '../src/adapters/aws';
 import type { ProducerPool } from '../src/replay/producer-pool';
 import type { PipelineMetrics } from '../src/metrics';
+import { createCompactActivities } from './compact';
 import { createCrawlActivities } from './crawl';
 import { createProduceActivities } from './produce';
 import { createQueryActivities } from './query';
@@ -14,6 +15,8 @@ export interface ActivityDeps {
   aws: AwsClients;
   /** Directory for the query engine's object cache. */
   queryCacheDir: string;
+  /** Scratch space of the compaction's windows. Default: the system's temporary directory. */
+  compactWorkDir?: string;
   /** Local engine: the cache's bound in bytes and DuckDB's memory limit. Defaults in src/query/duckdb-engine.ts. */
   queryCacheMaxBytes?: number;
   queryMemoryLimit?: string;
@@ -42,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
       metrics: deps.metrics,
     }),
     ...createCrawlActivities({ s3: deps.aws.s3, glue: deps.aws.glue }),
+    ...createCompactActivities({ s3: deps.aws.s3, glue: deps.aws.glue, workDir: deps.compactWorkDir }),
     ...createQueryActivities({
       s3: deps.aws.s3,
       glue: deps.aws.glue,

@@ -220,3 +220,57 @@ export interface QueryResult {
   /** The whole result: s3:// URL of Athena's CSV, or the local CSV file of a truncated DuckDB result. */
   resultLocation?: string;
 }
+
+export interface CompactInput {
+  bucket: string;
+  /** Prefix of the raw lake (sink objects, manifests, the compaction's states). */
+  prefix: string;
+  /** Prefix of the curated Parquet zone in the same bucket, e.g. `curated/`. */
+  curatedPrefix: string;
+  database: string;
+  table: string;
+  partitionBy: string[];
+  symbolBuckets?: number;
+  /** A cut is compacted once it was written at least this long ago. */
+  quietMs: number;
+  /** Raw objects stay this long after their window was compacted, then are deleted. */
+  retentionMs: number;
+  /** Windows compacted at once. Default 2. */
+  concurrency?: number;
+}
+
+/** What a plan holds, as small as the workflow's history needs (the plan itself is in the bucket). */
+export interface CompactPlanSummary {
+  generation: number;
+  planKey: string;
+  windows: { partition: string; objects: number; records: number }[];
+  /** Why there is nothing to do, when there is nothing. */
+  note?: string;
+}
+
+export interface CompactWindowResult {
+  partition: string;
+  ok: boolean;
+  /** When ok: the curated file and its figures. */
+  outcome?: import('../src/compact/window').WindowOutcome;
+  /** When not: the failure type and message (the window stays raw). */
+  failure?: { type: string; message: string };
+}
+
+export interface CompactCommitResult {
+  generation: number;
+  committed: boolean;
+}
+
+export interface CompactExpireResult {
+  deletedRawObjects: number;
+  deletedCuratedFiles: number;
+  generation?: number;
+}
+
+export interface CompactResult extends Omit<import('../src/compact/state').CompactionSummary, 'generation'> {
+  generation: number;
+  /** Raw objects whose windows are compacted and still kept (the raw retention). */
+  note?: string;
+  totals: ReturnType<typeof import('../src/compact/state').curatedTotals>;
+}

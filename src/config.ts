@@ -52,6 +52,19 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'ticklake', secretAccessKey: 'ti
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+/** A duration such as '0s', '90s', '10m', '1h' or '7d'. */
+const duration = (name: string) =>
+  z.string().regex(DURATION, `${name} must be a duration such as '30s', '10m', '1h' or '7d'`);
+
+/** '10m' -> 600000. */
+export function durationMs(text: string): number {
+  const m = DURATION.exec(text.trim());
+  if (!m) throw new ConfigError(`'${text}' is not a duration such as '30s', '10m', '1h' or '7d'`);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]]);
+}
+
 const positiveInt = (name: string) =>
   z.coerce
     .number({ error: `${name} must be a number` })
@@ -145,6 +158,10 @@ const envSchema = z.object({
       "CRAWL_SCHEDULE_EVERY must be a duration such as '30s', '5m' or '1h'",
     )
     .default('5m'),
+  CURATED_PREFIX: z.string().default('curated/'),
+  COMPACT_EVERY: duration('COMPACT_EVERY').default('1h'),
+  COMPACT_QUIET: duration('COMPACT_QUIET').default('10m'),
+  RAW_RETENTION: duration('RAW_RETENTION').default('7d'),
   TICKLAKE_PORT_OFFSET: z.string().optional(),
   TICKLAKE_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
@@ -230,6 +247,16 @@ export interface TicklakeConfig {
     memoryLimit: string;
   };
   crawler: CrawlerConfig;
+  compact: {
+    /** Key prefix of the curated Parquet zone in the lake bucket (CURATED_PREFIX). Default 'curated/'. */
+    curatedPrefix: string;
+    /** Interval of the compaction schedule (COMPACT_EVERY). Default '1h'. */
+    every: string;
+    /** A cut is compacted once written at least this long ago (COMPACT_QUIET, ms). Default 10 minutes. */
+    quietMs: number;
+    /** Raw objects kept after their window is compacted (RAW_RETENTION, ms). Default 7 days. */
+    retentionMs: number;
+  };
   sink: {
     groupId: string;
     /** Freshness bound: a record is in a durable object at most this many ms after receipt. */
@@ -335,6 +362,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = readEnv()): TicklakeConfig {
       role: e.GLUE_CRAWLER_ROLE,
       name: e.GLUE_CRAWLER_NAME ?? `ticklake-${e.GLUE_DATABASE}-${e.GLUE_TABLE}`,
       scheduleEvery: e.CRAWL_SCHEDULE_EVERY,
+    },
+    compact: {
+      curatedPrefix: e.CURATED_PREFIX === '' ? 'curated/' : e.CURATED_PREFIX.replace(/^\/+/, '').replace(/\/*$/, '/'),
+      every: e.COMPACT_EVERY,
+      quietMs: durationMs(e.COMPACT_QUIET),
+      retentionMs: durationMs(e.RAW_RETENTION),
     },
     sink: {
       groupId: e.SINK_GROUP_ID,

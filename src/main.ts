@@ -12,7 +12,7 @@ import { loadConfig, REPO_ROOT, LOCAL_PORTS, type TicklakeConfig } from './confi
 import { ensureServices } from './services';
 import { createKafka } from './adapters/kafka';
 import { readProducerDeadLetters } from './dead-letters';
-import { ensureCrawlSchedule } from './schedules';
+import { ensureCompactSchedule, ensureCrawlSchedule } from './schedules';
 import { connectClient } from './adapters/temporal';
 import { moreSymbols, replaySummary } from './cli/output';
 import { startWorker } from './worker';
@@ -157,6 +157,11 @@ export async function main(argv: string[]): Promise<void> {
     console.log('sink caught up: every record is in the lake');
     const schedule = await ensureCrawlSchedule(client, config);
     console.log(`crawl schedule ${schedule.scheduleId}: every ${schedule.every}${schedule.paused ? ' (paused)' : ''}`);
+    const compaction = await ensureCompactSchedule(client, config);
+    console.log(
+      `compaction schedule ${compaction.scheduleId}: every ${compaction.every}${compaction.paused ? ' (paused)' : ''} ` +
+        `(raw windows quiet for ${Math.round(config.compact.quietMs / 1000)} s become Parquet under s3://${config.lake.bucket}/${config.compact.curatedPrefix})`,
+    );
     const crawl = await runCrawl(client, config);
     // A full scan sees every partition of the lake; the others only those with new data.
     const seen = crawl.scan === 'full' ? 'in the lake' : 'with new data';

@@ -9,10 +9,18 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { CrawlInput, CrawlResult, QueryInput, QueryResult, ReplayProgress } from '../activities/types';
+import type {
+  CompactInput,
+  CrawlInput,
+  CrawlResult,
+  QueryInput,
+  QueryResult,
+  ReplayProgress,
+} from '../activities/types';
 // The workflow functions themselves (not names): the compiler checks each start's arguments against
 // the workflow's input, and a reader can follow a replay's input from the CLI into its workflow.
 import {
+  compactWorkflow,
   crawlWorkflow,
   queryWorkflow,
   replayWorkflow,
@@ -42,6 +50,7 @@ export const workflowIds = {
   replay: (replayId: string) => `replay/${replayId}`,
   sink: (topic: string) => `sink/${topic}`,
   crawl: (database: string, table: string) => `crawl/${database}.${table}`,
+  compact: (database: string, table: string) => `compact/${database}.${table}`,
   query: (id: string) => `query/${id}`,
 };
 
@@ -96,6 +105,39 @@ export function crawlInput(config: TicklakeConfig): CrawlInput {
       ? { mode: 'managed' as const, managedCrawler: { name: config.crawler.name, role: config.crawler.role! } }
       : {}),
   };
+}
+
+export function compactInput(config: TicklakeConfig): CompactInput {
+  return {
+    bucket: config.lake.bucket,
+    prefix: config.lake.prefix,
+    curatedPrefix: config.compact.curatedPrefix,
+    database: config.glue.database,
+    table: config.glue.table,
+    partitionBy: config.lake.partitionBy,
+    ...symbolBucketsOf(config),
+    quietMs: config.compact.quietMs,
+    retentionMs: config.compact.retentionMs,
+  };
+}
+
+/**
+ * Starts a compaction of the configured table (`compactWorkflow`, id `compact/<database>.<table>`), or
+ * attaches to the one running under that id. A scheduled run (`compact/<database>.<table>/scheduled-…`)
+ * may run at the same time: the state's generations let only one of them switch.
+ */
+export async function startCompaction(
+  client: Client,
+  config: TicklakeConfig,
+  overrides: Partial<CompactInput> = {},
+): Promise<WorkflowHandle<typeof compactWorkflow>> {
+  return client.workflow.start(compactWorkflow, {
+    workflowId: workflowIds.compact(config.glue.database, config.glue.table),
+    taskQueue: config.temporal.taskQueue,
+    args: [{ ...compactInput(config), ...overrides }],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    ...attributes('compact', {}),
+  });
 }
 
 /**

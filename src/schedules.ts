@@ -17,7 +17,7 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import type { TicklakeConfig } from './config';
-import { crawlInput, SEARCH_ATTRIBUTES, workflowIds } from './pipeline';
+import { compactInput, crawlInput, SEARCH_ATTRIBUTES, workflowIds } from './pipeline';
 
 /** A schedule problem the caller can fix (unknown schedule, bad interval, one already there). */
 export class ScheduleError extends Error {
@@ -165,41 +165,97 @@ export async function createCrawlSchedule(
   config: TicklakeConfig,
   opts: CrawlScheduleOptions = {},
 ): Promise<CrawlScheduleInfo> {
-  const every = parseInterval(opts.every ?? config.crawler.scheduleEvery);
-  const scheduleId = crawlScheduleId(config);
+  return createSchedule(client, config, CRAWL, opts);
+}
+
+/** What differs between the crawl's schedule and the compaction's. */
+interface ScheduleKind {
+  stage: 'crawl' | 'compact';
+  id(config: TicklakeConfig): string;
+  workflowType: string;
+  workflowId(config: TicklakeConfig): string;
+  args(config: TicklakeConfig): unknown[];
+  every(config: TicklakeConfig): string;
+  command: string;
+}
+
+const CRAWL: ScheduleKind = {
+  stage: 'crawl',
+  id: crawlScheduleId,
+  workflowType: 'crawlWorkflow',
+  workflowId: scheduledWorkflowId,
+  args: (config) => [crawlInput(config)],
+  every: (config) => config.crawler.scheduleEvery,
+  command: 'npx ticklake schedule update --every <interval>',
+};
+
+const COMPACT: ScheduleKind = {
+  stage: 'compact',
+  id: compactScheduleId,
+  workflowType: 'compactWorkflow',
+  workflowId: (config) => `${workflowIds.compact(config.glue.database, config.glue.table)}/scheduled`,
+  args: (config) => [compactInput(config)],
+  every: (config) => config.compact.every,
+  command: 'COMPACT_EVERY and npx ticklake start',
+};
+
+export function compactScheduleId(config: TicklakeConfig): string {
+  return `ticklake-compact-${config.glue.database}.${config.glue.table}`;
+}
+
+async function createSchedule(
+  client: Client,
+  config: TicklakeConfig,
+  kind: ScheduleKind,
+  opts: CrawlScheduleOptions,
+): Promise<CrawlScheduleInfo> {
+  const every = parseInterval(opts.every ?? kind.every(config));
+  const scheduleId = kind.id(config);
   try {
     const handle = await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'crawlWorkflow',
-        args: [crawlInput(config)],
+        workflowType: kind.workflowType,
+        args: kind.args(config),
         taskQueue: config.temporal.taskQueue,
-        workflowId: scheduledWorkflowId(config),
-        searchAttributes: { [SEARCH_ATTRIBUTES.stage]: ['crawl'] },
-        memo: { stage: 'crawl', scheduled: true },
+        workflowId: kind.workflowId(config),
+        searchAttributes: { [SEARCH_ATTRIBUTES.stage]: [kind.stage] },
+        memo: { stage: kind.stage, scheduled: true },
       },
       policies: {
         overlap: ScheduleOverlapPolicy.SKIP,
-        // After an outage, one catch-up crawl covers everything missed: no burst of crawls.
+        // After an outage, one catch-up run covers everything missed: no burst of runs.
         catchupWindow: Math.max(every, 60_000),
       },
       state: {
         paused: opts.paused ?? false,
-        note: opts.note ?? `ticklake crawl of ${config.glue.database}.${config.glue.table}`,
+        note: opts.note ?? `ticklake ${kind.stage} of ${config.glue.database}.${config.glue.table}`,
       },
-      memo: { stage: 'crawl', database: config.glue.database, table: config.glue.table },
+      memo: { stage: kind.stage, database: config.glue.database, table: config.glue.table },
     });
     return toInfo(await described(handle));
   } catch (err) {
     if (err instanceof ScheduleAlreadyRunning) {
-      throw new ScheduleError(
-        `schedule '${scheduleId}' exists already; change its interval with 'npx ticklake schedule update --every <interval>'`,
-      );
+      throw new ScheduleError(`schedule '${scheduleId}' exists already; change its interval with ${kind.command}`);
     }
     throw err;
   }
+}
+
+/** Creates the compaction schedule, or brings the existing one in step with the configuration. */
+export async function ensureCompactSchedule(client: Client, config: TicklakeConfig): Promise<CrawlScheduleInfo> {
+  try {
+    return await createSchedule(client, config, COMPACT, {});
+  } catch (err) {
+    if (!(err instanceof ScheduleError) || !/exists already/.test(err.message)) throw err;
+    return updateSchedule(client, config, parseInterval(config.compact.every), true, COMPACT);
+  }
+}
+
+export async function describeCompactSchedule(client: Client, config: TicklakeConfig): Promise<CrawlScheduleInfo> {
+  return toInfo(await described(client.schedule.getHandle(compactScheduleId(config))));
 }
 
 /**
@@ -233,14 +289,15 @@ async function updateSchedule(
   config: TicklakeConfig,
   every: number,
   refreshAction: boolean,
+  kind: ScheduleKind = CRAWL,
 ): Promise<CrawlScheduleInfo> {
-  const handle = client.schedule.getHandle(crawlScheduleId(config));
+  const handle = client.schedule.getHandle(kind.id(config));
   await described(handle);
   await handle.update((previous) => ({
     ...previous,
     spec: { intervals: [{ every }] },
     action: refreshAction
-      ? { ...previous.action, args: [crawlInput(config)], taskQueue: config.temporal.taskQueue }
+      ? { ...previous.action, args: kind.args(config), taskQueue: config.temporal.taskQueue }
       : previous.action,
     policies: { ...previous.policies, catchupWindow: Math.max(every, 60_000) },
   }));

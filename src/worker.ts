@@ -75,6 +75,7 @@ export async function startWorker(
     aws: createAwsClients(config.aws),
     notifyPartitions: async (notice) => notifyNewPartitions(await temporal(), notice),
     queryCacheDir: path.join(config.dataDir, 'query-cache'),
+    compactWorkDir: path.join(config.dataDir, 'compact'),
     queryCacheMaxBytes: config.query.cacheMaxBytes,
     queryMemoryLimit: config.query.memoryLimit,
     metrics: createPipelineMetrics(Runtime.instance().metricMeter),

@@ -59,3 +59,15 @@ export interface CrawlStatus {
   lastError?: string;
 }
 export const crawlStatusQuery = defineQuery<CrawlStatus>('status');
+
+export interface CompactWorkflowStatus {
+  phase: 'planning' | 'compacting' | 'switching' | 'cataloguing' | 'expiring' | 'done';
+  generation?: number;
+  windows: number;
+  windowsDone: number;
+  failed: number;
+  startedAt: string;
+  note?: string;
+}
+/** Where a running compaction is. */
+export const compactStatusQuery = defineQuery<CompactWorkflowStatus>('status');

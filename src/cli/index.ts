@@ -41,6 +41,7 @@ import {
   crawlScheduleId,
   deleteCrawlSchedule,
   describeCrawlSchedule,
+  ensureCompactSchedule,
   ensureCrawlSchedule,
   listCrawlSchedules,
   pauseCrawlSchedule,
@@ -51,6 +52,7 @@ import {
 } from '../schedules';
 import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
 import { runWorker } from '../worker-main';
+import { compactLine, compactReport, registerCompactCommands } from './compact';
 import { registerDlqCommand } from './dlq';
 import { registerReplayCommands } from './replay-commands';
 import { describeCommands } from './descriptions';
@@ -287,12 +289,12 @@ export function buildProgram(): Command {
   // start -----------------------------------------------------------------------------------------
   program
     .command('start')
-    .description('start the whole pipeline: sink, replay of a CSV, and the crawl schedule')
+    .description('start the whole pipeline: sink, replay of a CSV, the crawl and compaction schedules')
     .option('--file <csv>', 'CSV to replay', path.join(__dirname, '..', '..', 'data', 'sample.csv'))
     .option('--speed <speed>', 'max | <n>rows (rows/s) | <n>days (trading days/s)', 'max')
     .option('--loop', 'replay the file again and again')
     .option('--crawl-every <interval>', "interval of the crawl schedule, e.g. '5m'")
-    .option('--no-schedule', 'do not create the crawl schedule')
+    .option('--no-schedule', 'do not create the crawl and compaction schedules')
     .action(
       async (
         o: { file: string; speed: string; loop?: boolean; crawlEvery?: string; schedule: boolean },
@@ -304,12 +306,19 @@ export function buildProgram(): Command {
         const sink = await startSink(c, g.config);
         const replay = await startReplay(c, g.config, { file: o.file, speed: parseSpeed(o.speed), loop: o.loop });
         const crawl = o.schedule ? await ensureCrawlSchedule(c, g.config, { every: o.crawlEvery }) : undefined;
-        const out = { sink: sink.workflowId, replay: replay.workflowId, schedule: crawl?.scheduleId ?? null };
+        const compact = o.schedule ? await ensureCompactSchedule(c, g.config) : undefined;
+        const out = {
+          sink: sink.workflowId,
+          replay: replay.workflowId,
+          schedule: crawl?.scheduleId ?? null,
+          compactSchedule: compact?.scheduleId ?? null,
+        };
         print(g, out, () =>
           fields([
             ['sink workflow', out.sink],
             ['replay workflow', out.replay],
             ['crawl schedule', crawl ? `${crawl.scheduleId} (every ${crawl.every})` : 'not created'],
+            ['compaction schedule', compact ? `${compact.scheduleId} (every ${compact.every})` : 'not created'],
           ]),
         );
         await warnWithoutWorker(g);
@@ -660,6 +669,7 @@ export function buildProgram(): Command {
       } catch {
         crawlSchedule = undefined;
       }
+      const compaction = await compactReport(g.config, c).catch(() => undefined);
       const data = {
         // Set when a running workflow could not be asked: no worker answered.
         noWorker: noWorker ?? null,
@@ -674,6 +684,7 @@ export function buildProgram(): Command {
         schedule: crawlSchedule
           ? { every: crawlSchedule.every, paused: crawlSchedule.paused, next: crawlSchedule.next[0] ?? null }
           : null,
+        compaction: compaction ?? null,
       };
       print(g, data, () => {
         const parts: string[] = [];
@@ -709,10 +720,12 @@ export function buildProgram(): Command {
             ? `crawl schedule: every ${crawlSchedule.every}${crawlSchedule.paused ? ' (paused)' : `, next run ${crawlSchedule.next[0] ?? '?'}`}`
             : 'crawl schedule: none (npx ticklake schedule create)',
         );
+        parts.push(compaction ? compactLine(compaction) : 'compaction: state not readable (is the S3 server up?)');
         return parts.join('\n');
       });
     });
   registerReplayCommands(replay, { globals, client });
+  registerCompactCommands(program, { globals, client });
   registerDlqCommand(program, { globals });
   return describeCommands(program);
 }

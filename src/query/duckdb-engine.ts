@@ -46,6 +46,10 @@ import { PageBuilder } from './page';
 import { PARAM_SYMBOL_BUCKETS } from '../catalog/glue-table';
 import { mapLimit } from '../catalog/lake-scan';
 import { ObjectCache } from './object-cache';
+import { StateReader } from '../compact/store';
+import { rawVisible, type CompactState, type CuratedPartition } from '../compact/state';
+import { partitionPath } from '../lake-layout';
+import { partitionId } from '../catalog/glue-catalog';
 import { keepPartition, partitionPredicate, referencedTables } from './pruning';
 import { ALLOW_WRITES_HINT, type QueryParam } from './sql-guard';
 
@@ -125,6 +129,8 @@ export class DuckDBEngine implements QueryEngine {
   readonly name = 'duckdb' as const;
   private instance?: Promise<DuckDBInstance>;
   private readonly cache: ObjectCache;
+  /** The newest compaction state of each table, per lake bucket and prefix. */
+  private readonly states = new Map<string, StateReader>();
 
   constructor(private readonly options: DuckDBEngineOptions) {
     this.cache = new ObjectCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
@@ -355,12 +361,26 @@ export class DuckDBEngine implements QueryEngine {
     };
     // What exists comes from the catalog's partitions; only the partitions the query can read are listed.
     let objects: LakeObject[];
+    const curated: { bucket: string; entry: CuratedPartition }[] = [];
     let partitionsTotal: number | undefined;
     let partitionsRead: number | undefined;
     if (partitionKeys.length === 0) {
       objects = (await timed('listMs', this.list(root.bucket, withSlash(root.key)))).map((o) => ({ ...o, values: [] }));
     } else {
-      const partitions = await timed('partitionsMs', this.partitions(database, name));
+      const [partitions, state] = await Promise.all([
+        timed('partitionsMs', this.partitions(database, name)),
+        timed('compactStateMs', this.compactState(root, database, name)),
+      ]);
+      // Partitions the curated zone holds but the catalog does not list (a rebuilt catalog whose raw
+      // objects were expired) are read from the curated zone.
+      const known = new Set(partitions.map((p) => partitionId(p.values)));
+      for (const c of Object.values(state?.partitions ?? {})) {
+        if (!known.has(partitionId(c.values)))
+          partitions.push({
+            values: c.values,
+            location: `s3://${root.bucket}/${withSlash(root.key)}${partitionPath(partitionKeys, c.values)}/`,
+          });
+      }
       const kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
       partitionsTotal = partitions.length;
       partitionsRead = kept.length;
@@ -368,7 +388,12 @@ export class DuckDBEngine implements QueryEngine {
         'listMs',
         mapLimit(kept, LIST_CONCURRENCY, async (p) => {
           const { bucket, key } = parseS3Url(p.location);
-          return (await this.list(bucket, withSlash(key))).map((o) => ({ ...o, values: p.values }));
+          const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
+          if (entry) curated.push({ bucket: root.bucket, entry });
+          // A raw object whose window is compacted is read from the curated file instead: one state decides both.
+          return (await this.list(bucket, withSlash(key)))
+            .filter((o) => rawVisible(o.key, entry))
+            .map((o) => ({ ...o, values: p.values }));
         }),
       );
       objects = listed.flat();
@@ -389,23 +414,50 @@ export class DuckDBEngine implements QueryEngine {
       hooks.heartbeat({ phase: 'fetch', table: name, files: ++done, of: objects.length });
       return entry.file;
     });
+    // Curated files are Parquet already: fetched as they are, read in place.
+    const curatedFiles = await mapLimit(curated, this.options.downloadConcurrency ?? 8, async ({ bucket, entry }) => {
+      const f = entry.file;
+      const cached = await this.cache.get({ bucket, key: f.key, etag: f.etag, shape: 'curated' }, (file) =>
+        this.download(bucket, f.key, f.etag, file),
+      );
+      if (cached.downloaded) downloaded++;
+      pinned.add(cached.file);
+      return { file: cached.file, entry };
+    });
     t = addPhase(phases, 'fetchMs', t);
 
     const projection = [...columns.map((c) => sqlIdent(c.name)), ...partitionKeys.map((k) => sqlIdent(k))].join(', ');
+    const parts: string[] = [];
+    if (files.length > 0) parts.push(`SELECT ${projection} FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+    for (const { file, entry } of curatedFiles) {
+      // A curated file has the table's columns of its time: later columns are NULL, widened ones cast.
+      const have = new Map(entry.file.columns.map((c) => [c.name, duckdbType(c.type)]));
+      const select = [
+        ...columns.map((c) =>
+          !have.has(c.name)
+            ? `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`
+            : have.get(c.name) === c.type
+              ? sqlIdent(c.name)
+              : `CAST(${sqlIdent(c.name)} AS ${c.type}) AS ${sqlIdent(c.name)}`,
+        ),
+        ...partitionKeys.map((k, i) => `${sqlString(entry.values[i] ?? '')} AS ${sqlIdent(k)}`),
+      ];
+      parts.push(`SELECT ${select.join(', ')} FROM read_parquet(${sqlString(file)})`);
+    }
     const body =
-      files.length === 0
+      parts.length === 0
         ? `SELECT ${[
             ...columns.map((c) => `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`),
             ...partitionKeys.map((k) => `CAST(NULL AS VARCHAR) AS ${sqlIdent(k)}`),
           ].join(', ')} WHERE false`
-        : `SELECT ${projection} FROM read_parquet([${files.map(sqlString).join(', ')}])`;
+        : parts.join(' UNION ALL ');
     await connection.run(`CREATE OR REPLACE TEMP VIEW ${sqlIdent(name)} AS ${body}`);
     addPhase(phases, 'viewMs', t);
     return {
       view: name,
-      objectsRead: objects.length,
+      objectsRead: objects.length + curatedFiles.length,
       downloaded,
-      bytes: objects.reduce((a, o) => a + o.size, 0),
+      bytes: objects.reduce((a, o) => a + o.size, 0) + curatedFiles.reduce((a, c) => a + c.entry.file.bytes, 0),
       ...(partitionsTotal !== undefined ? { partitionsRead, partitionsTotal } : {}),
     };
   }
@@ -456,6 +508,39 @@ export class DuckDBEngine implements QueryEngine {
       await fs.promises.rm(raw, { force: true });
       await fs.promises.rm(tmp, { force: true });
     }
+  }
+
+  /** The newest compaction state of a table whose location is `<prefix><table>/` in its bucket. */
+  private async compactState(
+    root: { bucket: string; key: string },
+    database: string,
+    table: string,
+  ): Promise<CompactState | undefined> {
+    const folder = withSlash(root.key);
+    if (!folder.endsWith(`${table}/`)) return undefined;
+    const prefix = folder.slice(0, folder.length - table.length - 1);
+    const id = `${root.bucket}/${prefix}`;
+    let reader = this.states.get(id);
+    if (!reader) this.states.set(id, (reader = new StateReader(this.options.s3, root.bucket, prefix)));
+    return reader.latest(database, table);
+  }
+
+  /** Fetches an object as it is into `file` (a curated Parquet file). */
+  private async download(bucket: string, key: string, etag: string, file: string): Promise<void> {
+    let body: Uint8Array;
+    try {
+      const out = await this.options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+      body = await out.Body!.transformToByteArray();
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || status === 412)
+        throw new Error(`object s3://${bucket}/${key} changed or vanished while the query read it; retrying`);
+      throw err;
+    }
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(tmp, body);
+    await fs.promises.rename(tmp, file);
   }
 
   private async partitions(database: string, table: string): Promise<{ values: string[]; location: string }[]> {

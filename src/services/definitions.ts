@@ -32,6 +32,8 @@ export const TEMPORAL_SEARCH_ATTRIBUTES = {
   TicklakeStage: 'Keyword',
   TicklakeSource: 'Keyword',
   TicklakeTopic: 'Keyword',
+  TicklakeCompactedRows: 'Int',
+  TicklakeCompactedWindows: 'Int',
 } as const;
 
 export type ServiceState = 'running' | 'unhealthy' | 'stopped';

@@ -9,11 +9,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import { loadConfig, type TicklakeConfig } from '../config';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { LOCAL_PORTS, loadConfig, type TicklakeConfig } from '../config';
 import {
+  LOCAL_HOST,
   SERVICES,
   SERVICE_NAMES,
+  TEMPORAL_SEARCH_ATTRIBUTES,
   kafkaFiles,
   kafkaFormatCommand,
   launchSpec,
@@ -151,6 +154,8 @@ export async function startService(name: ServiceName, options: StartOptions = {}
   const current = await probe(name, dirs);
   if (current.state === 'running') {
     options.onProgress?.(name, `already running on ${current.address} (pid ${current.pid ?? '?'})`);
+    if (name === 'temporal')
+      await registerSearchAttributes(servicePaths(name, dirs), (m) => options.onProgress?.(name, m));
     return { ...current, started: false };
   }
   await installService(name, { ...options, config: dirs });
@@ -329,9 +334,11 @@ async function startLocked(name: ServiceName, dirs: ServiceDirs, options: StartO
   // Another caller may have started it while we waited for the lock.
   const { pid: existing, conflict } = await locate(name, dirs);
   if (existing !== undefined) {
-    if ((await checkHealth(name, paths)).healthy) return { ...(await probe(name, dirs)), started: false };
-    progress(`process ${existing} is running but not healthy yet; waiting up to ${timeoutMs / 1000} s`);
-    await waitHealthy(name, paths, existing, undefined, timeoutMs);
+    if (!(await checkHealth(name, paths)).healthy) {
+      progress(`process ${existing} is running but not healthy yet; waiting up to ${timeoutMs / 1000} s`);
+      await waitHealthy(name, paths, existing, undefined, timeoutMs);
+    }
+    if (name === 'temporal') await registerSearchAttributes(paths, progress);
     return { ...(await probe(name, dirs)), started: false };
   }
   removeFile(paths.pidFile);
@@ -347,8 +354,29 @@ async function startLocked(name: ServiceName, dirs: ServiceDirs, options: StartO
   const pid = await spawned(name, child, spec.command);
   writePidFile(paths.pidFile, pid);
   await waitHealthy(name, paths, pid, child, timeoutMs);
+  if (name === 'temporal') await registerSearchAttributes(paths, progress);
   progress(`healthy after ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${pid})`);
   return { ...(await probe(name, dirs)), started: true };
+}
+
+/**
+ * Registers the search attributes the server does not know yet. The dev server's --search-attribute
+ * flags only take effect on a new database: a server whose database predates an attribute lacks it,
+ * and a workflow that sets it could not complete its task.
+ */
+async function registerSearchAttributes(paths: ServicePaths, progress: (message: string) => void): Promise<void> {
+  const run = promisify(execFile);
+  const binary = temporalBinaryIn(paths.installDir);
+  const address = `${LOCAL_HOST}:${LOCAL_PORTS.temporal}`;
+  const { stdout } = await run(binary, ['operator', 'search-attribute', 'list', '--address', address, '-o', 'json']);
+  const known = Object.keys(
+    (JSON.parse(stdout) as { customAttributes?: Record<string, string> }).customAttributes ?? {},
+  );
+  for (const [key, type] of Object.entries(TEMPORAL_SEARCH_ATTRIBUTES)) {
+    if (known.includes(key)) continue;
+    progress(`registering search attribute ${key} (${type})`);
+    await run(binary, ['operator', 'search-attribute', 'create', '--address', address, '--name', key, '--type', type]);
+  }
 }
 
 /** Resolves with the pid once the process has started, or rejects when it could not be started at all. */

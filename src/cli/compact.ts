@@ -1,0 +1,161 @@
+/** `ticklake compact now|status`: the curated zone's compaction, and what it holds and what waits. */
+import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import type { CompactResult } from '../../activities/types';
+import { createAwsClients } from '../adapters/aws';
+import { listKeys, listManifestFolders } from '../catalog/lake-scan';
+import { sinkManifestRoot } from '../catalog/crawl-plan';
+import { curatedTotals, listStartAfter, manifestFolderId, type CompactState } from '../compact/state';
+import { readLatestState } from '../compact/store';
+import { durationMs, type TicklakeConfig } from '../config';
+import { startCompaction } from '../pipeline';
+import { describeCompactSchedule, type CrawlScheduleInfo } from '../schedules';
+import { fields, print, table, type OutputOptions } from './output';
+
+export interface CompactCommandContext {
+  globals(cmd: Command): OutputOptions & { config: TicklakeConfig };
+  client(g: { config: TicklakeConfig }): Promise<Client>;
+}
+
+export interface CompactReport {
+  table: string;
+  generation: number;
+  totals: ReturnType<typeof curatedTotals>;
+  last: CompactState['last'] | null;
+  failures: CompactState['failures'];
+  /** Sink cuts written since the compaction's chain end: what the next runs will compact. */
+  cutsWaiting: number;
+  retirementsWaiting: number;
+  schedule: { every: string; paused: boolean; next: string | null } | null;
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** What the curated zone holds and what waits, from the lake alone (no worker needed). */
+export async function compactReport(config: TicklakeConfig, c?: Client): Promise<CompactReport> {
+  const { s3 } = createAwsClients(config.aws);
+  const ref = await readLatestState(
+    s3,
+    config.lake.bucket,
+    config.lake.prefix,
+    config.glue.database,
+    config.glue.table,
+  );
+  const state = ref?.state;
+  let cutsWaiting = 0;
+  const root = sinkManifestRoot(config.lake.prefix);
+  for (const folder of await listManifestFolders(s3, config.lake.bucket, root)) {
+    const id = manifestFolderId(folder, root);
+    if (!id) continue;
+    const keys = await listKeys(s3, config.lake.bucket, folder, listStartAfter(folder, state?.chain[id.id] ?? '0'));
+    cutsWaiting += keys.filter((k) => k.endsWith('.json')).length;
+  }
+  let schedule: CrawlScheduleInfo | undefined;
+  if (c) schedule = await describeCompactSchedule(c, config).catch(() => undefined);
+  return {
+    table: `${config.glue.database}.${config.glue.table}`,
+    generation: state?.generation ?? 0,
+    totals: state
+      ? curatedTotals(state)
+      : { partitions: 0, rows: 0, parquetBytes: 0, rawBytesReplaced: 0, retirementsWaiting: 0 },
+    last: state?.last ?? null,
+    failures: state?.failures ?? [],
+    cutsWaiting,
+    retirementsWaiting: state?.retirements.length ?? 0,
+    schedule: schedule ? { every: schedule.every, paused: schedule.paused, next: schedule.next[0] ?? null } : null,
+  };
+}
+
+/** One line for `ticklake status`. */
+export function compactLine(r: CompactReport): string {
+  const last = r.last
+    ? `last compaction ${r.last.finishedAt}: ${r.last.windows} windows, ${r.last.rows} rows, ${mb(r.last.rawBytes)} raw -> ${mb(r.last.parquetBytes)} Parquet, ${r.last.durationMs} ms`
+    : 'never compacted';
+  const schedule = r.schedule
+    ? `schedule every ${r.schedule.every}${r.schedule.paused ? ' (paused)' : `, next ${r.schedule.next ?? '?'}`}`
+    : 'no schedule (npx ticklake start creates it)';
+  const failing = r.failures.length > 0 ? `; ${r.failures.length} window(s) failing (npx ticklake compact status)` : '';
+  return `compaction: ${last}; ${r.totals.rows} rows curated in ${r.totals.partitions} partitions; ${r.cutsWaiting} sink cuts wait; ${schedule}${failing}`;
+}
+
+function reportText(r: CompactReport): string {
+  const parts = [
+    fields([
+      ['table', r.table],
+      ['state generation', r.generation],
+      [
+        'curated',
+        `${r.totals.rows} rows in ${r.totals.partitions} partitions, ${mb(r.totals.parquetBytes)} Parquet (raw ${mb(r.totals.rawBytesReplaced)})`,
+      ],
+      [
+        'last compaction',
+        r.last
+          ? `${r.last.finishedAt}: ${r.last.windows} windows, ${r.last.rows} rows, ${r.last.rawObjects} raw objects ${mb(r.last.rawBytes)} -> ${mb(r.last.parquetBytes)} Parquet, ${r.last.durationMs} ms`
+          : 'never',
+      ],
+      [
+        'waiting',
+        `${r.cutsWaiting} sink cuts not compacted yet; ${r.retirementsWaiting} compacted windows keep their raw objects (RAW_RETENTION)`,
+      ],
+      [
+        'schedule',
+        r.schedule
+          ? `every ${r.schedule.every}${r.schedule.paused ? ' (paused)' : `, next ${r.schedule.next ?? '?'}`}`
+          : 'none',
+      ],
+    ]),
+  ];
+  if (r.failures.length > 0)
+    parts.push(
+      `windows that stay raw until fixed:\n${table(
+        ['partition', 'type', 'reason'],
+        r.failures.map((f) => [f.partition, f.type, f.message]),
+      )}`,
+    );
+  return parts.join('\n');
+}
+
+function resultText(r: CompactResult): string {
+  return fields([
+    ['generation', r.generation],
+    ['windows compacted', r.windows],
+    ['rows', r.rows],
+    ['raw', `${r.rawObjects} objects, ${mb(r.rawBytes)}`],
+    ['parquet written', mb(r.parquetBytes)],
+    ['duration', `${r.durationMs} ms`],
+    ['failed windows', r.failed.map((f) => `${f.partition}: ${f.message}`).join('; ') || 'none'],
+    ['curated now', `${r.totals.rows} rows in ${r.totals.partitions} partitions, ${mb(r.totals.parquetBytes)}`],
+    ...(r.note ? ([['note', r.note]] as [string, string][]) : []),
+  ]);
+}
+
+export function registerCompactCommands(program: Command, ctx: CompactCommandContext): void {
+  const compact = program
+    .command('compact')
+    .description('the curated Parquet zone: compact raw windows, show its state');
+  compact
+    .command('now')
+    .description('start a compaction of the table now (compactWorkflow, id compact/<database>.<table>)')
+    .option('--wait', 'wait for it and print its result')
+    .option('--quiet <duration>', "compact cuts written at least this long ago (default COMPACT_QUIET), e.g. '0s'")
+    .action(async (o: { wait?: boolean; quiet?: string }, cmd: Command) => {
+      const g = ctx.globals(cmd);
+      const c = await ctx.client(g);
+      const h = await startCompaction(c, g.config, o.quiet !== undefined ? { quietMs: durationMs(o.quiet) } : {});
+      if (!o.wait) {
+        print(g, { workflowId: h.workflowId }, () => `started ${h.workflowId}`);
+        return;
+      }
+      const r = await h.result();
+      print(g, r, () => resultText(r));
+    });
+  compact
+    .command('status')
+    .description('what the curated zone holds, the last compaction, what waits, windows that fail')
+    .action(async (_o, cmd: Command) => {
+      const g = ctx.globals(cmd);
+      const c = await ctx.client(g).catch(() => undefined);
+      const r = await compactReport(g.config, c);
+      print(g, r, () => reportText(r));
+    });
+}

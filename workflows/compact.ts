@@ -1,0 +1,87 @@
+/**
+ * The compaction workflow of one table (id `compact/<database>.<table>`): plan, compact each window,
+ * switch (commit the next state), bring the curated Glue table in step, expire raw objects whose
+ * retention has passed. Run by the Temporal Schedule `ticklake-compact-<database>.<table>` (overlap
+ * SKIP), by `npx ticklake compact now`, or started from the Temporal CLI or Web UI.
+ */
+import { proxyActivities, setHandler, upsertSearchAttributes, type RetryPolicy } from '@temporalio/workflow';
+import type { Activities, CompactInput, CompactResult, CompactWindowResult } from '../activities';
+import { COMPACT_NON_RETRYABLE } from '../src/errors/compact';
+import { compactStatusQuery, type CompactWorkflowStatus } from './definitions';
+import { checkInput, nonEmptyString, optional, positiveNumber, required, stringArray } from './input-checks';
+
+export const COMPACT_NON_RETRYABLE_ERRORS = COMPACT_NON_RETRYABLE;
+
+const retry: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: COMPACT_NON_RETRYABLE_ERRORS,
+};
+
+const { planCompaction, compactPartition, commitCompaction, applyCuratedCatalog, expireRaw, compactSummary } =
+  proxyActivities<Activities>({
+    summary: 'compaction step',
+    startToCloseTimeout: '1 hour',
+    // Windows heartbeat between their phases; a dead worker is noticed within this.
+    heartbeatTimeout: '2 minutes',
+    retry,
+  });
+
+const nonNegative = (v: unknown) => (typeof v === 'number' && v >= 0 ? undefined : 'a number of milliseconds >= 0');
+
+export async function compactWorkflow(input: CompactInput): Promise<CompactResult> {
+  checkInput(
+    'compactWorkflow input',
+    input,
+    {
+      bucket: required(nonEmptyString),
+      prefix: required((v) => (typeof v === 'string' ? undefined : 'a key prefix, e.g. "lake/"')),
+      curatedPrefix: required(nonEmptyString),
+      database: required(nonEmptyString),
+      table: required(nonEmptyString),
+      partitionBy: required(stringArray),
+      symbolBuckets: optional(positiveNumber),
+      quietMs: required(nonNegative),
+      retentionMs: required(nonNegative),
+      concurrency: optional(positiveNumber),
+    },
+    'For example { "bucket": "ticklake", "prefix": "lake/", "curatedPrefix": "curated/", "database": "ticklake", "table": "ticks", "partitionBy": ["year", "symbol_bucket"], "symbolBuckets": 4, "quietMs": 600000, "retentionMs": 604800000 }',
+  );
+  const startedAt = new Date().toISOString();
+  const status: CompactWorkflowStatus = { phase: 'planning', windows: 0, windowsDone: 0, failed: 0, startedAt };
+  setHandler(compactStatusQuery, () => status);
+
+  const plan = await planCompaction(input);
+  status.generation = plan.generation;
+  status.windows = plan.windows.length;
+  status.note = plan.note;
+  const results: CompactWindowResult[] = [];
+  if (plan.windows.length > 0) {
+    status.phase = 'compacting';
+    const queue = [...plan.windows];
+    const lanes = Array.from({ length: Math.min(input.concurrency ?? 2, queue.length) }, async () => {
+      for (let w = queue.shift(); w; w = queue.shift()) {
+        const r = await compactPartition(input, plan.planKey, w.partition);
+        results.push(r);
+        status.windowsDone++;
+        if (!r.ok) status.failed++;
+      }
+    });
+    await Promise.all(lanes);
+    results.sort((a, b) => (a.partition < b.partition ? -1 : 1));
+    status.phase = 'switching';
+    await commitCompaction(input, plan.planKey, results, startedAt);
+  }
+  status.phase = 'cataloguing';
+  await applyCuratedCatalog(input);
+  status.phase = 'expiring';
+  await expireRaw(input);
+  status.phase = 'done';
+  const summary = await compactSummary(input, startedAt);
+  upsertSearchAttributes({
+    TicklakeCompactedRows: [summary.rows],
+    TicklakeCompactedWindows: [summary.windows],
+  });
+  return summary;
+}
