@@ -225,6 +225,13 @@ export function createCompactActivities(deps: CompactDeps) {
     const window = plan.windows.find((w) => w.partition === partition);
     if (!window)
       throw ApplicationFailure.nonRetryable(`window ${partition} is not in plan ${key}`, INVALID_COMPACT_INPUT);
+    // DuckDB's work on a large window holds no await the activity could heartbeat from: a timer does.
+    let last: unknown = { phase: 'start', partition };
+    const beat = (details: unknown) => {
+      last = details;
+      heartbeat(details);
+    };
+    const timer = setInterval(() => heartbeat(last), 5000);
     try {
       const outcome = await compactWindow({
         s3,
@@ -234,7 +241,7 @@ export function createCompactActivities(deps: CompactDeps) {
         columns: plan.columns,
         window,
         key: curatedFileKey(input.curatedPrefix, input.table, partition, plan.generation, plan.planId),
-        heartbeat,
+        heartbeat: beat,
       });
       return { partition, ok: true, outcome };
     } catch (err) {
@@ -243,6 +250,8 @@ export function createCompactActivities(deps: CompactDeps) {
         return { partition, ok: false, failure: { type: err.type, message: err.message } };
       }
       throw err;
+    } finally {
+      clearInterval(timer);
     }
   }
 

@@ -23,8 +23,8 @@ const { planCompaction, compactPartition, commitCompaction, applyCuratedCatalog,
   proxyActivities<Activities>({
     summary: 'compaction step',
     startToCloseTimeout: '1 hour',
-    // Windows heartbeat between their phases; a dead worker is noticed within this.
-    heartbeatTimeout: '2 minutes',
+    // Windows heartbeat every 5 s; a dead worker is noticed within this, and its window retried.
+    heartbeatTimeout: '30 seconds',
     retry,
   });
 

@@ -39,10 +39,17 @@ export function quietRuntime(): void {
   }
 }
 
-export async function workflowTestbed(): Promise<WorkflowTestbed> {
+/**
+ * A testbed on the time-skipping test server, or on another environment: a workflow that sets the
+ * pipeline's own search attributes needs a server that has them registered (the dev server, see
+ * {@link devServerEnv}); the test server knows only its built-in ones.
+ */
+export async function workflowTestbed(
+  createEnv: () => Promise<TestWorkflowEnvironment> = timeSkippingEnv,
+): Promise<WorkflowTestbed> {
   quietRuntime();
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
-  const [env, workflowBundle] = await Promise.all([timeSkippingEnv(), bundle]);
+  const [env, workflowBundle] = await Promise.all([createEnv(), bundle]);
   return {
     env,
     async withWorker(activities, fn) {

@@ -59,3 +59,22 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     server: { executable: { type: 'existing-path', path: ensureTestServer() } },
   });
 }
+
+/**
+ * A local dev server (the Temporal CLI the services install) with the pipeline's search attributes
+ * registered, for workflows that upsert them. No time skipping.
+ */
+export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  const { ensureTemporalBinary } = await import('../../src/services');
+  const { TEMPORAL_SEARCH_ATTRIBUTES } = await import('../../src/services/definitions');
+  const { defineSearchAttributeKey } = await import('@temporalio/common');
+  const types = { Keyword: 'KEYWORD', Int: 'INT' } as const;
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: await ensureTemporalBinary() },
+      searchAttributes: Object.entries(TEMPORAL_SEARCH_ATTRIBUTES).map(([name, type]) =>
+        defineSearchAttributeKey(name, types[type]),
+      ),
+    },
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * Chaos for the curated zone: a lake of the real file, in the sink's format and cut as a live sink cuts
+ * it, is compacted (raw retention 0, so raw objects are deleted under the faults too) while the worker
+ * process is killed with SIGKILL three times at random moments and the S3 server is stopped once. A
+ * reader polling the per-symbol counts through the local engine all along never sees a count other than
+ * the file's; afterwards every record is in the curated zone and the counts are the file's.
+ *
+ * It stops services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=21000, a temporary data
+ * dir: Temporal, Kafka (the worker connects to it at start), S3 and moto), which it starts and stops. The real file (TICKLAKE_REAL_CSV) is used
+ * when set, else the sample.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { createAwsClients } from '../../src/adapters/aws';
+import { ensureBucket } from '../../src/adapters/s3';
+import { connectClient } from '../../src/adapters/temporal';
+import { listKeys } from '../../src/catalog/lake-scan';
+import { readLatestState } from '../../src/compact/store';
+import { rawVisible } from '../../src/compact/state';
+import { REPO_ROOT } from '../../src/config';
+import { tickMessage } from '../../src/message';
+import { runCrawl, startCompaction } from '../../src/pipeline';
+import { DuckDBEngine } from '../../src/query/duckdb-engine';
+import { symbolBucket } from '../../src/symbol-bucket';
+import { uniqueConfig, waitFor } from './support';
+import { countsBySymbol, SAMPLE_CSV, sourceRows } from './sink-support';
+import { writeFlush, type TestRecord } from './crawl-support';
+
+const run = promisify(execFile);
+const OFFSET = 21000;
+const REAL = process.env.TICKLAKE_REAL_CSV;
+const FILE = REAL && fs.existsSync(REAL) ? REAL : SAMPLE_CSV;
+/** Records of one Kafka partition per sink cut: the small objects of a live stream. */
+const CUT = 300;
+const BUCKETS = 4;
+
+const rows = sourceRows(FILE);
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-compact-chaos-'));
+const stackEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  TICKLAKE_PORT_OFFSET: String(OFFSET),
+  TICKLAKE_DATA_DIR: dataDir,
+  TICKLAKE_METRICS_PORT: '0',
+};
+const config = uniqueConfig('compact-chaos', { ...stackEnv, LAKE_SYMBOL_BUCKETS: String(BUCKETS) });
+const workerEnv: NodeJS.ProcessEnv = {
+  ...stackEnv,
+  LAKE_BUCKET: config.lake.bucket,
+  LAKE_SYMBOL_BUCKETS: String(BUCKETS),
+  GLUE_DATABASE: config.glue.database,
+  TICKLAKE_TASK_QUEUE: config.temporal.taskQueue,
+};
+
+async function services(...args: string[]): Promise<void> {
+  await run(process.execPath, ['--import', 'tsx', 'scripts/services.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: stackEnv,
+    timeout: 240_000,
+  });
+}
+
+let workerCount = 0;
+function startWorkerProcess(): ChildProcess {
+  const n = ++workerCount;
+  const log = fs.openSync(path.join(dataDir, `worker-${n}.log`), 'a');
+  return spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
+    cwd: REPO_ROOT,
+    env: workerEnv,
+    stdio: ['ignore', log, log],
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+const randomMs = (min: number, max: number) => Math.round(min + Math.random() * (max - min));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('compaction chaos on its own stack', () => {
+  let client: Client | undefined;
+  let worker: ChildProcess | undefined;
+  let engine: DuckDBEngine | undefined;
+  let passed = false;
+
+  beforeAll(async () => {
+    await services('up', 'temporal', 'kafka', 's3', 'moto');
+    const { s3 } = createAwsClients(config.aws);
+    await ensureBucket(s3, config.lake.bucket);
+    client = await connectClient(config.temporal);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (worker) {
+      worker.kill('SIGKILL');
+      await exited(worker);
+    }
+    await engine?.close();
+    await client?.connection.close();
+    await services('down', 'temporal', 'kafka', 's3', 'moto').catch((err: unknown) => console.error(String(err)));
+    if (passed) fs.rmSync(dataDir, { recursive: true, force: true });
+    else console.error(`compaction chaos: logs kept in ${dataDir}`);
+  }, 180_000);
+
+  it('never shows a reader a count other than the file’s while compacting through kills and an S3 outage', async () => {
+    const { s3, glue } = createAwsClients(config.aws);
+    // The lake, as the sink writes a live stream: per Kafka partition (the symbol's bucket) in file order,
+    // a cut every CUT records, one object per lake partition a cut touches.
+    const byPartition = new Map<number, TestRecord[]>();
+    const at = new Date('2024-01-02T00:00:00.000Z');
+    for (const r of rows) {
+      const p = symbolBucket(r.tick.symbol, BUCKETS);
+      const record = JSON.parse(tickMessage(r.tick, path.basename(FILE), r.line, at).value) as TestRecord;
+      byPartition.set(p, [...(byPartition.get(p) ?? []), record]);
+    }
+    let objects = 0;
+    for (const [partition, records] of byPartition) {
+      for (let first = 0; first < records.length; first += CUT) {
+        const f = await writeFlush(s3, config, { partition, first, records: records.slice(first, first + CUT) });
+        objects += f.objects.length;
+      }
+    }
+    const sorted = (c: Record<string, number>) =>
+      Object.fromEntries(Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const expected = sorted(countsBySymbol(rows.map((r) => r.tick)));
+
+    worker = startWorkerProcess();
+    await runCrawl(client!, config);
+
+    // The reader: the local engine in this process, on the same catalog and bucket, polling all along.
+    engine = new DuckDBEngine({
+      s3,
+      glue,
+      cacheDir: path.join(dataDir, 'reader-cache'),
+      resultsDir: path.join(dataDir, 'reader-results'),
+    });
+    const seen = { answers: 0, errors: 0, wrong: [] as string[] };
+    let reading = true;
+    const reader = (async () => {
+      for (let i = 0; reading; i++) {
+        try {
+          const out = await engine.run(
+            {
+              sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+              params: [],
+              database: config.glue.database,
+              maxRows: 1000,
+              maxBytes: 1 << 20,
+              allowWrites: false,
+              queryId: `chaos-reader-${i}`,
+            },
+            { heartbeat: () => undefined, signal: new AbortController().signal },
+          );
+          const counts = sorted(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])])));
+          seen.answers++;
+          if (JSON.stringify(counts) !== JSON.stringify(expected))
+            seen.wrong.push(`answer ${seen.answers}: ${JSON.stringify(counts)}`);
+        } catch {
+          seen.errors++; // S3 down, an object deleted under a reader holding an older state: no answer, not a wrong one
+          await sleep(200);
+        }
+      }
+    })();
+    await waitFor('a first answer of the reader', () => Promise.resolve(seen.answers > 0), 60_000);
+    expect(seen.wrong).toEqual([]);
+
+    const handle = await startCompaction(client!, config, { quietMs: 0, retentionMs: 0 });
+    // Three kills at random moments while the compaction runs, and the S3 server down once.
+    const faults: string[] = [];
+    for (let kill = 1; kill <= 3; kill++) {
+      await sleep(randomMs(1500, 5000));
+      // Each kill lands in a running compaction.
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      worker.kill('SIGKILL');
+      await exited(worker);
+      faults.push(`kill ${kill} at ${new Date().toISOString()}`);
+      if (kill === 2) {
+        await services('down', 's3');
+        await sleep(8000);
+        await services('up', 's3');
+        faults.push('s3 down 8 s');
+      }
+      worker = startWorkerProcess();
+    }
+    const result = await handle.result();
+    reading = false;
+    await reader;
+
+    // What the reader saw: only the file's counts.
+    expect(seen.wrong).toEqual([]);
+    expect(seen.answers).toBeGreaterThanOrEqual(5);
+
+    // Fully compacted: every record in the curated zone, no raw object left to read.
+    const ref = await readLatestState(s3, config.lake.bucket, config.lake.prefix, config.glue.database, 'ticks');
+    const state = ref!.state;
+    expect(state.failures).toEqual([]);
+    expect(Object.values(state.partitions).reduce((a, p) => a + p.rows, 0)).toBe(rows.length);
+    const raw = await listKeys(s3, config.lake.bucket, `${config.lake.prefix}ticks/`);
+    const readable = raw.filter((k) => {
+      const partition = k.slice(`${config.lake.prefix}ticks/`.length, k.lastIndexOf('/'));
+      return rawVisible(k, state.partitions[partition]);
+    });
+    expect(readable).toEqual([]);
+    expect(result.totals.rows).toBe(rows.length);
+
+    const out = await engine.run(
+      {
+        sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+        params: [],
+        database: config.glue.database,
+        maxRows: 1000,
+        maxBytes: 1 << 20,
+        allowWrites: false,
+        queryId: 'chaos-final',
+      },
+      { heartbeat: () => undefined, signal: new AbortController().signal },
+    );
+    expect(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]))).toEqual(expected);
+    console.log(
+      `compaction chaos: ${rows.length} rows in ${objects} raw objects; ${faults.join('; ')}; ` +
+        `reader: ${seen.answers} answers, all equal to the file's, ${seen.errors} failed reads; ` +
+        `compaction generation ${state.generation}, ${Object.keys(state.partitions).length} curated partitions`,
+    );
+    passed = true;
+  }, 900_000);
+});
