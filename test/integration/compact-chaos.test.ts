@@ -5,7 +5,7 @@
  * reader polling the per-symbol counts through the local engine all along never sees a count other than
  * the file's; afterwards every record is in the curated zone and the counts are the file's.
  *
- * It stops services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=21000, a temporary data
+ * It stops services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=22000, a temporary data
  * dir: Temporal, Kafka (the worker connects to it at start), S3 and moto), which it starts and stops. The real file (TICKLAKE_REAL_CSV) is used
  * when set, else the sample.
  */
@@ -31,7 +31,7 @@ import { countsBySymbol, SAMPLE_CSV, sourceRows } from './sink-support';
 import { writeFlush, type TestRecord } from './crawl-support';
 
 const run = promisify(execFile);
-const OFFSET = 21000;
+const OFFSET = 22000;
 const REAL = process.env.TICKLAKE_REAL_CSV;
 const FILE = REAL && fs.existsSync(REAL) ? REAL : SAMPLE_CSV;
 /** Records of one Kafka partition per sink cut: the small objects of a live stream. */

@@ -28,6 +28,7 @@ import {
 const SCOPES = {
   bucket: 'arn:aws:s3:::ticklake',
   lake: 'arn:aws:s3:::ticklake/lake/*',
+  curated: 'arn:aws:s3:::ticklake/curated/*',
   results: 'arn:aws:s3:::ticklake/athena-results/*',
   catalog: 'arn:aws:glue:*:*:catalog',
   database: 'arn:aws:glue:*:*:database/ticklake',
@@ -62,7 +63,7 @@ const ATHENA_AS_CALLER: Grant[] = [
   g('s3:GetBucketLocation', 'bucket'),
   g('s3:ListBucket', 'bucket'),
   g('s3:ListBucketMultipartUploads', 'bucket'),
-  g('s3:GetObject', 'lake', 'results'),
+  g('s3:GetObject', 'lake', 'curated', 'results'),
   g('s3:PutObject', 'results'),
   g('s3:AbortMultipartUpload', 'results'),
   g('s3:ListMultipartUploadParts', 'results'),
@@ -73,16 +74,17 @@ const MAPPING: Record<string, Record<string, Grant[]>> = {
   '@aws-sdk/client-s3': {
     HeadBucket: [g('s3:ListBucket', 'bucket')],
     ListObjectsV2: [g('s3:ListBucket', 'bucket')],
-    GetObject: [g('s3:GetObject', 'lake')],
-    HeadObject: [g('s3:GetObject', 'lake')],
-    PutObject: [g('s3:PutObject', 'lake')],
-    CopyObject: [g('s3:GetObject', 'lake'), g('s3:PutObject', 'lake')],
-    DeleteObject: [g('s3:DeleteObject', 'lake')],
-    DeleteObjects: [g('s3:DeleteObject', 'lake')],
-    CreateMultipartUpload: [g('s3:PutObject', 'lake')],
-    UploadPart: [g('s3:PutObject', 'lake')],
-    CompleteMultipartUpload: [g('s3:PutObject', 'lake')],
-    AbortMultipartUpload: [g('s3:AbortMultipartUpload', 'lake')],
+    // The raw lake (LAKE_PREFIX) and the curated Parquet zone (CURATED_PREFIX) are read and written alike.
+    GetObject: [g('s3:GetObject', 'lake', 'curated')],
+    HeadObject: [g('s3:GetObject', 'lake', 'curated')],
+    PutObject: [g('s3:PutObject', 'lake', 'curated')],
+    CopyObject: [g('s3:GetObject', 'lake', 'curated'), g('s3:PutObject', 'lake', 'curated')],
+    DeleteObject: [g('s3:DeleteObject', 'lake', 'curated')],
+    DeleteObjects: [g('s3:DeleteObject', 'lake', 'curated')],
+    CreateMultipartUpload: [g('s3:PutObject', 'lake', 'curated')],
+    UploadPart: [g('s3:PutObject', 'lake', 'curated')],
+    CompleteMultipartUpload: [g('s3:PutObject', 'lake', 'curated')],
+    AbortMultipartUpload: [g('s3:AbortMultipartUpload', 'lake', 'curated')],
     ListParts: [g('s3:ListMultipartUploadParts', 'lake')],
     GetBucketLocation: [g('s3:GetBucketLocation', 'bucket')],
     CreateBucket: [g('s3:CreateBucket', 'bucket')],
@@ -90,7 +92,7 @@ const MAPPING: Record<string, Record<string, Grant[]>> = {
   // Multipart: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are s3:PutObject; a
   // failed upload is aborted.
   '@aws-sdk/lib-storage': {
-    Upload: [g('s3:PutObject', 'lake'), g('s3:AbortMultipartUpload', 'lake')],
+    Upload: [g('s3:PutObject', 'lake', 'curated'), g('s3:AbortMultipartUpload', 'lake', 'curated')],
   },
   '@aws-sdk/client-glue': {
     CreateDatabase: [glueDb('glue:CreateDatabase')],
@@ -358,6 +360,7 @@ describe('deploy/cloudformation.yaml WorkerRole', () => {
     'AWS::AccountId': '*',
     LakeBucket: 'ticklake',
     LakePrefix: 'lake/',
+    CuratedPrefix: 'curated/',
     GlueDatabase: 'ticklake',
     AthenaWorkGroup: 'ticklake',
   };
