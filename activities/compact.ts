@@ -32,6 +32,8 @@ import { s3Url } from '../src/catalog/glue-table';
 import { tableRoot } from '../src/lake-layout';
 import {
   closedCuts,
+  curatedTableName,
+  PARAM_CURATED_GENERATION,
   curatedTotals,
   curatedFileKey,
   curatedRoot,
@@ -74,11 +76,7 @@ export interface CompactDeps {
 export const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
 export const PARQUET_INPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat';
 export const PARQUET_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat';
-/** The state generation the curated Glue table shows. */
-export const PARAM_CURATED_GENERATION = 'ticklake.compact_generation';
-
-/** The Glue name of a table's curated zone. */
-export const curatedTableName = (table: string) => `${table}_curated`;
+export { curatedTableName, PARAM_CURATED_GENERATION };
 
 function heartbeat(details: unknown): void {
   try {

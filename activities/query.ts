@@ -54,6 +54,7 @@ export function createQueryActivities(deps: QueryDeps) {
           athena: deps.athena,
           workgroup: input.workgroup,
           outputLocation: input.outputLocation,
+          ...(input.lake ? { curated: { s3: deps.s3, glue: deps.glue, bucket: input.bucket, ...input.lake } } : {}),
         });
       } else if (input.engine === 'duckdb') {
         engine = duckdb;

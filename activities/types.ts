@@ -204,6 +204,12 @@ export interface QueryInput {
   /** Athena only: workgroup (default 'primary') and s3:// result location (needed unless the workgroup has one). */
   workgroup?: string;
   outputLocation?: string;
+  /**
+   * Athena only: the lake table whose curated zone a statement naming it reads exactly once (raw JSON
+   * and curated Parquet together, src/compact/athena-union.ts). The local engine reads the lake's
+   * compaction state itself.
+   */
+  lake?: { prefix: string; table: string; partitionBy: string[] };
 }
 
 export type { QueryStats };

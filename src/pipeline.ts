@@ -275,6 +275,7 @@ export function queryInput(
     bucket: config.lake.bucket,
     workgroup: config.athena.workgroup,
     outputLocation: config.athena.outputLocation,
+    lake: { prefix: config.lake.prefix, table: config.glue.table, partitionBy: config.lake.partitionBy },
   };
 }
 

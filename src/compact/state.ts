@@ -19,6 +19,12 @@ import { padOffset } from '../lake-layout';
 
 export const STATE_VERSION = 1;
 
+/** The state generation the curated Glue table shows (a table parameter). */
+export const PARAM_CURATED_GENERATION = 'ticklake.compact_generation';
+
+/** The Glue name of a table's curated zone. */
+export const curatedTableName = (table: string) => `${table}_curated`;
+
 /** Hidden columns of curated files: where each record came from (its cut), for readers' filters. */
 export const SOURCE_COLUMN = '_ticklake_source';
 export const CUT_COLUMN = '_ticklake_cut';

@@ -23,9 +23,20 @@ import { QueryError, type QueryEngine, type QueryHooks, type QueryOutcome, type 
 import { PageBuilder } from './page';
 import { SqlGuardError, athenaLiteral, checkReadOnly, checkSingleStatement, type QueryParam } from './sql-guard';
 import { athenaCell } from './values';
+import type { GlueClient } from '@aws-sdk/client-glue';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { getJson } from '../adapters/s3';
+import { getTable } from '../catalog/glue-catalog';
+import { namesTable, unionSql, withUnion } from '../compact/athena-union';
+import { curatedTableName, PARAM_CURATED_GENERATION, stateKey, type CompactState } from '../compact/state';
 
 export interface AthenaEngineOptions {
   athena: AthenaClient;
+  /**
+   * The lake table whose statements read the curated zone too (src/compact/athena-union.ts), with
+   * the clients that read its compaction state and the curated Glue table.
+   */
+  curated?: { s3: S3Client; glue: GlueClient; bucket: string; prefix: string; table: string; partitionBy: string[] };
   /** Workgroup; its result location is used when `outputLocation` is not set. Default 'primary'. */
   workgroup?: string;
   /** s3:// prefix for results; needed unless the workgroup defines one. */
@@ -121,7 +132,8 @@ export class AthenaEngine implements QueryEngine {
     // The client belongs to the caller.
   }
 
-  async run(request: QueryRequest, hooks: QueryHooks): Promise<QueryOutcome> {
+  async run(original: QueryRequest, hooks: QueryHooks): Promise<QueryOutcome> {
+    let request = original;
     const started = Date.now();
     const refused = request.allowWrites ? checkSingleStatement(request.sql) : checkReadOnly(request.sql);
     if (refused) throw new QueryError('QueryRefused', `query refused: ${refused}`);
@@ -133,6 +145,7 @@ export class AthenaEngine implements QueryEngine {
       throw err;
     }
 
+    request = { ...request, sql: await this.exactlyOnce(request) };
     const previous = hooks.previous as Partial<AthenaProgress> | undefined;
     const progress: AthenaProgress = { generation: typeof previous?.generation === 'number' ? previous.generation : 0 };
     let execution: QueryExecution | undefined;
@@ -193,6 +206,41 @@ export class AthenaEngine implements QueryEngine {
     };
     outcome.resultLocation = execution.ResultConfiguration?.OutputLocation;
     return outcome;
+  }
+
+  /**
+   * The statement as Athena runs it: when it names the lake table and the table has a curated zone, with
+   * the exactly-once union of raw and curated in front, for the state generation the curated Glue table
+   * shows (its partitions are at that generation or newer, which the union's filters allow).
+   */
+  private async exactlyOnce(request: QueryRequest): Promise<string> {
+    const lake = this.options.curated;
+    if (!lake || !namesTable(request.sql, lake.table)) return request.sql;
+    const curatedTable = curatedTableName(lake.table);
+    const [curated, raw] = await Promise.all([
+      getTable(lake.glue, request.database, curatedTable),
+      getTable(lake.glue, request.database, lake.table),
+    ]);
+    const generation = Number(curated?.Parameters?.[PARAM_CURATED_GENERATION]);
+    if (!curated || !raw || !(generation > 0)) return request.sql;
+    const state = await getJson<CompactState>(
+      lake.s3,
+      lake.bucket,
+      stateKey(lake.prefix, request.database, lake.table, generation),
+    );
+    if (!state)
+      throw new Error(
+        `compaction state ${generation} of ${request.database}.${lake.table} is not in s3://${lake.bucket}/ (the curated table shows it); retrying`,
+      );
+    const union = unionSql({
+      database: request.database,
+      table: lake.table,
+      curatedTable,
+      columns: (raw.StorageDescriptor?.Columns ?? []).map((c) => c.Name!),
+      partitionBy: lake.partitionBy,
+      state,
+    });
+    return withUnion(request.sql, lake.table, union);
   }
 
   private async start(request: QueryRequest, parameters: string[], generation: number): Promise<string> {
