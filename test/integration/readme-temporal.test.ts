@@ -76,7 +76,7 @@ describe('the Temporal CLI commands quoted in the README', () => {
 
   it('starts each workflow of the Web UI section with the input it gives to paste', async () => {
     const inputs = readmeWebUiInputs(readme);
-    expect(inputs.map((i) => i.type)).toEqual(['replayWorkflow', 'crawlWorkflow', 'queryWorkflow']);
+    expect(inputs.map((i) => i.type)).toEqual(['replayWorkflow', 'crawlWorkflow', 'queryWorkflow', 'compactWorkflow']);
     for (const { type, workflowId, input } of inputs) {
       const handle = await h.client.workflow.start(type, {
         workflowId,
