@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { SEARCH_ATTRIBUTES } from '../../src/pipeline';
+import { TEMPORAL_SEARCH_ATTRIBUTES } from '../../src/services/definitions';
 import { DEPLOY, REPO, readTemplate, type PolicyDocument } from './deploy-support';
 
 const doc = fs.readFileSync(path.join(REPO, 'docs', 'aws.md'), 'utf8');
@@ -86,13 +86,17 @@ describe('docs/aws.md', () => {
     expect(envExamples('kafka').length).toBeGreaterThanOrEqual(3);
   });
 
-  it('creates exactly the search attributes the workflows set', () => {
-    const names = Object.values(SEARCH_ATTRIBUTES).sort();
-    const create = /temporal operator search-attribute create[^`]*/.exec(doc)![0];
-    expect([...create.matchAll(/--name (\w+)/g)].map((m) => m[1]).sort()).toEqual(names);
-    expect(create).toMatch(/--type Keyword/);
+  it('creates exactly the search attributes the workflows set, with their types', () => {
+    const expected = Object.entries(TEMPORAL_SEARCH_ATTRIBUTES)
+      .map(([name, type]) => `${name}=${type}`)
+      .sort();
+    // Each `create` command gives its names one type.
+    const created = [...doc.matchAll(/temporal operator search-attribute create[^`]*?--type (\w+)/g)].flatMap((m) =>
+      [...m[0].matchAll(/--name (\w+)/g)].map((n) => `${n[1]}=${m[1]}`),
+    );
+    expect(created.sort()).toEqual(expected);
     const tcld = /tcld namespace search-attributes add[^`]*/.exec(doc)![0];
-    expect([...tcld.matchAll(/--sa (\w+)=Keyword/g)].map((m) => m[1]).sort()).toEqual(names);
+    expect([...tcld.matchAll(/--sa (\w+=\w+)/g)].map((m) => m[1]).sort()).toEqual(expected);
   });
 
   it('deploys the template with parameters it has', () => {
