@@ -13,6 +13,7 @@ import { getObjectBytes } from '../../src/adapters/s3';
 import { listKeys } from '../../src/catalog/lake-scan';
 import { readLatestState } from '../../src/compact/store';
 import { compactInput, runCrawl, runQuery, startCompaction } from '../../src/pipeline';
+import { compactWorkflow } from '../../workflows';
 import { compactScheduleId, ensureCompactSchedule } from '../../src/schedules';
 import type { CompactResult } from '../../activities/types';
 import { PARQUET_SERDE, curatedTableName } from '../../activities/compact';
@@ -242,6 +243,28 @@ describe('compaction: the curated Parquet zone', () => {
     const live = new Set(Object.values((await state()).partitions).map((p) => p.file.key));
     expect(new Set(curatedAfter)).toEqual(live);
     expect(await counts()).toEqual(answers);
+  }, 180_000);
+
+  it('lets one of two compactions running at once switch (the state generation is the fence)', async () => {
+    await flush(0, days('JJJ', '2024-01-01', 8));
+    await flush(1, days('KKK', '2024-02-01', 9));
+    const before = (await state()).generation;
+    const input = { ...compactInput(h.config), quietMs: 0, retentionMs: 3_600_000 };
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((id) =>
+        h.client.workflow.start(compactWorkflow, {
+          workflowId: `compact/${h.config.glue.database}.${h.config.glue.table}/race-${id}`,
+          taskQueue: h.config.temporal.taskQueue,
+          args: [input],
+        }),
+      ),
+    );
+    const results = await Promise.all([a.result(), b.result()]);
+    // Both may switch one after the other (the second then finds nothing new), never the same generation.
+    expect(results.reduce((n, r) => n + r.rows, 0)).toBe(17);
+    expect(results.filter((r) => r.rows > 0)).toHaveLength(1);
+    expect((await state()).generation).toBeGreaterThan(before);
+    expect(await counts()).toEqual(expected());
   }, 180_000);
 
   it('runs on its Temporal Schedule (overlap skip)', async () => {
