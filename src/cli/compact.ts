@@ -1,5 +1,6 @@
 /** `ticklake compact now|status`: the curated zone's compaction, and what it holds and what waits. */
 import type { Command } from 'commander';
+import { filesize } from 'filesize';
 import type { Client } from '@temporalio/client';
 import type { CompactResult } from '../../activities/types';
 import { createAwsClients } from '../adapters/aws';
@@ -29,7 +30,8 @@ export interface CompactReport {
   schedule: { every: string; paused: boolean; next: string | null } | null;
 }
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+/** 1234567 -> '1.18 MB'. */
+const mb = (bytes: number) => filesize(bytes, { round: 2 });
 
 /** What the curated zone holds and what waits, from the lake alone (no worker needed). */
 export async function compactReport(config: TicklakeConfig, c?: Client): Promise<CompactReport> {

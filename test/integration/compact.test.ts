@@ -3,7 +3,10 @@
  * windows into Parquet with the same answers, late data, schema evolution, raw retention (nothing
  * deleted before its window is verified), a corrupt raw object, the schedule.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { DeleteDatabaseCommand, GetPartitionsCommand, GetTableCommand, type GlueClient } from '@aws-sdk/client-glue';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -15,13 +18,18 @@ import { readLatestState } from '../../src/compact/store';
 import { compactInput, runCrawl, runQuery, startCompaction } from '../../src/pipeline';
 import { compactWorkflow } from '../../workflows';
 import { compactScheduleId, ensureCompactSchedule } from '../../src/schedules';
+import { loadConfig, REPO_ROOT } from '../../src/config';
 import type { CompactResult } from '../../activities/types';
 import { PARQUET_SERDE, curatedTableName } from '../../activities/compact';
-import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
+import { startHarness, uniqueEnv, waitFor, type Harness } from './support';
+
+const exec = promisify(execFile);
+const BIN = path.join(REPO_ROOT, 'bin', 'ticklake.js');
 import { tick, writeFlush, type TestRecord } from './crawl-support';
 
 describe('compaction: the curated Parquet zone', () => {
   let h: Harness;
+  let env: NodeJS.ProcessEnv;
   let s3: S3Client;
   let glue: GlueClient;
   const next = [0, 0, 0, 0];
@@ -62,7 +70,8 @@ describe('compaction: the curated Parquet zone', () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness(uniqueConfig('compact', { LAKE_SYMBOL_BUCKETS: '4' }));
+    env = uniqueEnv('compact', { LAKE_SYMBOL_BUCKETS: '4' });
+    h = await startHarness(loadConfig(env));
     ({ s3, glue } = createAwsClients(h.config.aws));
   }, 120_000);
   afterAll(async () => {
@@ -265,6 +274,23 @@ describe('compaction: the curated Parquet zone', () => {
     expect(results.filter((r) => r.rows > 0)).toHaveLength(1);
     expect((await state()).generation).toBeGreaterThan(before);
     expect(await counts()).toEqual(expected());
+  }, 180_000);
+
+  it('is driven and inspected from the ticklake CLI', async () => {
+    await flush(2, days('LLL', '2024-03-01', 4));
+    await runCrawl(h.client, h.config);
+    const ran = await exec('node', [BIN, '--json', 'compact', 'now', '--quiet', '0s', '--wait'], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 120_000,
+    });
+    const r = JSON.parse(ran.stdout) as CompactResult;
+    expect(r.rows).toBe(4);
+    const status = await exec('node', [BIN, 'compact', 'status'], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    expect(status.stdout).toMatch(/state generation\s*│\s*\d+/);
+    expect(status.stdout).toMatch(/last compaction\s*│.*1 windows, 4 rows/);
+    const all = await exec('node', [BIN, 'status'], { cwd: REPO_ROOT, env, timeout: 120_000 });
+    expect(all.stdout).toMatch(/compaction: last compaction .*: 1 windows, 4 rows/);
   }, 180_000);
 
   it('runs on its Temporal Schedule (overlap skip)', async () => {
