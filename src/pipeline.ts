@@ -28,22 +28,9 @@ import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
 import { createAwsClients } from './adapters/aws';
 import { ensureBucket } from './adapters/s3';
 
-export const SEARCH_ATTRIBUTES = { stage: 'TicklakeStage', source: 'TicklakeSource', topic: 'TicklakeTopic' } as const;
+import { SEARCH_ATTRIBUTES, replayIdFor, workflowIds } from './workflow-ids';
 
-/** `data/sample.csv` → `sample` */
-export function replayIdFor(file: string): string {
-  return path
-    .basename(file)
-    .replace(/\.[^.]*$/, '')
-    .replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
-export const workflowIds = {
-  replay: (replayId: string) => `replay/${replayId}`,
-  sink: (topic: string) => `sink/${topic}`,
-  crawl: (database: string, table: string) => `crawl/${database}.${table}`,
-  query: (id: string) => `query/${id}`,
-};
+export { SEARCH_ATTRIBUTES, replayIdFor, workflowIds };
 
 function attributes(stage: string, extra: Record<string, string>) {
   return {
