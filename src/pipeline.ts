@@ -25,8 +25,8 @@ import type { ReplaySpeed } from './replay/pacing';
 import type { ReplayOrder } from './replay/ordered-rows';
 import type { TicklakeConfig } from './config';
 import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
-import { createAwsClients } from './adapters/aws';
-import { ensureBucket } from './adapters/s3';
+import type * as AwsAdapter from './adapters/aws';
+import type * as S3Adapter from './adapters/s3';
 
 import { SEARCH_ATTRIBUTES, replayIdFor, workflowIds } from './workflow-ids';
 
@@ -261,7 +261,15 @@ export async function prepareInfrastructure(config: TicklakeConfig): Promise<voi
   } finally {
     await admin.disconnect();
   }
-  if (config.profile === 'local') await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
+  if (config.profile === 'local') {
+    // Required here: the AWS SDK takes a good part of a second to load, which the CLI's commands that
+    // only start or ask workflows (status, schedule) would otherwise pay through this module.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { createAwsClients } = require('./adapters/aws') as typeof AwsAdapter;
+    const { ensureBucket } = require('./adapters/s3') as typeof S3Adapter;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
+  }
 }
 
 /** Waits until the sink group has committed everything in the topic. */
