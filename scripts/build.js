@@ -76,11 +76,14 @@ async function build() {
   const { bundleWorkflowCode } = require('@temporalio/worker');
   const t0 = Date.now();
   const sources = sourceFiles();
-  fs.rmSync(DIST, { recursive: true, force: true });
+  // Built beside dist/ and swapped in at the end, so that a command started meanwhile runs the old build
+  // whole rather than half of the new one.
+  const next = `${DIST}.next-${process.pid}`;
+  fs.rmSync(next, { recursive: true, force: true });
   // Type checking is tsc's job (npm run typecheck, npm test); this only strips types, file by file.
   await esbuild.build({
     entryPoints: sources,
-    outdir: DIST,
+    outdir: next,
     outbase: ROOT,
     format: 'cjs',
     platform: 'node',
@@ -91,7 +94,7 @@ async function build() {
   console.error(`build: compiled ${sources.length} TypeScript files to dist/ (${Date.now() - t0} ms)`);
   const t1 = Date.now();
   const { code } = await bundleWorkflowCode({
-    workflowsPath: path.join(DIST, 'workflows', 'index.js'),
+    workflowsPath: path.join(next, 'workflows', 'index.js'),
     // Webpack's own report is long; its errors still fail the bundle.
     logger: {
       log() {},
@@ -102,9 +105,16 @@ async function build() {
       error: (m) => console.error(m),
     },
   });
-  fs.writeFileSync(WORKFLOW_BUNDLE, code);
+  fs.writeFileSync(path.join(next, path.basename(WORKFLOW_BUNDLE)), code);
   console.error(`build: workflow bundle dist/workflow-bundle.js (${Date.now() - t1} ms)`);
-  fs.writeFileSync(STAMP, JSON.stringify({ sources: sources.length, builtAt: new Date().toISOString() }) + '\n');
+  fs.writeFileSync(
+    path.join(next, path.basename(STAMP)),
+    JSON.stringify({ sources: sources.length, builtAt: new Date().toISOString() }) + '\n',
+  );
+  const old = `${DIST}.old-${process.pid}`;
+  if (fs.existsSync(DIST)) fs.renameSync(DIST, old);
+  fs.renameSync(next, DIST);
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Builds when dist/ is stale; returns whether it built. */
