@@ -261,15 +261,13 @@ export async function prepareInfrastructure(config: TicklakeConfig): Promise<voi
   } finally {
     await admin.disconnect();
   }
-  if (config.profile === 'local') {
-    // Required here: the AWS SDK takes a good part of a second to load, which the CLI's commands that
-    // only start or ask workflows (status, schedule) would otherwise pay through this module.
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { createAwsClients } = require('./adapters/aws') as typeof AwsAdapter;
-    const { ensureBucket } = require('./adapters/s3') as typeof S3Adapter;
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
-  }
+  // Required here: the AWS SDK takes a good part of a second to load, which the CLI's commands that only
+  // start or ask workflows (status, schedule) would otherwise pay through this module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const s3 = () => (require('./adapters/aws') as typeof AwsAdapter).createAwsClients(config.aws).s3;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureBucket } = require('./adapters/s3') as typeof S3Adapter;
+  if (config.profile === 'local') await ensureBucket(s3(), config.lake.bucket);
 }
 
 /** Waits until the sink group has committed everything in the topic. */
