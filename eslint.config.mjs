@@ -34,7 +34,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', 'dist/', 'coverage/', 'bench-results/', '**/.*'] },
+  { ignores: ['node_modules/', '.data/', 'dist/', 'dist.*/', 'coverage/', 'bench-results/', '**/.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /*
  * Entry of `npm start` and `npm test` on a fresh clone: installs the npm dependencies when they are
- * missing or older than package-lock.json, then hands over to the TypeScript entry point.
+ * missing or older than package-lock.json, compiles the sources to dist/ when they are newer than the last
+ * build, then hands over to the compiled entry point (`start`) or the test runner (`test`).
  * Plain JavaScript with no dependencies, because it runs before `npm ci`.
  */
 'use strict';
@@ -104,10 +105,27 @@ if (mtime(installed) < 0 || mtime(installed) < mtime(lock) || mtime(NATIVE_BINDI
 }
 
 const [what, ...rest] = process.argv.slice(2);
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const entry = { start: 'src/main.ts', test: 'scripts/test.ts' }[what];
-if (!entry) {
+if (what !== 'start' && what !== 'test') {
   console.error('usage: bootstrap.js start|test [args...]');
   process.exit(2);
 }
-process.exit(run(tsx, [path.join(root, entry), ...rest]));
+
+// The compiled code in dist/ (scripts/build.js): built when a source is newer than it, which a look at
+// the files' times tells in a few milliseconds.
+require('./build.js')
+  .ensureBuilt()
+  .then(
+    () => {
+      // `npm start` runs the build; `npm test` runs its runner from the sources (tsx), and the tests that
+      // spawn the CLI run the build through bin/ticklake.js.
+      const [cmd, args] =
+        what === 'start'
+          ? [process.execPath, [path.join(root, 'dist', 'src', 'main.js'), ...rest]]
+          : [path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'scripts', 'test.ts'), ...rest]];
+      process.exit(run(cmd, args));
+    },
+    (err) => {
+      console.error(`error: the build failed: ${err && err.message ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );

@@ -11,12 +11,13 @@ import path from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { PARTITION_COLUMNS } from './lake-layout';
+import { REPO_ROOT } from './repo-root';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
+export { REPO_ROOT };
 
 /**
  * Local service ports; docker-compose.yml names the same. TICKLAKE_PORT_OFFSET shifts them all, so a

@@ -33,26 +33,12 @@ import type { ReplaySpeed } from './replay/pacing';
 import type { ReplayOrder } from './replay/ordered-rows';
 import type { TicklakeConfig } from './config';
 import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
-import { createAwsClients } from './adapters/aws';
-import { ensureBucket } from './adapters/s3';
+import type * as AwsAdapter from './adapters/aws';
+import type * as S3Adapter from './adapters/s3';
 
-export const SEARCH_ATTRIBUTES = { stage: 'TicklakeStage', source: 'TicklakeSource', topic: 'TicklakeTopic' } as const;
+import { SEARCH_ATTRIBUTES, replayIdFor, workflowIds } from './workflow-ids';
 
-/** `data/sample.csv` → `sample` */
-export function replayIdFor(file: string): string {
-  return path
-    .basename(file)
-    .replace(/\.[^.]*$/, '')
-    .replace(/[^A-Za-z0-9._-]+/g, '-');
-}
-
-export const workflowIds = {
-  replay: (replayId: string) => `replay/${replayId}`,
-  sink: (topic: string) => `sink/${topic}`,
-  crawl: (database: string, table: string) => `crawl/${database}.${table}`,
-  compact: (database: string, table: string) => `compact/${database}.${table}`,
-  query: (id: string) => `query/${id}`,
-};
+export { SEARCH_ATTRIBUTES, replayIdFor, workflowIds };
 
 function attributes(stage: string, extra: Record<string, string>) {
   return {
@@ -317,7 +303,13 @@ export async function prepareInfrastructure(config: TicklakeConfig): Promise<voi
   } finally {
     await admin.disconnect();
   }
-  if (config.profile === 'local') await ensureBucket(createAwsClients(config.aws).s3, config.lake.bucket);
+  // Required here: the AWS SDK takes a good part of a second to load, which the CLI's commands that only
+  // start or ask workflows (status, schedule) would otherwise pay through this module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const s3 = () => (require('./adapters/aws') as typeof AwsAdapter).createAwsClients(config.aws).s3;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ensureBucket } = require('./adapters/s3') as typeof S3Adapter;
+  if (config.profile === 'local') await ensureBucket(s3(), config.lake.bucket);
 }
 
 /** Waits until the sink group has committed everything in the topic. */

@@ -1,4 +1,5 @@
 /** One worker process hosting every workflow and activity of ticklake. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -20,6 +21,20 @@ export interface RunningWorker {
 }
 
 let runtimeInstalled = false;
+
+/**
+ * The workflow code a worker runs. Compiled (dist/src/worker.js): the bundle `npm run build` wrote beside
+ * it, so the worker starts without running webpack. From the TypeScript sources (tsx, jest): the sources
+ * themselves, bundled at start, so that an edit to a workflow needs no build.
+ */
+export function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (path.extname(__filename) !== '.js') return { workflowsPath: require.resolve('../workflows') };
+  const codePath = path.join(__dirname, '..', 'workflow-bundle.js');
+  if (!fs.existsSync(codePath)) {
+    throw new Error(`the workflow bundle ${codePath} is missing; run 'npm run build'`);
+  }
+  return { workflowBundle: { codePath } };
+}
 
 /**
  * Starts a worker hosting every workflow (workflows/index.ts) and activity (createActivities) of
@@ -84,7 +99,7 @@ export async function startWorker(
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowCode(),
     activities,
     // Pause reaches long-running activities through heartbeats: keep the throttle short. At 500 ms a
     // pause reaches an activity within about half a second, which keeps the sink's drain well inside

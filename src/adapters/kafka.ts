@@ -126,6 +126,12 @@ export async function committedOffsets(admin: Admin, groupId: string, topic: str
 
 /** Lag per partition of a group on a topic: end offset minus committed offset (everything when nothing is committed). */
 export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint>> {
+  // On a topic that does not exist yet both requests retry for about 20 s (kafkajs treats an unknown
+  // topic as retriable): ask the broker's topic list first. A caller that disconnected during such a
+  // retry kept its process alive (`ticklake status` on a fresh stack never exited).
+  if (!(await admin.listTopics()).includes(topic)) {
+    throw new Error(`topic '${topic}' does not exist yet (nothing has been replayed into it)`);
+  }
   const [ends, committed] = await Promise.all([endOffsets(admin, topic), committedOffsets(admin, groupId, topic)]);
   const lag = new Map<number, bigint>();
   for (const [partition, end] of ends) {

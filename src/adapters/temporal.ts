@@ -1,7 +1,7 @@
 /** Temporal connections from the configuration (local dev server, self-hosted, or Temporal Cloud). */
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import type { TemporalConfig } from '../config';
 
 function tlsOptions(cfg: TemporalConfig): ConnectionOptions['tls'] {
@@ -30,9 +30,13 @@ export async function connectClient(cfg: TemporalConfig): Promise<Client> {
 }
 
 export async function connectWorker(cfg: TemporalConfig): Promise<NativeConnection> {
+  // Required here, not at the top: the worker's native library takes a third of a second to load, and
+  // the CLI, which only connects clients, never needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NativeConnection: Native } = require('@temporalio/worker') as typeof import('@temporalio/worker');
   const options: NativeConnectionOptions = { address: cfg.address, tls: tlsOptions(cfg), apiKey: cfg.apiKey };
   try {
-    return await NativeConnection.connect(options);
+    return await Native.connect(options);
   } catch (err) {
     throw new Error(
       `cannot reach Temporal at ${cfg.address} (${(err as Error).message}); start the local services with 'npm run services -- up' or set TEMPORAL_ADDRESS`,

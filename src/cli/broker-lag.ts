@@ -1,5 +1,5 @@
 /** The sink's consumer group lag as the broker sees it (committed offsets against end offsets). */
-import { createKafka, groupLag } from '../adapters/kafka';
+import { createKafka, groupLag } from './lazy';
 import type { TicklakeConfig } from '../config';
 import { table } from './output';
 

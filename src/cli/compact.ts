@@ -3,14 +3,9 @@ import type { Command } from 'commander';
 import { filesize } from 'filesize';
 import type { Client } from '@temporalio/client';
 import type { CompactResult } from '../../activities/types';
-import { createAwsClients } from '../adapters/aws';
-import { listKeys, listManifestFolders } from '../catalog/lake-scan';
-import { sinkManifestRoot } from '../catalog/crawl-plan';
-import { curatedTotals, listStartAfter, manifestFolderId, type CompactState } from '../compact/state';
-import { readLatestState } from '../compact/store';
-import { durationMs, type TicklakeConfig } from '../config';
-import { startCompaction } from '../pipeline';
-import { describeCompactSchedule, type CrawlScheduleInfo } from '../schedules';
+import type { CompactReport } from '../compact/report';
+import type { TicklakeConfig } from '../config';
+import { compactReport, durationMs, startCompaction } from './lazy';
 import { fields, print, table, type OutputOptions } from './output';
 
 export interface CompactCommandContext {
@@ -18,55 +13,8 @@ export interface CompactCommandContext {
   client(g: { config: TicklakeConfig }): Promise<Client>;
 }
 
-export interface CompactReport {
-  table: string;
-  generation: number;
-  totals: ReturnType<typeof curatedTotals>;
-  last: CompactState['last'] | null;
-  failures: CompactState['failures'];
-  /** Sink cuts written since the compaction's chain end: what the next runs will compact. */
-  cutsWaiting: number;
-  retirementsWaiting: number;
-  schedule: { every: string; paused: boolean; next: string | null } | null;
-}
-
 /** 1234567 -> '1.18 MB'. */
 const mb = (bytes: number) => filesize(bytes, { round: 2 });
-
-/** What the curated zone holds and what waits, from the lake alone (no worker needed). */
-export async function compactReport(config: TicklakeConfig, c?: Client): Promise<CompactReport> {
-  const { s3 } = createAwsClients(config.aws);
-  const ref = await readLatestState(
-    s3,
-    config.lake.bucket,
-    config.lake.prefix,
-    config.glue.database,
-    config.glue.table,
-  );
-  const state = ref?.state;
-  let cutsWaiting = 0;
-  const root = sinkManifestRoot(config.lake.prefix);
-  for (const folder of await listManifestFolders(s3, config.lake.bucket, root)) {
-    const id = manifestFolderId(folder, root);
-    if (!id) continue;
-    const keys = await listKeys(s3, config.lake.bucket, folder, listStartAfter(folder, state?.chain[id.id] ?? '0'));
-    cutsWaiting += keys.filter((k) => k.endsWith('.json')).length;
-  }
-  let schedule: CrawlScheduleInfo | undefined;
-  if (c) schedule = await describeCompactSchedule(c, config).catch(() => undefined);
-  return {
-    table: `${config.glue.database}.${config.glue.table}`,
-    generation: state?.generation ?? 0,
-    totals: state
-      ? curatedTotals(state)
-      : { partitions: 0, rows: 0, parquetBytes: 0, rawBytesReplaced: 0, retirementsWaiting: 0 },
-    last: state?.last ?? null,
-    failures: state?.failures ?? [],
-    cutsWaiting,
-    retirementsWaiting: state?.retirements.length ?? 0,
-    schedule: schedule ? { every: schedule.every, paused: schedule.paused, next: schedule.next[0] ?? null } : null,
-  };
-}
 
 /** One line for `ticklake status`. */
 export function compactLine(r: CompactReport): string {

@@ -4,10 +4,9 @@
  * could not take, under the lake's `_dlq/` prefix.
  */
 import type { Command } from 'commander';
-import { createAwsClients } from '../adapters/aws';
-import { createKafka } from '../adapters/kafka';
 import type { TicklakeConfig } from '../config';
-import { readProducerDeadLetters, readSinkDeadLetters, type DeadLetter } from '../dead-letters';
+import type { DeadLetter } from '../dead-letters';
+import { createAwsClients, createKafka, readProducerDeadLetters, readSinkDeadLetters } from './lazy';
 import { table, type OutputOptions } from './output';
 
 export interface DlqContext {

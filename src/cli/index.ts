@@ -6,19 +6,41 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { loadConfig, type TicklakeConfig } from '../config';
-import { connectClient } from '../adapters/temporal';
-import { createKafka, groupLag } from '../adapters/kafka';
+import type { TicklakeConfig } from '../config';
+import { REPO_ROOT } from '../repo-root';
 import { parseSpeed, describeSpeed } from '../replay/pacing';
+import { replayIdFor, workflowIds } from '../workflow-ids';
+// Heavy modules (Temporal's client, the AWS SDK, kafkajs, the configuration) load on first use: --help needs none.
 import {
+  connectClient,
+  createAwsClients,
+  createCrawlSchedule,
+  createKafka,
+  crawlScheduleId,
+  deleteCrawlSchedule,
+  describeCrawlSchedule,
+  compactReport,
+  ensureCompactSchedule,
+  ensureCrawlSchedule,
+  ensureServices,
+  groupLag,
+  listCrawlSchedules,
+  loadConfig,
+  parseServiceNames,
+  pauseCrawlSchedule,
   prepareInfrastructure,
-  replayIdFor,
+  printQueryResult,
   runCrawl,
+  runWorker,
+  serviceStatus,
+  setCrawlScheduleInterval,
   startQuery,
   startReplay,
   startSink,
-  workflowIds,
-} from '../pipeline';
+  stopServices,
+  triggerCrawlSchedule,
+  unpauseCrawlSchedule,
+} from './lazy';
 import {
   crawlStatusQuery,
   pauseSignal,
@@ -33,26 +55,9 @@ import {
 import type { ReplayProgress } from '../../activities/types';
 import { errorMessage, fields, print, table, type OutputOptions } from './output';
 import { ask, awaitingWorker, livePollers, NoWorkerError, START_A_WORKER } from './worker-presence';
-import { createAwsClients } from '../adapters/aws';
-import { printQueryResult } from './query-output';
 import { replayStatus, sinkStatus, workflowHealth } from '../progress';
-import {
-  createCrawlSchedule,
-  crawlScheduleId,
-  deleteCrawlSchedule,
-  describeCrawlSchedule,
-  ensureCompactSchedule,
-  ensureCrawlSchedule,
-  listCrawlSchedules,
-  pauseCrawlSchedule,
-  setCrawlScheduleInterval,
-  triggerCrawlSchedule,
-  unpauseCrawlSchedule,
-  type CrawlScheduleInfo,
-} from '../schedules';
-import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
-import { runWorker } from '../worker-main';
-import { compactLine, compactReport, registerCompactCommands } from './compact';
+import type { CrawlScheduleInfo } from '../schedules';
+import { compactLine, registerCompactCommands } from './compact';
 import { registerDlqCommand } from './dlq';
 import { registerReplayCommands } from './replay-commands';
 import { describeCommands } from './descriptions';
@@ -290,7 +295,7 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('start the whole pipeline: sink, replay of a CSV, the crawl and compaction schedules')
-    .option('--file <csv>', 'CSV to replay', path.join(__dirname, '..', '..', 'data', 'sample.csv'))
+    .option('--file <csv>', 'CSV to replay', path.join(REPO_ROOT, 'data', 'sample.csv'))
     .option('--speed <speed>', 'max | <n>rows (rows/s) | <n>days (trading days/s)', 'max')
     .option('--loop', 'replay the file again and again')
     .option('--crawl-every <interval>', "interval of the crawl schedule, e.g. '5m'")

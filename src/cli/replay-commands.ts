@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { TicklakeConfig } from '../config';
-import { SEARCH_ATTRIBUTES, workflowIds } from '../pipeline';
+import { SEARCH_ATTRIBUTES, workflowIds } from '../workflow-ids';
 import { fields, table, type OutputOptions } from './output';
 
 export interface ReplayCommandContext {

@@ -568,6 +568,14 @@ export class LakeSink {
         if (s.writer.size > 0) await this.markAttempt(s.partition, s.committed >= 0n ? s.committed : 0n);
         const result = await s.writer.flush();
         if (!result) break;
+        if (result.fenceFailure) {
+          // Not throttled: each one says the store's fence failed.
+          this.opts.log.warn('the object store let two writers create one manifest; the recorded cut was rewritten', {
+            topic: this.settings.topic,
+            partition: s.partition,
+            detail: result.fenceFailure,
+          });
+        }
         this.account(s.partition, result, started);
         if (this.states.get(s.partition) !== s) return; // a rebalance since: the new generation commits
         await this.commit(s, BigInt(result.manifest.end));

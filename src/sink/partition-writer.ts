@@ -15,6 +15,7 @@
  * A writer lives for one consumer-group generation: after a rebalance the sink makes new writers,
  * because kafkajs fetches again from the committed offsets.
  */
+import { randomUUID } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
 import type { Compression } from '../lake-layout';
 import { dataObjectKey, deadLetterKey, manifestKey, partitionPath, partitionValues } from '../lake-layout';
@@ -30,6 +31,8 @@ export interface SinkStorage {
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   /** Keys under a prefix after `startAfter`, in key order (used to account for a dead attempt's flushes). */
   list?(prefix: string, startAfter: string): Promise<string[]>;
+  /** Removes an object (a missing one is not an error); used only to undo a flush whose fence failed. */
+  delete?(key: string): Promise<void>;
 }
 
 /** The settings that decide which objects a cut becomes; a manifest records them. */
@@ -67,6 +70,11 @@ export interface FlushManifest {
   /** Absent in manifests of older versions, which used the adopter's own settings. */
   layout?: ManifestLayout;
   writer?: string;
+  /**
+   * Random, one per manifest created: tells a writer reading the manifest back whether it is still the
+   * one it created (absent in manifests of older versions).
+   */
+  token?: string;
   writtenAt: string;
 }
 
@@ -85,6 +93,11 @@ export interface FlushResult {
   lakePartitions: string[];
   /** Receive time (ms) of the oldest record of the flush. */
   oldestReceivedAt: number;
+  /**
+   * Set when the store's fence failed: another writer's create of this cut's manifest also succeeded
+   * and replaced this writer's, so this writer undid its objects and wrote the recorded cut instead.
+   */
+  fenceFailure?: string;
 }
 
 /** One line of a dead-letter object: the raw message and why it could not go to the lake. */
@@ -98,6 +111,13 @@ export interface DeadLetterRecord {
   value_base64: string | null;
   value_bytes: number;
   headers: Record<string, string>;
+}
+
+/** The same cut: the manifest a writer created (or adopted) is the one the store holds. */
+function sameManifest(a: FlushManifest, b: FlushManifest): boolean {
+  if (a.token !== undefined || b.token !== undefined) return a.token === b.token;
+  const keys = (m: FlushManifest) => [...m.files.map((f) => f.key), m.deadLetters?.key ?? ''].join('|');
+  return a.first === b.first && a.end === b.end && a.records === b.records && keys(a) === keys(b);
 }
 
 /** A manifest found under a key that does not describe a cut starting there; never adopted. */
@@ -266,9 +286,23 @@ export class PartitionWriter {
     };
   }
 
+  /** The manifest at `mKey` if it describes a cut from `first`; throws ManifestMismatchError otherwise. */
+  private checkedManifest(mKey: string, existing: FlushManifest, first: bigint): FlushManifest {
+    if (existing.first !== first.toString() || !(BigInt(existing.end) > first)) {
+      throw new ManifestMismatchError(
+        `manifest ${mKey} describes [${existing.first}, ${existing.end}), not a cut from ${first}; ` +
+          'the lake prefix holds manifests of another sink: give each sink its own LAKE_PREFIX or SINK_GROUP_ID',
+      );
+    }
+    return existing;
+  }
+
   private async flushOnce(): Promise<FlushResult | undefined> {
     const o = this.opts;
-    for (let step = 0; step < 2; step++) {
+    let fenceFailure: string | undefined;
+    // Steps: create or adopt the cut; adopt it after a failed create; adopt it again if the store's
+    // fence failed (below) while this writer wrote.
+    for (let step = 0; step < 4; step++) {
       const messages = this.messages;
       if (messages.length === 0) return undefined;
       const first = BigInt(messages[0].offset);
@@ -294,18 +328,19 @@ export class PartitionWriter {
       const bodies = await Promise.all(plan.objects.map((obj) => encodeLines(obj.values, obj.compression)));
       plan.manifest.bytes = bodies.reduce((n, b) => n + b.length, 0);
 
+      const mKey = manifestKey(o.prefix, o.groupId, o.topic, o.partition, first.toString());
       if (!adopted) {
-        const mKey = manifestKey(o.prefix, o.groupId, o.topic, o.partition, first.toString());
-        if (!(await this.storage.putIfAbsent(mKey, JSON.stringify(plan.manifest)))) {
-          const existing = await this.storage.getJson<FlushManifest>(mKey);
+        plan.manifest.token = randomUUID();
+        // Read before the conditional create. On S3 the create alone is the fence; on a store whose
+        // If-None-Match is not atomic or is ignored, a zombie's create would replace a manifest written
+        // long before (and the cut other writers follow). Reading first makes the zombie adopt it.
+        let existing = await this.storage.getJson<FlushManifest>(mKey);
+        if (!existing && !(await this.storage.putIfAbsent(mKey, JSON.stringify(plan.manifest)))) {
+          existing = await this.storage.getJson<FlushManifest>(mKey);
           if (!existing) throw new Error(`manifest ${mKey} exists but could not be read; the flush will be retried`);
-          if (existing.first !== first.toString() || !(BigInt(existing.end) > first)) {
-            throw new ManifestMismatchError(
-              `manifest ${mKey} describes [${existing.first}, ${existing.end}), not a cut from ${first}; ` +
-                'the lake prefix holds manifests of another sink: give each sink its own LAKE_PREFIX or SINK_GROUP_ID',
-            );
-          }
-          this.adopted = existing;
+        }
+        if (existing) {
+          this.adopted = this.checkedManifest(mKey, existing, first);
           continue;
         }
       } else {
@@ -327,6 +362,30 @@ export class PartitionWriter {
       await eachLimit(plan.objects.length, PUT_CONCURRENCY, (i) =>
         this.storage.put(plan.objects[i].key, bodies[i], 'application/x-ndjson'),
       );
+      // The cut is committed only if the store still holds its manifest. Another writer whose create
+      // also succeeded (both racing the read above, on a store whose fence failed) may have replaced
+      // it: then the objects just written may not be what the recorded cut says. Undo them and write
+      // the recorded cut instead, as an adopter would have.
+      const mine = adopted ?? plan.manifest;
+      const stored = await this.storage.getJson<FlushManifest>(mKey);
+      if (!stored) throw new Error(`manifest ${mKey} disappeared after it was written; the flush will be retried`);
+      if (!sameManifest(stored, mine)) {
+        const recorded = this.checkedManifest(mKey, stored, first);
+        const keep = new Set([...recorded.files.map((f) => f.key), recorded.deadLetters?.key]);
+        const stray = plan.objects.map((obj) => obj.key).filter((k) => !keep.has(k));
+        if (stray.length > 0 && !this.storage.delete) {
+          throw new ManifestMismatchError(
+            `manifest ${mKey} was replaced while this sink wrote its cut (the object store let two conditional creates succeed), and this store cannot delete`,
+          );
+        }
+        for (const k of stray) await this.storage.delete!(k);
+        fenceFailure =
+          `the object store accepted two creates of manifest ${mKey} (its If-None-Match is not atomic): ` +
+          `this writer's cut [${first}, ${end}) was replaced by [${recorded.first}, ${recorded.end}); ` +
+          `removed ${stray.length} of its objects and rewriting the recorded cut`;
+        this.adopted = recorded;
+        continue;
+      }
       this.messages.splice(0, count);
       this.received.splice(0, count);
       for (const m of batch) this.bytes -= m.value?.length ?? 0;
@@ -341,6 +400,7 @@ export class PartitionWriter {
         files: plan.objects.length,
         lakePartitions: manifest.files.map((f) => f.partition),
         oldestReceivedAt,
+        ...(fenceFailure ? { fenceFailure } : {}),
       };
     }
     throw new Error(`partition ${o.partition}: could not settle the cut at ${this.messages[0]?.offset}; retrying`);

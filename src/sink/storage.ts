@@ -1,5 +1,5 @@
 /** The sink's object store: the lake bucket through the S3 API. Thin I/O. */
-import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { bucketExists, getJson, putIfAbsent, putObject } from '../adapters/s3';
 import type { SinkStorage } from './partition-writer';
 
@@ -8,6 +8,9 @@ export function s3SinkStorage(s3: S3Client, bucket: string): SinkStorage {
     putIfAbsent: (key, body) => putIfAbsent(s3, bucket, key, body),
     getJson: (key) => getJson(s3, bucket, key),
     put: (key, body, contentType) => putObject(s3, bucket, key, body, contentType),
+    async delete(key) {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    },
     async list(prefix, startAfter) {
       const keys: string[] = [];
       for await (const page of paginateListObjectsV2(

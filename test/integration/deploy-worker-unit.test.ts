@@ -3,7 +3,7 @@
  * Environment=, the configuration from the environment) against the local services: the worker starts
  * polling its task queue, and the unit's KillSignal stops it cleanly well within TimeoutStopSec.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,13 @@ describe('deploy/ticklake-worker.service command line', () => {
   let dir: string;
   /** The worker's configuration: it creates its topics and bucket when it starts. */
   let made: TicklakeConfig | undefined;
+  // The unit runs the compiled worker: build it as the install steps of docs/aws.md do (when stale).
+  beforeAll(() => {
+    execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build.js'), '--if-stale'], {
+      cwd: REPO,
+      stdio: 'inherit',
+    });
+  }, 120_000);
   afterEach(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -53,14 +53,16 @@ describe('deploy/ticklake-worker.service', () => {
     expect(path.isAbsolute(one('Service', 'WorkingDirectory'))).toBe(true);
     const exec = one('Service', 'ExecStart').split(/\s+/);
     expect(path.isAbsolute(exec[0])).toBe(true);
-    // node with tsx as a loader: one process, which receives the stop signal itself.
-    expect(exec.slice(1)).toEqual(['node', '--import', 'tsx', 'src/worker-main.ts']);
+    // node on the compiled worker: one process, which receives the stop signal itself.
+    expect(exec.slice(1)).toEqual(['node', 'dist/src/worker-main.js']);
     expect(fs.existsSync(path.join(REPO, 'src', 'worker-main.ts'))).toBe(true);
-    // tsx is needed at run time, so `npm install --omit=dev` must keep it.
+    // `npm run build` writes it after `npm install --omit=dev`, which must keep what the build runs.
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
+      scripts: Record<string, string>;
     };
-    expect(Object.keys(pkg.dependencies)).toContain('tsx');
+    expect(pkg.scripts.build).toBe('node scripts/build.js');
+    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['esbuild', '@temporalio/worker']));
     // State and cache go where systemd gives the service's user write access.
     const env = get('Service', 'Environment');
     expect(env).toContain(`TICKLAKE_DATA_DIR=/var/lib/${one('Service', 'StateDirectory')}`);
