@@ -162,7 +162,7 @@ describe('compaction: the curated Parquet zone', () => {
         workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'compact-redo-')),
         columns: plan.columns,
         window,
-        key: `${h.config.compact.curatedPrefix}redo/${window.partition}.parquet`,
+        key: `compact-test-redo/${window.partition}.parquet`,
       });
       const committed = s.partitions[window.partition].file;
       expect(redo.checksum).toBe(s.partitions[window.partition].checksum);
