@@ -48,7 +48,7 @@ import { mapLimit } from '../catalog/lake-scan';
 import { ObjectCache } from './object-cache';
 import { StateReader } from '../compact/store';
 import { rawVisible, type CompactState, type CuratedPartition } from '../compact/state';
-import { partitionPath } from '../lake-layout';
+import { padOffset, partitionPath } from '../lake-layout';
 import { partitionId } from '../catalog/glue-catalog';
 import { keepPartition, partitionPredicate, referencedTables } from './pruning';
 import { ALLOW_WRITES_HINT, type QueryParam } from './sql-guard';
@@ -391,7 +391,7 @@ export class DuckDBEngine implements QueryEngine {
           const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
           if (entry) curated.push({ bucket: root.bucket, entry });
           // A raw object whose window is compacted is read from the curated file instead: one state decides both.
-          return (await this.list(bucket, withSlash(key)))
+          return (await this.listRaw(bucket, withSlash(key), entry))
             .filter((o) => rawVisible(o.key, entry))
             .map((o) => ({ ...o, values: p.values }));
         }),
@@ -556,9 +556,59 @@ export class DuckDBEngine implements QueryEngine {
     return out;
   }
 
-  private async list(bucket: string, prefix: string): Promise<Omit<LakeObject, 'values'>[]> {
+  /**
+   * The raw objects of a partition a query may need: without a curated file, all of them; with one, only
+   * those at or above its watermarks. Object keys are `<topic>+<partition>+<first offset>`: a listing with
+   * the delimiter '+' names the topics and then the Kafka partitions present, and each Kafka partition
+   * with a watermark is listed from it (StartAfter), so the raw objects kept for the retention after
+   * their compaction (hundreds of thousands after a week of live streaming) are not listed by every query.
+   */
+  private async listRaw(
+    bucket: string,
+    folder: string,
+    entry: CuratedPartition | undefined,
+  ): Promise<Omit<LakeObject, 'values'>[]> {
+    if (!entry) return this.list(bucket, folder);
+    const top = await this.listDelimited(bucket, folder);
+    const out = top.objects;
+    for (const topic of top.prefixes) {
+      const byPartition = await this.listDelimited(bucket, topic);
+      out.push(...byPartition.objects);
+      for (const source of byPartition.prefixes) {
+        const mark = entry.watermarks[source.slice(folder.length, -1)];
+        out.push(...(await this.list(bucket, source, mark === undefined ? undefined : `${source}${padOffset(mark)}`)));
+      }
+    }
+    return out;
+  }
+
+  /** Objects directly under a prefix up to the next '+', and the prefixes ending in '+' below it. */
+  private async listDelimited(
+    bucket: string,
+    prefix: string,
+  ): Promise<{ objects: Omit<LakeObject, 'values'>[]; prefixes: string[] }> {
+    const objects: Omit<LakeObject, 'values'>[] = [];
+    const prefixes: string[] = [];
+    for await (const page of paginateListObjectsV2(
+      { client: this.options.s3 },
+      { Bucket: bucket, Prefix: prefix, Delimiter: '+' },
+    )) {
+      for (const o of page.Contents ?? []) {
+        if (o.Key && o.ETag && !o.Key.slice(prefix.length).includes('/'))
+          objects.push({ bucket, key: o.Key, etag: o.ETag, size: o.Size ?? 0 });
+      }
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix && !p.Prefix.slice(prefix.length).includes('/')) prefixes.push(p.Prefix);
+    }
+    return { objects, prefixes };
+  }
+
+  private async list(bucket: string, prefix: string, startAfter?: string): Promise<Omit<LakeObject, 'values'>[]> {
     const out: Omit<LakeObject, 'values'>[] = [];
-    for await (const page of paginateListObjectsV2({ client: this.options.s3 }, { Bucket: bucket, Prefix: prefix })) {
+    for await (const page of paginateListObjectsV2(
+      { client: this.options.s3 },
+      { Bucket: bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) },
+    )) {
       for (const o of page.Contents ?? []) {
         // Objects of a partition, not of partitions nested below it (another layout's folders).
         if (o.Key && o.ETag && !o.Key.slice(prefix.length).includes('/'))
