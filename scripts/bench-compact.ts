@@ -228,6 +228,9 @@ interface Timed {
   warm_runs_ms: number[];
   objects_read?: number;
   bytes_scanned?: number;
+  /** The engine's own time and its phases (catalog, list, fetch, execute...), of the cold run and the last warm one. */
+  cold_engine: { ms: number; phases?: Record<string, number> };
+  warm_engine: { ms: number; phases?: Record<string, number> };
 }
 
 async function timedQuery(
@@ -273,6 +276,8 @@ async function coldWarm(args: {
       warm_runs_ms: warm.map((m) => Math.round(m)),
       objects_read: cold.result.stats.objectsRead,
       bytes_scanned: cold.result.stats.bytesScanned,
+      cold_engine: { ms: cold.result.stats.engineMs, phases: cold.result.stats.phases },
+      warm_engine: { ms: answers[answers.length - 1].stats.engineMs, phases: answers[answers.length - 1].stats.phases },
     },
     answers,
   };
@@ -492,17 +497,22 @@ async function main(): Promise<void> {
 
     // 3. Compaction.
     log(`${label}: compacting...`);
+    // The worker's CPU seconds over the compaction: a figure that other work on the machine inflates less.
+    const cpuBefore = workers.current?.cpuSeconds();
     const compactStart = performance.now();
     const handle = await startCompaction(client, config, { quietMs: 0 });
     const compacted = await handle.result();
     const compactMs = performance.now() - compactStart;
+    const cpuAfter = workers.current?.cpuSeconds();
+    const compactCpuS = cpuBefore !== undefined && cpuAfter !== undefined ? round(cpuAfter - cpuBefore, 1) : null;
     const activities = await activityTimes(handle);
     if (compacted.failed.length > 0) throw new Error(`compaction refused windows: ${JSON.stringify(compacted.failed)}`);
     if (compacted.rows !== totals.rows)
       throw new Error(`compaction compacted ${compacted.rows} rows, the lake holds ${totals.rows}`);
     log(
       `${label}: compacted ${compacted.rows} rows in ${compacted.windows} windows in ${Math.round(compactMs)} ms ` +
-        `(${Math.round(totals.rows / (compactMs / 1000))} rows/s); activities ${JSON.stringify(activities)}`,
+        `(${Math.round(totals.rows / (compactMs / 1000))} rows/s; worker CPU ${compactCpuS ?? '?'} s); activities ` +
+        JSON.stringify(activities),
     );
 
     // 4. Bytes.
@@ -557,6 +567,8 @@ async function main(): Promise<void> {
       trading_days: size.days,
       compact_rows_per_s: compactRowsPerS,
       compact_s: secs(compactMs),
+      compact_worker_cpu_s: compactCpuS,
+      compact_rows_per_worker_cpu_s: compactCpuS ? Math.round(totals.rows / compactCpuS) : null,
       compact_windows: compacted.windows,
       compact_raw_objects: compacted.rawObjects,
       compact_activities: activities,
@@ -651,7 +663,8 @@ async function main(): Promise<void> {
   };
   console.log('');
   console.log(
-    `${label}: ${summary.rows as number} rows; compaction ${summary.compact_rows_per_s as number} rows/s (${summary.compact_s as number} s)`,
+    `${label}: ${summary.rows as number} rows; compaction ${summary.compact_rows_per_s as number} rows/s (${summary.compact_s as number} s; ` +
+      `worker CPU ${String(summary.compact_worker_cpu_s)} s, ${String(summary.compact_rows_per_worker_cpu_s)} rows per CPU second)`,
   );
   console.log(markdownTable(rowsTable[0], rowsTable.slice(1)));
   console.log('');
