@@ -161,8 +161,8 @@ export function createCompactActivities(deps: CompactDeps) {
       );
       const manifests: CutManifest[] = [];
       // Read in order, in small batches, and stop at the first cut that is not closed yet.
-      for (let i = 0; i < keys.length; i += 16) {
-        const batch = await mapLimit(keys.slice(i, i + 16), 8, (k) => readManifest(s3, input.bucket, k));
+      for (let i = 0; i < keys.length; i += 128) {
+        const batch = await mapLimit(keys.slice(i, i + 128), 32, (k) => readManifest(s3, input.bucket, k));
         let open = false;
         for (let j = 0; j < batch.length; j++) {
           const read = batch[j];
