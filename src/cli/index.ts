@@ -51,6 +51,7 @@ import {
 import { ensureServices, parseServiceNames, serviceStatus, stopServices } from '../services';
 import { runWorker } from '../worker-main';
 import { registerDlqCommand } from './dlq';
+import { registerDashboardCommand } from './dashboard';
 import { registerReplayCommands, replayHandle, setReplaySpeed, steerReplay } from './replay-commands';
 import { describeCommands } from './descriptions';
 import { brokerLag, brokerLagText } from './broker-lag';
@@ -704,6 +705,7 @@ export function buildProgram(): Command {
     });
   registerReplayCommands(replay, { globals, client });
   registerDlqCommand(program, { globals });
+  registerDashboardCommand(program, { globals, client });
   return describeCommands(program);
 }
 
