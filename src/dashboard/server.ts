@@ -79,6 +79,11 @@ export class DashboardServer {
   private sampling?: Promise<void>;
   private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
   private server?: http.Server;
+  /** Query workflows started and not answered yet: cancelled when the server closes. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing = false;
+  private markClosed!: () => void;
+  private readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(
     private readonly config: TicklakeConfig,
@@ -103,6 +108,8 @@ export class DashboardServer {
       server.once('error', reject);
       server.listen(this.options.port, this.options.host, () => resolve());
     });
+    // The first page then finds the symbols ready (the answer is kept until the lake changes).
+    this.market().catch(() => undefined);
     const port = (server.address() as AddressInfo).port;
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     const url = `http://${host}:${port}/${this.options.token ? `?token=${this.options.token}` : ''}`;
@@ -110,11 +117,14 @@ export class DashboardServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    this.markClosed();
     for (const c of this.clients) c.res.end();
     this.clients.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
     await this.sampling;
+    await Promise.allSettled([...this.pending]);
     await this.reader.close();
   }
 
@@ -259,14 +269,29 @@ export class DashboardServer {
     return value;
   }
 
-  private async query(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
+  /** A fixed statement through the query workflow; waited for (or cancelled) when the server closes. */
+  private query(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
+    const p = this.runQuery(sql, params, maxRows);
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async runQuery(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
     const blocked = await this.marketBlocked();
     if (blocked) throw new Unavailable(`market data unavailable: ${blocked}`);
     const c = await this.client();
     const id = `dashboard-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    if (this.closing) throw new Unavailable('the dashboard is closing');
     const h = await startQuery(c, this.config, sql, params, { id, maxRows, maxBytes: 1024 * 1024 });
     try {
-      return await withTimeout('the market query', QUERY_TIMEOUT_MS, h.result());
+      return await Promise.race([
+        withTimeout('the market query', QUERY_TIMEOUT_MS, h.result()),
+        this.closed.then(() => {
+          throw new Unavailable('the dashboard is closing');
+        }),
+      ]);
     } catch (err) {
       await h.cancel().catch(() => undefined);
       const blockedNow = await this.marketBlocked().catch(() => undefined);

@@ -87,6 +87,7 @@ async function getJson<T>(url: string): Promise<T> {
 
 let chart: uPlot | undefined;
 let marketFailed = false;
+let marketTried = 0;
 let seriesAsked = 0;
 
 function selectedSymbol(): string {
@@ -119,6 +120,7 @@ function range(): { from: string; to: string } {
 }
 
 async function refreshMarket(): Promise<void> {
+  marketTried = Date.now();
   try {
     const market = await getJson<MarketView>('/api/market');
     state.market = market;
@@ -178,6 +180,7 @@ async function refreshSeries(): Promise<void> {
         `${num(s.points)} ticks of ${s.symbol}${s.days.length ? ` from ${s.days[0]} to ${s.days[s.days.length - 1]}` : ''}`,
     );
   } catch (err) {
+    marketFailed = true;
     if (asked === seriesAsked) fill('series-note', h('span', { class: 'unavailable' }, (err as Error).message));
   }
 }
@@ -294,7 +297,7 @@ function renderReplays(p: PipelineSnapshot['replays']): void {
             h('td', {}, num(r.position)),
             h('td', {}, num(r.line)),
             h('td', {}, num(r.rate)),
-            h('td', {}, controls(r)),
+            h('td', { class: 'controls' }, controls(r)),
           ),
         ),
       ),
@@ -447,7 +450,9 @@ function renderPipeline(e: PipelineEvent): void {
   spark('spark-rate', e.history.rate, '#1f5fa8');
   spark('spark-freshness', e.history.freshness, '#b36b00');
   // The market could not be read while a service was down: read it again once they are all back.
-  if (marketFailed && snap.services.every((s) => s.ok || s.name === 'kafka')) void refreshMarket();
+  if (marketFailed && Date.now() - marketTried > 3_000 && snap.services.every((s) => s.ok || s.name === 'kafka')) {
+    void refreshMarket();
+  }
 }
 
 // Start ------------------------------------------------------------------------------------------------
