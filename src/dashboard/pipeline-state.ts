@@ -126,6 +126,8 @@ export class PipelineReader {
   private readonly s3;
   private admin?: Admin;
   private adminConnecting?: Promise<Admin>;
+  /** The lag being read: one at a time, and closing waits for it. */
+  private lagging?: Promise<Map<number, bigint>>;
   private schedules?: { at: number; value: Part<ScheduleView[]> };
 
   constructor(
@@ -145,7 +147,9 @@ export class PipelineReader {
     const [temporal, s3, lag] = await Promise.all([
       this.temporalState(),
       this.s3State(),
-      part(() => withTimeout('Kafka', 3_000, this.brokerLag())),
+      part(() =>
+        withTimeout('Kafka', 3_000, (this.lagging ??= this.brokerLag().finally(() => (this.lagging = undefined)))),
+      ),
     ]);
     const services: ServiceState[] = [
       {
@@ -230,7 +234,11 @@ export class PipelineReader {
   private async brokerLag(): Promise<Map<number, bigint>> {
     try {
       const admin = await (this.adminConnecting ??= (async () => {
-        const a = createKafka(this.config.kafka, '-dashboard').admin();
+        // A sample a second: a broker that does not answer is reported, not waited for.
+        const a = createKafka(this.config.kafka, '-dashboard', {
+          requestTimeout: 2_500,
+          retry: { initialRetryTime: 200, retries: 1, maxRetryTime: 1_000 },
+        }).admin();
         await a.connect();
         this.admin = a;
         return a;
@@ -369,7 +377,10 @@ export class PipelineReader {
   }
 
   async close(): Promise<void> {
+    await this.lagging?.catch(() => undefined);
+    await this.adminConnecting?.catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
+    this.s3.destroy();
   }
 }
 
