@@ -76,6 +76,10 @@ export class DashboardServer {
   private snapshot?: PipelineSnapshot;
   private lakeVersion = 0;
   private lastCrawlCount?: number;
+  private lakeChanged = false;
+  private lastLakeEvent = 0;
+  /** Per chart request: whether the range held more ticks than a chart draws (the lake only grows). */
+  private readonly aggregated = new Map<string, boolean>();
   private sampling?: Promise<void>;
   private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
   private server?: http.Server;
@@ -312,18 +316,26 @@ export class DashboardServer {
   }
 
   async series(req: SeriesRequest): Promise<SeriesView> {
-    return this.cached(`series ${req.symbol} ${req.from} ${req.to}`, async () => {
+    const key = `${req.symbol} ${req.from} ${req.to}`;
+    return this.cached(`series ${key}`, async () => {
       const max = this.options.maxPoints;
       const table = this.config.glue.table;
       const params = [req.symbol, req.from, req.to];
-      const ticks = await this.query(ticksSql(table, max + 1), params, max + 1);
-      if (ticks.rows.length <= max && !ticks.truncated) {
-        const s = toSeries(req, 'tick', ticks.rows);
-        return { ...s, points: s.days.length, truncated: false };
+      // A range found too long once stays so (ticks are only added): aggregate at once.
+      let first: string | undefined;
+      if (!this.aggregated.get(key)) {
+        const ticks = await this.query(ticksSql(table, max + 1), params, max + 1);
+        if (ticks.rows.length <= max && !ticks.truncated) {
+          const s = toSeries(req, 'tick', ticks.rows);
+          return { ...s, points: s.days.length, truncated: false };
+        }
+        if (this.aggregated.size > 500) this.aggregated.clear();
+        this.aggregated.set(key, true);
+        first = String(ticks.rows[0][0]).slice(0, 10);
       }
       // Too many ticks to draw one by one: one point per period, computed by the engine.
-      const first = String(ticks.rows[0][0]).slice(0, 10);
       const known = (await this.market().catch(() => undefined))?.symbols.find((s) => s.symbol === req.symbol);
+      first ??= known?.firstDay ?? req.from;
       const last = known && known.lastDay < req.to ? known.lastDay : req.to;
       const g = granularityFor(first > req.from ? first : req.from, last, max);
       const agg = await this.query(aggregateSql(table, g), params, max);
@@ -388,7 +400,11 @@ export class DashboardServer {
         const crawls = snap.crawl.ok ? snap.crawl.value?.partitionsRegistered : undefined;
         if (crawls !== undefined && this.lastCrawlCount !== undefined && crawls !== this.lastCrawlCount) changed = true;
         if (crawls !== undefined) this.lastCrawlCount = crawls;
-        if (changed) {
+        // Each lake event costs the pages' queries: at most one per refresh interval, none lost.
+        this.lakeChanged ||= changed;
+        if (this.lakeChanged && Date.now() - this.lastLakeEvent >= this.options.refreshMs) {
+          this.lakeChanged = false;
+          this.lastLakeEvent = Date.now();
           this.lakeVersion++;
           this.broadcast('lake', { lakeVersion: this.lakeVersion, at: snap.at });
         }
