@@ -11,6 +11,8 @@
  *    first `--baseline-minutes` with no page open, then `--minutes` with the page open; the ratio is
  *    the load the page adds.
  *
+ * A screenshot of the page at the end of the window goes to .data/screenshots/dashboard-live.png.
+ *
  * Checks: no console error on the page over the whole window; at the end (the replay paused, the sink
  * caught up) the page's symbols are the lake's, and the ticks behind its chart are the lake's count
  * for that symbol. The last line is one JSON object with the figures.
@@ -21,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { connectClient } from '../src/adapters/temporal';
-import { loadConfig } from '../src/config';
+import { loadConfig, REPO_ROOT } from '../src/config';
 import {
   prepareInfrastructure,
   runCrawl,
@@ -36,13 +38,16 @@ import type { MarketView, SeriesView } from '../src/dashboard/server';
 import { launchBrowser } from '../test/support/browser';
 import { removeResources } from '../test/integration/sink-support';
 import { terminateRunning } from '../test/integration/support';
-import { SAMPLE_CSV, sleep, uniqueNames, waitFor, WorkerProcess } from './bench/common';
+import { loadAverage, SAMPLE_CSV, sleep, uniqueNames, waitFor, WorkerProcess } from './bench/common';
+
+const SHOTS = process.env.TICKLAKE_SCREENSHOTS ?? path.join(REPO_ROOT, '.data', 'screenshots');
 
 interface PageState {
   market?: MarketView;
   series?: SeriesView;
   firstChartMs?: number;
   chartDraws: number;
+  drawMs?: number;
   lakeVersion: number;
 }
 
@@ -127,7 +132,8 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     await sleep(baselineMinutes * 60_000);
     const baselinePct = ((worker.cpuSeconds()! - cpu0) / ((Date.now() - t0) / 1000)) * 100;
-    console.log(`worker CPU with no page open: ${baselinePct.toFixed(1)} % of a core`);
+    const loadNoPage = loadAverage();
+    console.log(`worker CPU with no page open: ${baselinePct.toFixed(1)} % of a core (load average ${loadNoPage})`);
 
     // 2. render time --------------------------------------------------------------------------------
     const page = await browser.newPage();
@@ -139,9 +145,15 @@ async function main(): Promise<void> {
     page.on('pageerror', (e) => errors.push(String(e)));
     const coldMs = await firstChart(page, url);
     const warm: number[] = [];
-    for (let i = 0; i < 5; i++) warm.push(await firstChart(page, url));
+    const draws: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      warm.push(await firstChart(page, url));
+      draws.push((await pageState(page)).drawMs!);
+    }
+    const loadAtRender = loadAverage();
     console.log(
-      `first chart: ${coldMs.toFixed(0)} ms on the first visit, ${median(warm).toFixed(0)} ms (median of 5 reloads)`,
+      `first chart: ${coldMs.toFixed(0)} ms on the first visit, ${median(warm).toFixed(0)} ms (median of 5 reloads; ` +
+        `drawing it ${median(draws).toFixed(1)} ms of that); load average ${loadAtRender}`,
     );
 
     // 3b. the page open ------------------------------------------------------------------------------
@@ -154,13 +166,17 @@ async function main(): Promise<void> {
     const draws0 = (await pageState(page)).chartDraws;
     await sleep(minutes * 60_000);
     const openPct = ((worker.cpuSeconds()! - cpu1) / ((Date.now() - t1) / 1000)) * 100;
+    const loadPageOpen = loadAverage();
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard-live.png'), fullPage: true });
     const s = await pageState(page);
     const queries =
       (await client.workflow.count(`WorkflowType = 'queryWorkflow' AND TaskQueue = '${config.temporal.taskQueue}'`))
         .count - queriesBefore;
     console.log(
       `worker CPU with the page open: ${openPct.toFixed(1)} % of a core (${(openPct - baselinePct).toFixed(1)} points more); ` +
-        `${s.chartDraws - draws0} chart updates, ${queries} query workflows, lake version ${s.lakeVersion}`,
+        `${s.chartDraws - draws0} chart updates, ${queries} query workflows, lake version ${s.lakeVersion}; ` +
+        `load average ${loadPageOpen}`,
     );
 
     // Checks ------------------------------------------------------------------------------------------
@@ -195,6 +211,10 @@ async function main(): Promise<void> {
       assetBuildMs: buildMs,
       firstChartMs: Math.round(coldMs),
       firstChartWarmMedianMs: Math.round(median(warm)),
+      drawMedianMs: Number(median(draws).toFixed(1)),
+      loadAverageAtRender: loadAtRender,
+      loadAverageNoPage: loadNoPage,
+      loadAveragePageOpen: loadPageOpen,
       replayRowsPerSecond: rate,
       baselineMinutes,
       pageMinutes: minutes,

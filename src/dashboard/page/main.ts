@@ -31,8 +31,9 @@ interface DashboardState {
   pipeline?: PipelineEvent;
   /** ms from navigation start to the first chart drawn. */
   firstChartMs?: number;
-  /** Times the chart was drawn. */
+  /** Times the chart was drawn, and how long the last drawing took in the page (data in hand), ms. */
   chartDraws: number;
+  drawMs?: number;
   lakeVersion: number;
 }
 
@@ -89,9 +90,14 @@ let chart: uPlot | undefined;
 let marketFailed = false;
 let marketTried = 0;
 let seriesAsked = 0;
+/** The symbol whose chart is being read, if any. */
+let seriesLoading: string | undefined;
 
+const REMEMBERED = 'ticklake.symbol';
+
+/** The symbol shown; before the symbols are known, the one shown last time (so both load at once). */
 function selectedSymbol(): string {
-  return $<HTMLSelectElement>('symbol').value;
+  return $<HTMLSelectElement>('symbol').value || (state.market ? '' : (localStorage.getItem(REMEMBERED) ?? ''));
 }
 
 function daysBefore(day: string, n: number, unit: 'y' | 'm'): string {
@@ -119,13 +125,16 @@ function range(): { from: string; to: string } {
   return { from: from.value, to: '' };
 }
 
-async function refreshMarket(): Promise<void> {
+/** Reads the symbols and the chart again; `refreshing`: the lake changed (else the chart may be current). */
+async function refreshMarket(refreshing = true): Promise<void> {
   marketTried = Date.now();
   try {
     const market = await getJson<MarketView>('/api/market');
     state.market = market;
     marketFailed = false;
     renderSymbols(market);
+    const shown = selectedSymbol();
+    if (!refreshing && (state.series?.symbol === shown || seriesLoading === shown)) return;
     fill('market-status', market.truncated ? `showing ${market.symbols.length} of ${market.totalSymbols} symbols` : '');
     await refreshSeries();
   } catch (err) {
@@ -136,7 +145,7 @@ async function refreshMarket(): Promise<void> {
 
 function renderSymbols(market: MarketView): void {
   const select = $<HTMLSelectElement>('symbol');
-  const current = select.value;
+  const current = select.value || (localStorage.getItem(REMEMBERED) ?? '');
   const names = market.symbols.map((s) => s.symbol);
   if (names.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
     select.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
@@ -169,10 +178,14 @@ async function refreshSeries(): Promise<void> {
   const { from, to } = range();
   const asked = ++seriesAsked;
   const q = new URLSearchParams({ symbol, from, to });
+  seriesLoading = symbol;
   try {
-    const s = await getJson<SeriesView>(`/api/series?${q.toString()}`);
+    const s = await getJson<SeriesView>(`/api/series?${q.toString()}`).finally(() => {
+      if (asked === seriesAsked) seriesLoading = undefined;
+    });
     if (asked !== seriesAsked) return; // a newer request is on its way
     state.series = s;
+    localStorage.setItem(REMEMBERED, s.symbol);
     drawChart(s);
     fill(
       'series-note',
@@ -188,6 +201,7 @@ async function refreshSeries(): Promise<void> {
 const toSeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
 
 function drawChart(s: SeriesView): void {
+  const t0 = performance.now();
   const el = $('chart');
   const data: uPlot.AlignedData = [s.days.map(toSeconds), s.close, s.high, s.low];
   const width = Math.max(300, el.clientWidth || 700);
@@ -214,6 +228,7 @@ function drawChart(s: SeriesView): void {
     );
   }
   state.chartDraws++;
+  state.drawMs = performance.now() - t0;
   state.firstChartMs ??= performance.now();
 }
 
@@ -483,7 +498,9 @@ async function start(): Promise<void> {
     state.lakeVersion = (JSON.parse((m as MessageEvent<string>).data) as { lakeVersion: number }).lakeVersion;
     void refreshMarket();
   });
-  await refreshMarket();
+  // The chart of the symbol shown last time loads beside the symbols.
+  const first = localStorage.getItem(REMEMBERED) ? refreshSeries() : Promise.resolve();
+  await Promise.all([refreshMarket(false), first]);
 }
 
 void start();
