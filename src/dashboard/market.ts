@@ -13,11 +13,14 @@ function tableName(table: string): string {
   return table;
 }
 
-/** Every symbol with its tick count, first and last day, latest close and the close before it. */
+/**
+ * Every symbol with its tick count, first and last day, latest close and the close of the day before
+ * (by day, not by row: a file replayed twice holds each day twice).
+ */
 export function marketSql(table: string): string {
   return `WITH ranked AS (
   SELECT symbol, trade_date, close,
-         row_number() OVER (PARTITION BY symbol ORDER BY trade_date DESC) AS rn,
+         dense_rank() OVER (PARTITION BY symbol ORDER BY trade_date DESC) AS rn,
          count(*) OVER (PARTITION BY symbol) AS ticks,
          min(trade_date) OVER (PARTITION BY symbol) AS first_day
   FROM ${tableName(table)}

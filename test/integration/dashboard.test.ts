@@ -184,12 +184,14 @@ describe('dashboard in a browser', () => {
     const s = (await pageState(page)).series!;
     const i = s.days.indexOf('2021-06-01');
     expect([s.close[i], s.high[i], s.low[i]]).toEqual([29123.25, 29400.25, 28900.75]);
-    // The latest-close table moved on too.
+    // The latest-close table moved on too, its change from the day before.
     await page.waitForFunction(
       () => document.querySelector('#latest tr[data-symbol="SAMPLE-HK"] td:nth-child(2)')?.textContent === '2021-06-01',
       undefined,
       { timeout: 5_000 },
     );
+    const hk = (await pageState(page)).market!.symbols.find((m) => m.symbol === 'SAMPLE-HK')!;
+    expect([hk.lastDay, hk.close, hk.prevClose]).toEqual(['2021-06-01', 29123.25, 35342.37891]);
     expect(seen).toBeLessThan(5_000);
   });
 
