@@ -32,7 +32,7 @@ export function registerDashboardCommand(program: Command, ctx: DashboardCommand
           console.error(`warning: ${m} ${meta ? JSON.stringify(meta) : ''}`),
       };
       const running = await startDashboard(g.config, () => ctx.client(g), options, log);
-      const mode = options.allowControl ? 'with replay controls' : 'read-only (--allow-control to steer replays)';
+      const mode = options.allowControl ? 'replay controls on' : 'read-only: --allow-control to steer replays';
       if (g.json)
         console.log(JSON.stringify({ url: running.url, port: running.port, allowControl: options.allowControl }));
       else console.log(`ticklake dashboard at ${running.url} (${mode}); Ctrl-C to stop`);
