@@ -50,8 +50,8 @@ const BUILD_PACKAGES = [
   'libcurl4-openssl-dev',
 ];
 
-function missingDebianPackages() {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\\n', ...BUILD_PACKAGES], {
+function missingDebianPackages(packages = BUILD_PACKAGES) {
+  const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\\n', ...packages], {
     encoding: 'utf8',
   });
   if (r.error) return []; // not a Debian system: the prebuilt binary or the system's own libraries
@@ -62,7 +62,40 @@ function missingDebianPackages() {
       .filter((l) => / ii$/.test(l.trim()))
       .map((l) => l.split(' ')[0]),
   );
-  return BUILD_PACKAGES.filter((p) => !installed.has(p));
+  return packages.filter((p) => !installed.has(p));
+}
+
+/** apt-get install, with an update of the package lists when the first try fails; whether it worked. */
+function aptInstall(packages) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  let r = install();
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    r = install();
+  }
+  return r.status === 0;
+}
+
+/*
+ * The dashboard's tests drive a real headless browser: Chromium from Debian's packages (playwright-core
+ * downloads no browser). `npm test` installs it when it is missing; elsewhere set TICKLAKE_CHROMIUM.
+ */
+const TEST_PACKAGES = ['chromium'];
+
+function ensureTestPackages() {
+  if (process.platform !== 'linux' || process.env.TICKLAKE_CHROMIUM) return;
+  const missing = missingDebianPackages(TEST_PACKAGES);
+  if (missing.length === 0) return;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    console.log(`note: the dashboard's browser tests need Chromium: sudo apt-get install ${missing.join(' ')}`);
+    return;
+  }
+  console.log(`installing the browser of the dashboard's tests (Debian packages): ${missing.join(' ')}`);
+  if (!aptInstall(missing)) {
+    console.error(`warning: could not install ${missing.join(' ')}; the dashboard's browser tests will be skipped`);
+  }
 }
 
 function ensureBuildPackages() {
@@ -77,15 +110,7 @@ function ensureBuildPackages() {
     return;
   }
   console.log(`installing the libraries librdkafka builds against (Debian packages): ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-  let r = install();
-  if (r.status !== 0) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-    r = install();
-  }
-  if (r.status !== 0) {
+  if (!aptInstall(missing)) {
     console.error(`error: could not install ${missing.join(' ')} with apt-get; install them and run the command again`);
     process.exit(1);
   }
@@ -109,6 +134,7 @@ if (what !== 'start' && what !== 'test') {
   console.error('usage: bootstrap.js start|test [args...]');
   process.exit(2);
 }
+if (what === 'test') ensureTestPackages();
 
 // The compiled code in dist/ (scripts/build.js): built when a source is newer than it, which a look at
 // the files' times tells in a few milliseconds.

@@ -66,8 +66,15 @@ export const gzipCodec = {
 };
 CompressionCodecs[CompressionTypes.GZIP] = () => gzipCodec;
 
-/** One Kafka client per process; producers and consumers are created from it. */
-export function createKafka(config: KafkaConfig, clientIdSuffix = ''): Kafka {
+/**
+ * One Kafka client per process; producers and consumers are created from it. `tuning` shortens
+ * timeouts and retries for a client that must answer quickly (the dashboard's lag probe).
+ */
+export function createKafka(
+  config: KafkaConfig,
+  clientIdSuffix = '',
+  tuning: Pick<KafkajsConfig, 'requestTimeout' | 'retry'> = {},
+): Kafka {
   const options: KafkajsConfig = {
     clientId: config.clientId + clientIdSuffix,
     brokers: config.brokers,
@@ -77,6 +84,7 @@ export function createKafka(config: KafkaConfig, clientIdSuffix = ''): Kafka {
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 5000 },
+    ...tuning,
   };
   if (config.sasl) {
     options.sasl = (

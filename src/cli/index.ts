@@ -46,7 +46,6 @@ import {
   pauseSignal,
   replayProgressQuery,
   resumeSignal,
-  setSpeedUpdate,
   sinkStatusQuery,
   type CrawlStatus,
   type ReplayStatus,
@@ -59,7 +58,8 @@ import { replayStatus, sinkStatus, workflowHealth } from '../progress';
 import type { CrawlScheduleInfo } from '../schedules';
 import { compactLine, registerCompactCommands } from './compact';
 import { registerDlqCommand } from './dlq';
-import { registerReplayCommands } from './replay-commands';
+import { registerDashboardCommand } from './dashboard';
+import { registerReplayCommands, replayHandle, setReplaySpeed, steerReplay } from './replay-commands';
 import { describeCommands } from './descriptions';
 import { brokerLag, brokerLagText } from './broker-lag';
 
@@ -131,10 +131,6 @@ async function startFailure(h: WorkflowHandle, taskQueue: string, ms = 3_000): P
     await new Promise((r) => setTimeout(r, 200));
   }
   return undefined;
-}
-
-function replayHandle(c: Client, id: string): WorkflowHandle {
-  return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
 }
 
 /** A replay's report; for one that failed or is stuck, only how and why (it cannot answer its query). */
@@ -377,18 +373,14 @@ export function buildProgram(): Command {
         );
       },
     );
-  for (const [name, signal, verb] of [
-    ['pause', pauseSignal, 'paused'],
-    ['resume', resumeSignal, 'resumed'],
-  ] as const) {
+  for (const name of ['pause', 'resume'] as const) {
     replay
       .command(name)
       .argument('<replayId>', 'replay id (e.g. sample) or workflow id')
       .action(async (id: string, _o, cmd: Command) => {
         const g = globals(cmd);
-        const h = replayHandle(await client(g), id);
-        await h.signal(signal);
-        print(g, { workflowId: h.workflowId, state: verb }, () => `${h.workflowId} ${verb}`);
+        const out = await steerReplay(await client(g), id, name);
+        print(g, out, () => `${out.workflowId} ${out.state}`);
       });
   }
   replay
@@ -397,9 +389,8 @@ export function buildProgram(): Command {
     .argument('<speed>', 'max | <n>rows | <n>days')
     .action(async (id: string, speedText: string, _o, cmd: Command) => {
       const g = globals(cmd);
-      const h = replayHandle(await client(g), id);
-      const speed = await h.executeUpdate(setSpeedUpdate, { args: [parseSpeed(speedText)] });
-      print(g, speed, () => `${h.workflowId} speed set to ${describeSpeed(speed)}`);
+      const out = await setReplaySpeed(await client(g), id, speedText);
+      print(g, out.speed, () => `${out.workflowId} speed set to ${out.described}`);
     });
   replay
     .command('status')
@@ -732,6 +723,7 @@ export function buildProgram(): Command {
   registerReplayCommands(replay, { globals, client });
   registerCompactCommands(program, { globals, client });
   registerDlqCommand(program, { globals });
+  registerDashboardCommand(program, { globals, client });
   return describeCommands(program);
 }
 

@@ -1,8 +1,13 @@
-/** `npx ticklake replay list` and `replay cancel ID`. */
+/**
+ * `npx ticklake replay list` and `replay cancel ID`, and the steering of a replay (pause, resume,
+ * speed) that both `replay pause|resume|speed` and the dashboard's controls send.
+ */
 import type { Command } from 'commander';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TicklakeConfig } from '../config';
 import { SEARCH_ATTRIBUTES, workflowIds } from '../workflow-ids';
+import { describeSpeed, parseSpeed, type ReplaySpeed } from '../replay/pacing';
+import { pauseSignal, resumeSignal, setSpeedUpdate } from '../../workflows/definitions';
 import { fields, table, type OutputOptions } from './output';
 
 export interface ReplayCommandContext {
@@ -22,6 +27,37 @@ export interface ReplayListEntry {
 /** The replay id of a workflow id `replay/<id>`. */
 export function replayIdOf(workflowId: string): string {
   return workflowId.startsWith('replay/') ? workflowId.slice('replay/'.length) : workflowId;
+}
+
+/** The handle of a replay from its replay id (`sample`) or workflow id (`replay/sample`). */
+export function replayHandle(c: Client, id: string): WorkflowHandle {
+  return c.workflow.getHandle(id.startsWith('replay/') ? id : workflowIds.replay(id));
+}
+
+/** Pauses or resumes a replay (the `pause` / `resume` signal); returns its workflow id and the state asked for. */
+export async function steerReplay(
+  c: Client,
+  id: string,
+  action: 'pause' | 'resume',
+): Promise<{ workflowId: string; state: 'paused' | 'resumed' }> {
+  const h = replayHandle(c, id);
+  await h.signal(action === 'pause' ? pauseSignal : resumeSignal);
+  return { workflowId: h.workflowId, state: action === 'pause' ? 'paused' : 'resumed' };
+}
+
+/**
+ * Sets a replay's speed (`max`, `<n>rows`, `<n>days`) through the `setSpeed` update; returns the speed
+ * the replay now runs at. A malformed speed fails before anything is sent.
+ */
+export async function setReplaySpeed(
+  c: Client,
+  id: string,
+  speedText: string,
+): Promise<{ workflowId: string; speed: ReplaySpeed; described: string }> {
+  const speed = parseSpeed(speedText);
+  const h = replayHandle(c, id);
+  const now = await h.executeUpdate(setSpeedUpdate, { args: [speed] });
+  return { workflowId: h.workflowId, speed: now, described: describeSpeed(now) };
 }
 
 /** Every replay workflow the namespace remembers (the latest run of each id), newest first. */

@@ -1,0 +1,492 @@
+/**
+ * The dashboard's HTTP server (`npx ticklake dashboard`, or the worker with TICKLAKE_DASHBOARD_PORT):
+ * the page, its JSON endpoints, a server-sent event stream of the pipeline's state, and (only with
+ * `allowControl`) the replay controls, which send what `npx ticklake replay pause|resume|speed` sends.
+ *
+ * Safe by default: it listens on 127.0.0.1 and answers only requests addressed to a loopback name
+ * (no DNS rebinding); off loopback it needs a token. The page can run no SQL of its own: the market
+ * endpoints run the fixed statements of ./market.ts with bound values. While a page is open the
+ * server samples the pipeline every second; with none open it does nothing.
+ */
+import http from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import type { TicklakeConfig } from '../config';
+import { startQuery } from '../pipeline';
+import type { QueryResult } from '../../activities/types';
+import { setReplaySpeed, steerReplay } from '../cli/replay-commands';
+import { buildAssets, type Asset } from './assets';
+import { SinkHistory } from './history';
+import {
+  aggregateSql,
+  granularityFor,
+  marketSql,
+  seriesRequest,
+  symbolRows,
+  ticksSql,
+  toSeries,
+  type Series,
+  type SeriesRequest,
+  type SymbolRow,
+} from './market';
+import { isLoopback, type DashboardOptions } from './options';
+import { PipelineReader, withTimeout, type PipelineSnapshot, type ServiceState } from './pipeline-state';
+
+export interface DashboardLogger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface RunningDashboard {
+  /** The page's address, e.g. http://127.0.0.1:8300/ (with the token when one is set). */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** An answer the page can show as it is: what is unavailable and why. */
+class Unavailable extends Error {
+  override name = 'Unavailable';
+}
+
+/** How long a market query may take before the page is told so (the query workflow is cancelled). */
+const QUERY_TIMEOUT_MS = 30_000;
+const COOKIE = 'ticklake_dashboard';
+
+interface SseClient {
+  res: http.ServerResponse;
+}
+
+export interface MarketView {
+  symbols: SymbolRow[];
+  /** Symbols in the lake, when the answer holds fewer than all of them. */
+  totalSymbols: number;
+  truncated: boolean;
+  engine: string;
+}
+
+export type SeriesView = Series & { points: number; note?: string; truncated: boolean };
+
+export class DashboardServer {
+  private readonly reader: PipelineReader;
+  private readonly history = new SinkHistory();
+  private readonly clients = new Set<SseClient>();
+  private assets?: Map<string, Asset>;
+  private snapshot?: PipelineSnapshot;
+  private lakeVersion = 0;
+  private lastCrawlCount?: number;
+  private lakeChanged = false;
+  private lastLakeEvent = 0;
+  /** Per chart request: whether the range held more ticks than a chart draws (the lake only grows). */
+  private readonly aggregated = new Map<string, boolean>();
+  private sampling?: Promise<void>;
+  private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
+  private server?: http.Server;
+  /** Query workflows started and not answered yet: cancelled when the server closes. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing = false;
+  private markClosed!: () => void;
+  private readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
+
+  constructor(
+    private readonly config: TicklakeConfig,
+    private readonly client: () => Promise<Client>,
+    readonly options: DashboardOptions,
+    private readonly log: DashboardLogger,
+  ) {
+    this.reader = new PipelineReader(config, client, options);
+  }
+
+  async start(): Promise<RunningDashboard> {
+    this.assets = await buildAssets();
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.log.warn('dashboard request failed', { url: req.url, error: (err as Error).message });
+        if (!res.headersSent) this.json(res, 500, { error: (err as Error).message });
+        else res.end();
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    // The first page then finds the symbols ready (the answer is kept until the lake changes).
+    this.market().catch(() => undefined);
+    const port = (server.address() as AddressInfo).port;
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    const url = `http://${host}:${port}/${this.options.token ? `?token=${this.options.token}` : ''}`;
+    return { url, port, close: () => this.close() };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.markClosed();
+    for (const c of this.clients) c.res.end();
+    this.clients.clear();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+    await this.sampling;
+    await Promise.allSettled([...this.pending]);
+    await this.reader.close();
+  }
+
+  // Requests ---------------------------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    if (!this.hostAllowed(req)) return this.json(res, 421, { error: 'this dashboard answers only at its own address' });
+    if (this.options.token) {
+      const given = url.searchParams.get('token');
+      if (given !== null && url.pathname === '/' && this.tokenMatches(given)) {
+        // Keep the token in a cookie of this origin and take it out of the address bar.
+        res.setHeader('Set-Cookie', `${COOKIE}=${given}; HttpOnly; SameSite=Strict; Path=/`);
+        res.writeHead(303, { Location: '/' }).end();
+        return;
+      }
+      if (!this.tokenMatches(this.presentedToken(req))) {
+        return this.json(res, 401, { error: 'open the page with ?token=<the dashboard token>' });
+      }
+    }
+    const route = `${req.method ?? 'GET'} ${url.pathname}`;
+    switch (route) {
+      case 'GET /':
+      case 'GET /app.js':
+      case 'GET /app.css':
+        return this.serveAsset(req, res, this.assets!.get(url.pathname)!);
+      case 'GET /api/config':
+        return this.json(res, 200, {
+          allowControl: this.options.allowControl,
+          engine: this.config.query.engine,
+          table: `${this.config.glue.database}.${this.config.glue.table}`,
+          maxPoints: this.options.maxPoints,
+          sampleMs: this.options.sampleMs,
+        });
+      case 'GET /api/market':
+        return this.answer(res, () => this.market());
+      case 'GET /api/series': {
+        let request: SeriesRequest;
+        try {
+          request = seriesRequest(url.searchParams);
+        } catch (err) {
+          return this.json(res, 400, { error: (err as Error).message });
+        }
+        return this.answer(res, () => this.series(request));
+      }
+      case 'GET /api/pipeline':
+        return this.json(res, 200, {
+          snapshot: this.snapshot ?? (await this.reader.read()),
+          history: this.history.view(),
+        });
+      case 'GET /api/events':
+        return this.events(req, res);
+      case 'POST /api/replays/pause':
+      case 'POST /api/replays/resume':
+      case 'POST /api/replays/speed':
+        return this.control(req, res, url.pathname.split('/').pop() as 'pause' | 'resume' | 'speed');
+      default:
+        return this.json(res, 404, { error: `no such page: ${url.pathname}` });
+    }
+  }
+
+  /** On loopback, only requests addressed to a loopback name: a page of another site cannot rebind its name to us. */
+  private hostAllowed(req: http.IncomingMessage): boolean {
+    if (!isLoopback(this.options.host)) return true;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    return isLoopback(host);
+  }
+
+  private presentedToken(req: http.IncomingMessage): string {
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Bearer ')) return auth.slice(7);
+    const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim());
+    return cookie.find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1) ?? '';
+  }
+
+  private tokenMatches(given: string): boolean {
+    const want = Buffer.from(this.options.token ?? '');
+    const got = Buffer.from(given);
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  private serveAsset(req: http.IncomingMessage, res: http.ServerResponse, a: Asset): void {
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    res.setHeader('ETag', a.etag);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (req.headers['if-none-match'] === a.etag) {
+      res.writeHead(304).end();
+      return;
+    }
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    res.writeHead(200, {
+      'Content-Type': a.type,
+      'Content-Length': gzip ? a.gzip.length : a.body.length,
+      ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
+      Vary: 'Accept-Encoding',
+    });
+    res.end(gzip ? a.gzip : a.body);
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(text);
+  }
+
+  private async answer(res: http.ServerResponse, produce: () => Promise<unknown>): Promise<void> {
+    try {
+      this.json(res, 200, await produce());
+    } catch (err) {
+      const unavailable = err instanceof Unavailable;
+      this.json(res, unavailable ? 503 : 500, { error: (err as Error).message, unavailable });
+    }
+  }
+
+  // Market -----------------------------------------------------------------------------------------
+
+  /** Why the market cannot be read now, from the latest sample (or a fresh look at the services). */
+  private async marketBlocked(): Promise<string | undefined> {
+    const fresh = this.snapshot && Date.now() - Date.parse(this.snapshot.at) < 5_000;
+    const services: ServiceState[] = fresh ? this.snapshot!.services : (await this.reader.read()).services;
+    const down = services.filter((s) => !s.ok && s.name !== 'kafka');
+    if (down.length === 0) return undefined;
+    return down.map((s) => `${s.label} unavailable: ${s.detail}`).join('; ');
+  }
+
+  /** A fixed statement through the query workflow; answers are kept until the lake changes. */
+  private cached<T>(key: string, produce: () => Promise<T>): Promise<T> {
+    const hit = this.cache.get(key);
+    // Without a page open nothing watches the lake: keep answers a few seconds only.
+    const live = this.sampling !== undefined;
+    if (hit && hit.version === this.lakeVersion && (live || Date.now() - hit.at < 5_000))
+      return hit.value as Promise<T>;
+    const value = produce();
+    this.cache.set(key, { version: this.lakeVersion, at: Date.now(), value });
+    value.catch(() => this.cache.delete(key));
+    if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value!);
+    return value;
+  }
+
+  /** A fixed statement through the query workflow; waited for (or cancelled) when the server closes. */
+  private query(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
+    const p = this.runQuery(sql, params, maxRows);
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async runQuery(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
+    const blocked = await this.marketBlocked();
+    if (blocked) throw new Unavailable(`market data unavailable: ${blocked}`);
+    const c = await this.client();
+    const id = `dashboard-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    if (this.closing) throw new Unavailable('the dashboard is closing');
+    const h = await startQuery(c, this.config, sql, params, { id, maxRows, maxBytes: 1024 * 1024 });
+    try {
+      return await Promise.race([
+        withTimeout('the market query', QUERY_TIMEOUT_MS, h.result()),
+        this.closed.then(() => {
+          throw new Unavailable('the dashboard is closing');
+        }),
+      ]);
+    } catch (err) {
+      await h.cancel().catch(() => undefined);
+      const blockedNow = await this.marketBlocked().catch(() => undefined);
+      throw blockedNow ? new Unavailable(`market data unavailable: ${blockedNow}`) : err;
+    }
+  }
+
+  async market(): Promise<MarketView> {
+    return this.cached('market', async () => {
+      const r = await this.query(marketSql(this.config.glue.table), [], 10_000);
+      return {
+        symbols: symbolRows(r.rows),
+        totalSymbols: r.rowCount,
+        truncated: r.truncated,
+        engine: this.config.query.engine,
+      };
+    });
+  }
+
+  async series(req: SeriesRequest): Promise<SeriesView> {
+    const key = `${req.symbol} ${req.from} ${req.to}`;
+    return this.cached(`series ${key}`, async () => {
+      const max = this.options.maxPoints;
+      const table = this.config.glue.table;
+      const params = [req.symbol, req.from, req.to];
+      // A range found too long once stays so (ticks are only added): aggregate at once.
+      let first: string | undefined;
+      if (!this.aggregated.get(key)) {
+        const ticks = await this.query(ticksSql(table, max + 1), params, max + 1);
+        if (ticks.rows.length <= max && !ticks.truncated) {
+          const s = toSeries(req, 'tick', ticks.rows);
+          return { ...s, points: s.days.length, truncated: false };
+        }
+        if (this.aggregated.size > 500) this.aggregated.clear();
+        this.aggregated.set(key, true);
+        first = String(ticks.rows[0][0]).slice(0, 10);
+      }
+      // Too many ticks to draw one by one: one point per period, computed by the engine.
+      const known = (await this.market().catch(() => undefined))?.symbols.find((s) => s.symbol === req.symbol);
+      first ??= known?.firstDay ?? req.from;
+      const last = known && known.lastDay < req.to ? known.lastDay : req.to;
+      const g = granularityFor(first > req.from ? first : req.from, last, max);
+      const agg = await this.query(aggregateSql(table, g), params, max);
+      const s = toSeries(req, g, agg.rows);
+      return {
+        ...s,
+        points: s.days.length,
+        truncated: agg.truncated,
+        note: agg.truncated
+          ? `showing the first ${s.days.length} of ${agg.rowCount} ${g}ly points: choose a shorter range`
+          : `${s.ticks} ticks, one point per ${g} (more than ${max} ticks in the range)`,
+      };
+    });
+  }
+
+  // Pipeline and events ----------------------------------------------------------------------------
+
+  private events(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+    });
+    res.write(`retry: 2000\n\n`);
+    const client: SseClient = { res };
+    this.clients.add(client);
+    req.on('close', () => this.clients.delete(client));
+    if (this.snapshot) this.send(client, 'pipeline', this.pipelineEvent());
+    this.sampling ??= this.sample().finally(() => (this.sampling = undefined));
+  }
+
+  private pipelineEvent() {
+    return { snapshot: this.snapshot, history: this.history.view(), lakeVersion: this.lakeVersion };
+  }
+
+  private send(c: SseClient, event: string, data: unknown): void {
+    c.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private broadcast(event: string, data: unknown): void {
+    for (const c of this.clients) this.send(c, event, data);
+  }
+
+  /** Samples the pipeline while a page is open; tells the pages when the lake has new data. */
+  private async sample(): Promise<void> {
+    while (this.clients.size > 0) {
+      const started = Date.now();
+      try {
+        const snap = await this.reader.read();
+        this.snapshot = snap;
+        let changed = false;
+        const sink = snap.sink.ok ? snap.sink.value : null;
+        if (sink && sink.records !== undefined) {
+          changed = this.history.add({
+            at: Date.parse(snap.at),
+            records: sink.records,
+            lastFlushAt: sink.lastFlushAt,
+            lastFreshnessMs: sink.lastFreshnessMs,
+          });
+        }
+        // A crawl that registers partitions makes older data visible too.
+        const crawls = snap.crawl.ok ? snap.crawl.value?.partitionsRegistered : undefined;
+        if (crawls !== undefined && this.lastCrawlCount !== undefined && crawls !== this.lastCrawlCount) changed = true;
+        if (crawls !== undefined) this.lastCrawlCount = crawls;
+        // Each lake event costs the pages' queries: at most one per refresh interval, none lost.
+        this.lakeChanged ||= changed;
+        if (this.lakeChanged && Date.now() - this.lastLakeEvent >= this.options.refreshMs) {
+          this.lakeChanged = false;
+          this.lastLakeEvent = Date.now();
+          this.lakeVersion++;
+          this.broadcast('lake', { lakeVersion: this.lakeVersion, at: snap.at });
+        }
+        this.broadcast('pipeline', this.pipelineEvent());
+      } catch (err) {
+        this.log.warn('dashboard could not sample the pipeline', { error: (err as Error).message });
+      }
+      const wait = this.options.sampleMs - (Date.now() - started);
+      if (wait > 0 && this.clients.size > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  // Control ----------------------------------------------------------------------------------------
+
+  private async control(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    action: 'pause' | 'resume' | 'speed',
+  ): Promise<void> {
+    if (!this.options.allowControl) {
+      return this.json(res, 403, { error: 'read-only dashboard: start it with --allow-control to steer replays' });
+    }
+    // A form or image of another site cannot send this header or this type without the browser asking first.
+    const origin = req.headers.origin;
+    const own = `http://${req.headers.host ?? ''}`;
+    if (
+      req.headers['x-ticklake-dashboard'] !== '1' ||
+      !String(req.headers['content-type'] ?? '').startsWith('application/json') ||
+      (origin !== undefined && origin !== own)
+    ) {
+      return this.json(res, 403, { error: 'controls are sent by the dashboard page only' });
+    }
+    const body = await readBody(req, 4096);
+    let input: { id?: unknown; speed?: unknown };
+    try {
+      input = JSON.parse(body) as typeof input;
+    } catch {
+      return this.json(res, 400, { error: 'the body must be JSON: {"id": "<replay id>"}' });
+    }
+    if (typeof input.id !== 'string' || !/^[\w.:/=^-]{1,200}$/.test(input.id)) {
+      return this.json(res, 400, { error: 'id must be a replay id or a workflow id replay/<id>' });
+    }
+    const c = await this.client();
+    try {
+      if (action === 'speed') {
+        if (typeof input.speed !== 'string')
+          return this.json(res, 400, { error: 'speed must be max, <n>rows or <n>days' });
+        const out = await setReplaySpeed(c, input.id, input.speed);
+        this.log.info('dashboard set a replay speed', { workflowId: out.workflowId, speed: out.described });
+        return this.json(res, 200, { workflowId: out.workflowId, speed: out.described });
+      }
+      const out = await steerReplay(c, input.id, action);
+      this.log.info(`dashboard ${out.state} a replay`, { workflowId: out.workflowId });
+      return this.json(res, 200, out);
+    } catch (err) {
+      return this.json(res, 400, { error: (err as Error).message });
+    }
+  }
+}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new Error(`request body over ${max} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Starts a dashboard server; `client` gives the Temporal client it shares with its host (CLI or worker). */
+export async function startDashboard(
+  config: TicklakeConfig,
+  client: () => Promise<Client>,
+  options: DashboardOptions,
+  log: DashboardLogger,
+): Promise<RunningDashboard> {
+  return new DashboardServer(config, client, options, log).start();
+}
