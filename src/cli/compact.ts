@@ -1,9 +1,10 @@
 /** `ticklake compact now|status`: the curated zone's compaction, and what it holds and what waits. */
 import type { Command } from 'commander';
-import { filesize } from 'filesize';
 import type { Client } from '@temporalio/client';
 import type { CompactResult } from '../../activities/types';
-import type { CompactReport } from '../compact/report';
+import { compactLine, mb, type CompactReport } from '../compact/summary';
+
+export { compactLine };
 import type { TicklakeConfig } from '../config';
 import { compactReport, durationMs, startCompaction } from './lazy';
 import { fields, print, table, type OutputOptions } from './output';
@@ -11,21 +12,6 @@ import { fields, print, table, type OutputOptions } from './output';
 export interface CompactCommandContext {
   globals(cmd: Command): OutputOptions & { config: TicklakeConfig };
   client(g: { config: TicklakeConfig }): Promise<Client>;
-}
-
-/** 1234567 -> '1.18 MB'. */
-const mb = (bytes: number) => filesize(bytes, { round: 2 });
-
-/** One line for `ticklake status`. */
-export function compactLine(r: CompactReport): string {
-  const last = r.last
-    ? `last compaction ${r.last.finishedAt}: ${r.last.windows} windows, ${r.last.rows} rows, ${mb(r.last.rawBytes)} raw -> ${mb(r.last.parquetBytes)} Parquet, ${r.last.durationMs} ms`
-    : 'never compacted';
-  const schedule = r.schedule
-    ? `schedule every ${r.schedule.every}${r.schedule.paused ? ' (paused)' : `, next ${r.schedule.next ?? '?'}`}`
-    : 'no schedule (npx ticklake start creates it)';
-  const failing = r.failures.length > 0 ? `; ${r.failures.length} window(s) failing (npx ticklake compact status)` : '';
-  return `compaction: ${last}; ${r.totals.rows} rows curated in ${r.totals.partitions} partitions; ${r.cutsWaiting} sink cuts wait; ${schedule}${failing}`;
 }
 
 function reportText(r: CompactReport): string {

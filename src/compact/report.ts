@@ -5,20 +5,11 @@ import { listKeys, listManifestFolders } from '../catalog/lake-scan';
 import { sinkManifestRoot } from '../catalog/crawl-plan';
 import type { TicklakeConfig } from '../config';
 import { describeCompactSchedule, type CrawlScheduleInfo } from '../schedules';
-import { curatedTotals, listStartAfter, manifestFolderId, type CompactState } from './state';
+import { curatedTotals, listStartAfter, manifestFolderId } from './state';
 import { readLatestState } from './store';
+import type { CompactReport } from './summary';
 
-export interface CompactReport {
-  table: string;
-  generation: number;
-  totals: ReturnType<typeof curatedTotals>;
-  last: CompactState['last'] | null;
-  failures: CompactState['failures'];
-  /** Sink cuts written since the compaction's chain end: what the next runs will compact. */
-  cutsWaiting: number;
-  retirementsWaiting: number;
-  schedule: { every: string; paused: boolean; next: string | null } | null;
-}
+export type { CompactReport };
 
 /** What the curated zone holds and what waits, from the lake alone (no worker needed). */
 export async function compactReport(config: TicklakeConfig, c?: Client): Promise<CompactReport> {

@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { compactReport } from '../compact/report';
-import { compactLine } from '../cli/compact';
+import { compactLine } from '../compact/summary';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import type { Admin } from 'kafkajs';
 import type { TicklakeConfig } from '../config';
