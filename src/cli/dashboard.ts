@@ -2,8 +2,7 @@
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { TicklakeConfig } from '../config';
-import { dashboardOptions } from '../dashboard/options';
-import { startDashboard } from '../dashboard/server';
+import { dashboardOptions, startDashboard } from './lazy';
 import type { OutputOptions } from './output';
 
 export interface DashboardCommandContext {

@@ -27,6 +27,8 @@ const services = once(() => require('../services') as typeof import('../services
 const workerMain = once(() => require('../worker-main') as typeof import('../worker-main'));
 const queryOutput = once(() => require('./query-output') as typeof import('./query-output'));
 const compactReportModule = once(() => require('../compact/report') as typeof import('../compact/report'));
+const dashboardServer = once(() => require('../dashboard/server') as typeof import('../dashboard/server'));
+const dashboardSettings = once(() => require('../dashboard/options') as typeof import('../dashboard/options'));
 const deadLetters = once(() => require('../dead-letters') as typeof import('../dead-letters'));
 
 export const loadConfig = deferred(config, 'loadConfig');
@@ -61,3 +63,5 @@ export const runWorker = deferred(workerMain, 'runWorker');
 export const printQueryResult = deferred(queryOutput, 'printQueryResult');
 export const readProducerDeadLetters = deferred(deadLetters, 'readProducerDeadLetters');
 export const readSinkDeadLetters = deferred(deadLetters, 'readSinkDeadLetters');
+export const startDashboard = deferred(dashboardServer, 'startDashboard');
+export const dashboardOptions = deferred(dashboardSettings, 'dashboardOptions');
