@@ -5,7 +5,8 @@
  * side.
  *
  * Commands: `--help`, `status`, `replay list` and `services status` (the last three ask the local
- * services, which must be up: `npm run services -- up`). Each command runs once untimed in each mode
+ * services, which must be up: `npm run services -- up`). Workflows left running with no worker make
+ * `status` wait 5 s for one: the benchmark refuses to time that (start a worker, or end them). Each command runs once untimed in each mode
  * (tsx fills its compile cache; the operating system its file cache), then `--runs` times (default 10)
  * in each mode, the two modes alternating so that a change of the machine's load falls on both. Every
  * run's exit status and output are checked (help text, status sections, the replay list's JSON, the
@@ -88,6 +89,14 @@ function runOnce(cmd: Command, mode: Mode): number {
   if (wrong) {
     throw new Error(
       `ticklake ${cmd.args.join(' ')} (${mode}): ${wrong}\nstdout: ${r.stdout.slice(-500)}\nstderr: ${r.stderr.slice(-500)}`,
+    );
+  }
+  if (r.stderr.includes('no worker answered')) {
+    // Then status waits out its 5 s deadline for a worker: that is not the command's own time.
+    throw new Error(
+      `ticklake ${cmd.args.join(' ')} waited for a worker that does not run: workflows are running on the ` +
+        `task queue with no worker; start one (npm run worker) or end them (npx ticklake replay cancel, ` +
+        `npm run temporal -- workflow terminate), then run the benchmark again`,
     );
   }
   if (mode === 'compiled' && r.stderr.includes('running from the TypeScript sources')) {
