@@ -9,11 +9,9 @@
  * dir: Temporal, Kafka (the worker connects to it at start), S3 and moto), which it starts and stops. The real file (TICKLAKE_REAL_CSV) is used
  * when set, else the sample.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { ensureBucket } from '../../src/adapters/s3';
@@ -21,16 +19,15 @@ import { connectClient } from '../../src/adapters/temporal';
 import { listKeys } from '../../src/catalog/lake-scan';
 import { readLatestState } from '../../src/compact/store';
 import { rawVisible } from '../../src/compact/state';
-import { REPO_ROOT } from '../../src/config';
 import { tickMessage } from '../../src/message';
 import { runCrawl, startCompaction } from '../../src/pipeline';
 import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { symbolBucket } from '../../src/symbol-bucket';
 import { uniqueConfig, waitFor } from './support';
+import { exited, ownStack, randomMs, sleep } from './own-stack';
 import { countsBySymbol, SAMPLE_CSV, sourceRows } from './sink-support';
 import { writeFlush, type TestRecord } from './crawl-support';
 
-const run = promisify(execFile);
 const OFFSET = 22000;
 const REAL = process.env.TICKLAKE_REAL_CSV;
 const FILE = REAL && fs.existsSync(REAL) ? REAL : SAMPLE_CSV;
@@ -39,13 +36,8 @@ const CUT = 300;
 const BUCKETS = 4;
 
 const rows = sourceRows(FILE);
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-compact-chaos-'));
-const stackEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  TICKLAKE_PORT_OFFSET: String(OFFSET),
-  TICKLAKE_DATA_DIR: dataDir,
-  TICKLAKE_METRICS_PORT: '0',
-};
+const stack = ownStack('compact-chaos', OFFSET);
+const { dataDir, env: stackEnv, services } = stack;
 const config = uniqueConfig('compact-chaos', { ...stackEnv, LAKE_SYMBOL_BUCKETS: String(BUCKETS) });
 const workerEnv: NodeJS.ProcessEnv = {
   ...stackEnv,
@@ -55,33 +47,23 @@ const workerEnv: NodeJS.ProcessEnv = {
   TICKLAKE_TASK_QUEUE: config.temporal.taskQueue,
 };
 
-async function services(...args: string[]): Promise<void> {
-  await run(process.execPath, ['--import', 'tsx', 'scripts/services.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: stackEnv,
-    timeout: 240_000,
-  });
-}
+const startWorkerProcess = () => stack.startWorker(workerEnv);
 
-let workerCount = 0;
-function startWorkerProcess(): ChildProcess {
-  const n = ++workerCount;
-  const log = fs.openSync(path.join(dataDir, `worker-${n}.log`), 'a');
-  return spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
-    cwd: REPO_ROOT,
-    env: workerEnv,
-    stdio: ['ignore', log, log],
-  });
+/** The reader's query: the per-symbol counts, through the local engine in this process. */
+function countQuery(engine: DuckDBEngine, queryId: string) {
+  return engine.run(
+    {
+      sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+      params: [],
+      database: config.glue.database,
+      maxRows: 1000,
+      maxBytes: 1 << 20,
+      allowWrites: false,
+      queryId,
+    },
+    { heartbeat: () => undefined, signal: new AbortController().signal },
+  );
 }
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-const randomMs = (min: number, max: number) => Math.round(min + Math.random() * (max - min));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('compaction chaos on its own stack', () => {
   let client: Client | undefined;
@@ -145,18 +127,7 @@ describe('compaction chaos on its own stack', () => {
     const reader = (async () => {
       for (let i = 0; reading; i++) {
         try {
-          const out = await engine.run(
-            {
-              sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
-              params: [],
-              database: config.glue.database,
-              maxRows: 1000,
-              maxBytes: 1 << 20,
-              allowWrites: false,
-              queryId: `chaos-reader-${i}`,
-            },
-            { heartbeat: () => undefined, signal: new AbortController().signal },
-          );
+          const out = await countQuery(engine, `chaos-reader-${i}`);
           const counts = sorted(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])])));
           seen.answers++;
           if (JSON.stringify(counts) !== JSON.stringify(expected))
@@ -209,18 +180,7 @@ describe('compaction chaos on its own stack', () => {
     expect(readable).toEqual([]);
     expect(result.totals.rows).toBe(rows.length);
 
-    const out = await engine.run(
-      {
-        sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
-        params: [],
-        database: config.glue.database,
-        maxRows: 1000,
-        maxBytes: 1 << 20,
-        allowWrites: false,
-        queryId: 'chaos-final',
-      },
-      { heartbeat: () => undefined, signal: new AbortController().signal },
-    );
+    const out = await countQuery(engine, 'chaos-final');
     expect(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]))).toEqual(expected);
     console.log(
       `compaction chaos: ${rows.length} rows in ${objects} raw objects; ${faults.join('; ')}; ` +

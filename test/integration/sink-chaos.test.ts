@@ -8,18 +8,16 @@
  * It restarts services, so it runs on a stack of its own (TICKLAKE_PORT_OFFSET=20000, a temporary
  * data dir), which it starts and stops. The real file (TICKLAKE_REAL_CSV) is used when set.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { committedOffsets } from '../../src/adapters/kafka';
 import { connectClient } from '../../src/adapters/temporal';
-import { REPO_ROOT } from '../../src/config';
 import { prepareInfrastructure, sinkInput, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
 import { uniqueConfig, waitFor } from './support';
+import { exited, ownStack, randomMs, sleep } from './own-stack';
 import {
   SAMPLE_CSV,
   TickProducer,
@@ -35,7 +33,6 @@ import {
 } from './sink-support';
 import { sinkStatus } from '../../src/progress';
 
-const run = promisify(execFile);
 // Every port of the stack stays below Linux's ephemeral range (32768-60999), where an outgoing
 // connection may already hold it.
 const OFFSET = 20000;
@@ -46,13 +43,8 @@ const LIVE_SECONDS = 150;
 
 const rows = sourceRows(FILE);
 const maxRecords = Math.max(50, Math.round(rows.length / 50));
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-sink-chaos-'));
-const stackEnv: NodeJS.ProcessEnv = {
-  ...process.env,
-  TICKLAKE_PORT_OFFSET: String(OFFSET),
-  TICKLAKE_DATA_DIR: dataDir,
-  TICKLAKE_METRICS_PORT: '0',
-};
+const stack = ownStack('sink-chaos', OFFSET);
+const { dataDir, env: stackEnv, services } = stack;
 const config = uniqueConfig('sink-chaos', { ...stackEnv, SINK_MAX_RECORDS: String(maxRecords) });
 const workerEnv: NodeJS.ProcessEnv = {
   ...stackEnv,
@@ -66,33 +58,7 @@ const workerEnv: NodeJS.ProcessEnv = {
   TICKLAKE_TASK_QUEUE: config.temporal.taskQueue,
 };
 
-async function services(...args: string[]): Promise<void> {
-  await run(process.execPath, ['--import', 'tsx', 'scripts/services.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: stackEnv,
-    timeout: 240_000,
-  });
-}
-
-let workerCount = 0;
-function startWorkerProcess(): ChildProcess {
-  const n = ++workerCount;
-  const log = fs.openSync(path.join(dataDir, `worker-${n}.log`), 'a');
-  return spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
-    cwd: REPO_ROOT,
-    env: workerEnv,
-    stdio: ['ignore', log, log],
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-const randomMs = (min: number, max: number) => Math.round(min + Math.random() * (max - min));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const startWorkerProcess = () => stack.startWorker(workerEnv);
 
 describe('sink chaos on its own stack', () => {
   let client: Client | undefined;
