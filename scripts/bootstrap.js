@@ -122,7 +122,14 @@ if (mtime(installed) < 0 || mtime(installed) < mtime(lock) || mtime(NATIVE_BINDI
   ensureBuildPackages();
   console.log('installing npm dependencies (the first time, this builds the Kafka client: about 2 minutes)...');
   process.env.CKJS_LINKING = process.env.CKJS_LINKING || 'dynamic';
-  const status = run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error']);
+  const install = () => run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error']);
+  let status = install();
+  if (status !== 0) {
+    // librdkafka's parallel build has failed once in a while on its own generated config.h ("No such file
+    // or directory" with the file written a moment later); the same install then succeeds.
+    console.log('npm install failed; trying once more (the Kafka client build is occasionally flaky)...');
+    status = install();
+  }
   if (status !== 0) {
     console.error('error: npm install failed; check your access to the npm registry and run the command again');
     process.exit(status);
