@@ -258,6 +258,7 @@ export function createCompactActivities(deps: CompactDeps) {
     key: string,
     results: CompactWindowResult[],
     startedAt: string,
+    runId: string,
   ): Promise<CompactCommitResult> {
     const plan = await readPlan(input, key);
     const state = await latest(s3, input);
@@ -268,8 +269,7 @@ export function createCompactActivities(deps: CompactDeps) {
         input.bucket,
         `${key.replace(/plans\/\d+-[0-9a-f]+\.json$/, '')}state/${String(plan.generation).padStart(12, '0')}.json`,
       );
-      const committed =
-        mine?.last?.startedAt === startedAt && JSON.stringify(mine.chain) === JSON.stringify(plan.chain);
+      const committed = mine?.last?.runId === runId;
       if (!committed)
         log.warn('another compaction committed first; this run switches nothing', { generation: plan.generation });
       return { generation: plan.generation, committed };
@@ -348,6 +348,7 @@ export function createCompactActivities(deps: CompactDeps) {
     const finished = Date.now();
     next.last = {
       generation: plan.generation,
+      runId,
       startedAt,
       finishedAt: new Date(finished).toISOString(),
       durationMs: finished - Date.parse(startedAt),
@@ -509,9 +510,9 @@ export function createCompactActivities(deps: CompactDeps) {
     };
   }
 
-  async function compactSummary(input: CompactInput, startedAt: string): Promise<CompactResult> {
+  async function compactSummary(input: CompactInput, startedAt: string, runId: string): Promise<CompactResult> {
     const state = await latest(s3, input);
-    const mine = state.last && state.last.startedAt === startedAt ? state.last : undefined;
+    const mine = state.last && state.last.runId === runId ? state.last : undefined;
     const now = Date.now();
     return {
       generation: state.generation,

@@ -4,7 +4,13 @@
  * retention has passed. Run by the Temporal Schedule `ticklake-compact-<database>.<table>` (overlap
  * SKIP), by `npx ticklake compact now`, or started from the Temporal CLI or Web UI.
  */
-import { proxyActivities, setHandler, upsertSearchAttributes, type RetryPolicy } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import type { Activities, CompactInput, CompactResult, CompactWindowResult } from '../activities';
 import { COMPACT_NON_RETRYABLE } from '../src/errors/compact';
 import { compactStatusQuery, type CompactWorkflowStatus } from './definitions';
@@ -49,6 +55,8 @@ export async function compactWorkflow(input: CompactInput): Promise<CompactResul
     'For example { "bucket": "ticklake", "prefix": "lake/", "curatedPrefix": "curated/", "database": "ticklake", "table": "ticks", "partitionBy": ["year", "symbol_bucket"], "symbolBuckets": 4, "quietMs": 600000, "retentionMs": 604800000 }',
   );
   const startedAt = new Date().toISOString();
+  // Two runs may start in the same millisecond: the run id tells this run's commit from another's.
+  const { runId } = workflowInfo();
   const status: CompactWorkflowStatus = { phase: 'planning', windows: 0, windowsDone: 0, failed: 0, startedAt };
   setHandler(compactStatusQuery, () => status);
 
@@ -71,14 +79,14 @@ export async function compactWorkflow(input: CompactInput): Promise<CompactResul
     await Promise.all(lanes);
     results.sort((a, b) => (a.partition < b.partition ? -1 : 1));
     status.phase = 'switching';
-    await commitCompaction(input, plan.planKey, results, startedAt);
+    await commitCompaction(input, plan.planKey, results, startedAt, runId);
   }
   status.phase = 'cataloguing';
   await applyCuratedCatalog(input);
   status.phase = 'expiring';
   await expireRaw(input);
   status.phase = 'done';
-  const summary = await compactSummary(input, startedAt);
+  const summary = await compactSummary(input, startedAt, runId);
   upsertSearchAttributes({
     TicklakeCompactedRows: [summary.rows],
     TicklakeCompactedWindows: [summary.windows],

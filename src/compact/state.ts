@@ -79,6 +79,8 @@ export interface WindowFailure {
 
 export interface CompactionSummary {
   generation: number;
+  /** The workflow run that made it (a retried commit recognises its own state by it). */
+  runId?: string;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
