@@ -52,6 +52,7 @@ import {
   withFileLock,
   writeFileAtomic,
   writePidFile,
+  waitUntil,
 } from './process';
 
 export { SERVICES, SERVICE_NAMES, VERSIONS, parseServiceNames, isServiceName } from './definitions';
@@ -325,6 +326,9 @@ function conflictError(name: ServiceName, c: PortConflict): ServiceError {
   );
 }
 
+/** How long a port held by no process we can name may take to be released before it counts as taken. */
+const PORT_RELEASE_MS = 10_000;
+
 async function startLocked(name: ServiceName, dirs: ServiceDirs, options: StartOptions): Promise<ServiceStatus> {
   const def = SERVICES[name];
   const paths = servicePaths(name, dirs);
@@ -332,7 +336,13 @@ async function startLocked(name: ServiceName, dirs: ServiceDirs, options: StartO
   const timeoutMs = options.healthTimeoutMs ?? def.healthTimeoutMs;
 
   // Another caller may have started it while we waited for the lock.
-  const { pid: existing, conflict } = await locate(name, dirs);
+  let { pid: existing, conflict } = await locate(name, dirs);
+  if (existing === undefined && conflict && !conflict.owner) {
+    // A process killed a moment ago can hold its ports while its last threads exit (its main thread is
+    // already a zombie, so it counts as gone): give the port a few seconds before calling it taken.
+    await waitUntil(async () => !(await portConflict(name)), PORT_RELEASE_MS, 100);
+    ({ pid: existing, conflict } = await locate(name, dirs));
+  }
   if (existing !== undefined) {
     if (!(await checkHealth(name, paths)).healthy) {
       progress(`process ${existing} is running but not healthy yet; waiting up to ${timeoutMs / 1000} s`);
