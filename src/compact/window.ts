@@ -156,6 +156,8 @@ export async function compactWindow(args: {
     // 3. The partition's previous curated file, checked against the state that named it.
     let previous = '';
     let replacedBytes = 0;
+    /** The previous file's checksum as read, typed as the table is now. */
+    let oldSum = '0';
     if (window.previous) {
       const prev = window.previous;
       let body: Uint8Array;
@@ -187,6 +189,7 @@ export async function compactWindow(args: {
         `CREATE TEMP TABLE old AS SELECT ${select.join(', ')}, ${SOURCE_COLUMN}, ${CUT_COLUMN} FROM read_parquet(${sqlString(previous)})`,
       );
       const [rows, sum] = (await one(c, `SELECT count(*), ${checksumSql(columns)} FROM old`)) as [bigint, string];
+      oldSum = sum;
       // A widened type (bigint to double) changes the hashes; the count must hold regardless.
       const sameTypes = prev.file.columns.every((col) => columns.find((x) => x.name === col.name)?.type === col.type);
       if (
@@ -221,7 +224,6 @@ export async function compactWindow(args: {
       `SELECT count(*), ${checksumSql(columns)} FROM read_parquet(${sqlString(out)})`,
     )) as [bigint, string];
     const expectedRows = rawRows + (window.previous?.rows ?? 0);
-    const oldSum = previous ? ((await one(c, `SELECT ${checksumSql(columns)} FROM old`))[0] as string) : '0';
     const expectedSum = addChecksums(rawSum, oldSum);
     if (Number(outRowsBig) !== expectedRows || outSum !== expectedSum)
       throw new Error(
