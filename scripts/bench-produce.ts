@@ -7,8 +7,8 @@
  * 2. Generates a 5,000,000-row file of the same schema in os.tmpdir() (deleted afterwards) and replays
  *    it once, for the peak memory of a file far larger than the real one.
  *
- * Each replay runs in a child process of its own running the same engine as the produce activity
- * (src/replay/replayer.ts, feed thread included) against the process's one Kafka client; the figures are
+ * Each replay runs in a child process of its own running the same engine as the produce activity, compiled
+ * as the worker runs it (dist/src/replay/replayer.js, feed thread included) against the process's one Kafka client; the figures are
  * that process's: wall time, CPU time (all threads) and peak RSS (`process.resourceUsage().maxRSS`).
  * The rows reported are not the replay's own counters: after each replay the topic is read to its end
  * offsets (read_committed; the end offsets alone also count each transaction's commit markers) and its
@@ -23,10 +23,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createKafka, ensureTopics } from '../src/adapters/kafka';
+import { createKafka } from '../src/adapters/kafka';
+import type * as KafkaAdapter from '../src/adapters/kafka';
 import { loadConfig, type TicklakeConfig } from '../src/config';
-import { ProducerPool } from '../src/replay/producer-pool';
-import { runReplay, type PassStats } from '../src/replay/replayer';
+import type * as ProducerPoolModule from '../src/replay/producer-pool';
+import type * as Replayer from '../src/replay/replayer';
+import type { PassStats } from '../src/replay/replayer';
 import type { ReplayOrder } from '../src/replay/ordered-rows';
 import { CSV_HEADER } from '../src/tick';
 import { countTopicRecords, probeKafka } from './bench/common';
@@ -66,14 +68,27 @@ function benchConfig(): TicklakeConfig {
   });
 }
 
+/**
+ * The replay engine as the worker runs it: compiled, from dist/ (`npm run bench:produce` builds it when a
+ * source is newer), so the feed thread loads JavaScript as it does in the worker, not TypeScript through tsx.
+ */
+function compiled<T>(module: string): T {
+  // A path known only at run time, outside the TypeScript sources: a plain require.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.resolve(__dirname, '..', 'dist', module)) as T;
+}
+
 /** Child: one replay at full speed, then one JSON line on stdout. */
 async function child(file: string, order: ReplayOrder, compression: 'gzip' | 'none'): Promise<void> {
+  const adapter = compiled<typeof KafkaAdapter>('src/adapters/kafka');
+  const { ProducerPool } = compiled<typeof ProducerPoolModule>('src/replay/producer-pool');
+  const { runReplay } = compiled<typeof Replayer>('src/replay/replayer');
   const config = benchConfig();
-  const kafka = createKafka(config.kafka, '-bench');
+  const kafka = adapter.createKafka(config.kafka, '-bench');
   const admin = kafka.admin();
   await admin.connect();
   const topics = [config.kafka.topic, config.kafka.dlqTopic, config.kafka.positionsTopic];
-  await ensureTopics(admin, config.kafka, topics);
+  await adapter.ensureTopics(admin, config.kafka, topics);
   const producers = new ProducerPool(config.kafka);
   let stats: PassStats | undefined;
   try {

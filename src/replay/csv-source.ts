@@ -8,15 +8,21 @@
  * never re-reading what it already produced.
  *
  * The file is read in chunks of whole records. A chunk without a double quote (the real file has none) is
- * split into fields by csv-parse in one call, one record per line; a chunk with quotes is read record by
+ * split into fields in one pass, one record per line (plainRecords); a chunk with quotes is read record by
  * record. A chunk is a fresh buffer, so a row can hand out its raw text (for the dead-letter topic) until
  * the row is dropped.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse as parseSync, type Options as CsvOptions } from 'csv-parse/sync';
 import { checkHeader } from '../tick';
-import { RecordSplitter, UNCLOSED_QUOTE, plainFields, quotedFields, type RecordSpan } from './csv-records';
+import {
+  RecordSplitter,
+  UNCLOSED_QUOTE,
+  plainFields,
+  plainRecords,
+  quotedFields,
+  type RecordSpan,
+} from './csv-records';
 
 export class SourceFileError extends Error {
   override name = 'SourceFileError';
@@ -38,19 +44,6 @@ const NL = 0x0a;
 const COMMA = 0x2c;
 const CR = 0x0d;
 const QUOTE = 0x22;
-
-/**
- * csv-parse options for chunks without a double quote, those of test/fixtures/README.md: one line is one
- * record, CRLF or LF, rows of any field count and empty lines reach validation. The BOM only concerns the
- * header line.
- */
-const DATA_OPTIONS: CsvOptions = {
-  relax_column_count: true,
-  skip_empty_lines: false,
-  quote: false,
-  record_delimiter: ['\r\n', '\n'],
-  bom: false,
-};
 
 /** Fails fast (SourceFileError) when the file is missing, unreadable or not of the expected schema. */
 export async function openSource(file: string): Promise<SourceFingerprint> {
@@ -311,8 +304,8 @@ export class RunReader {
   }
 
   /**
-   * The common case, a buffer without a double quote: one record per line, split by csv-parse in one
-   * call (what RecordSplitter would find, at the cost of a line split).
+   * The common case, a buffer without a double quote: one record per line, split in one pass by plainRecords
+   * (what RecordSplitter would find, at the cost of a line split).
    */
   private splitPlainChunk(buf: Buffer, filled: number, base: number, atEnd: boolean): SourceRow[] | null {
     let upto = filled;
@@ -327,7 +320,7 @@ export class RunReader {
     this.carry = atEnd ? Buffer.alloc(0) : buf.subarray(upto, filled);
     if (upto === 0) return null;
     const chunk = buf.subarray(0, upto);
-    const records: string[][] = parseSync(chunk, DATA_OPTIONS);
+    const records = plainRecords(chunk);
     const rows: SourceRow[] = new Array<SourceRow>(records.length);
     let start = 0;
     let key = this.key;
@@ -356,7 +349,7 @@ export class RunReader {
       i++;
     }
     if (i !== records.length || start < upto) {
-      // csv-parse and the line count disagree: line numbers and positions would be wrong from here on.
+      // The split and the line count disagree: line numbers and positions would be wrong from here on.
       throw new SourceFileError(
         `source file '${this.file}': the lines from line ${this.line} do not split into one record each; ` +
           'this is not a CSV of the indexProcessed.csv schema',
@@ -399,9 +392,9 @@ export class RunReader {
     if (rows.length === 0) return null;
     const chunk = buf.subarray(0, start);
     if (chunk.indexOf(QUOTE) < 0) {
-      const records: string[][] = parseSync(chunk, DATA_OPTIONS);
+      const records = plainRecords(chunk);
       if (records.length !== rows.length) {
-        // csv-parse and the record split disagree: line numbers and positions would be wrong from here on.
+        // The split and the record split disagree: line numbers and positions would be wrong from here on.
         throw new SourceFileError(
           `source file '${this.file}': the lines from line ${this.line} do not split into one record each; ` +
             'this is not a CSV of the indexProcessed.csv schema',

@@ -1,6 +1,6 @@
 /**
  * Feeds packed chunks of replay rows (packed-chunk.ts) to the producing code, from a worker thread or
- * inline. Reading, csv-parse, validation and message building cost about as much CPU as kafkajs's
+ * inline. Reading, splitting, validation and message building cost about as much CPU as kafkajs's
  * encoding; on a worker thread they run beside it, which roughly doubles the replay's top speed.
  * The thread stays at most CHUNKS_AHEAD chunks ahead, so memory does not depend on the file's size.
  */
