@@ -30,6 +30,7 @@ import type {
   RegisterPartitionsResult,
 } from '../../activities/types';
 import { bucketExists, getJson } from '../adapters/s3';
+import { mapLimit } from '../concurrency';
 import { INVALID_LAKE } from '../errors/crawl';
 import { partitionPath, tableRoot } from '../lake-layout';
 import {
@@ -64,7 +65,7 @@ import {
   registeredPartitions,
   updateAllPartitions,
 } from './glue-catalog';
-import { LakeAccessError, listKeys, listManifestFolders, mapLimit, readManifest, readSample } from './lake-scan';
+import { LakeAccessError, listKeys, listManifestFolders, readManifest, readSample } from './lake-scan';
 import { checkTableLayout, LayoutMismatchError } from './layout-record';
 import { SchemaSampler, type Column, type InferredSchema } from './schema';
 

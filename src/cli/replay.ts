@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
+import { waitFor, WaitTimeoutError } from '../concurrency';
 import { replayIdFor, workflowIds } from '../workflow-ids';
 import { parseSpeed } from '../replay/pacing';
 import { replayStatus } from '../progress';
@@ -24,16 +25,22 @@ import { ask, awaitingWorker } from './worker-presence';
  */
 async function startFailure(h: WorkflowHandle, taskQueue: string, ms = 3_000): Promise<string | undefined> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const closed = await closedState(h).catch(() => undefined);
-    if (closed) return closed.failure;
-    const p = await replayStatus(h, (w) =>
-      ask(w, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())),
-    ).catch(() => undefined);
-    if (p && p.rowsRead > 0) return undefined;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return undefined;
+  const seen = await waitFor(
+    `replay ${h.workflowId} to read its first rows`,
+    async () => {
+      const closed = await closedState(h).catch(() => undefined);
+      if (closed) return { failure: closed.failure };
+      const p = await replayStatus(h, (w) =>
+        ask(w, replayProgressQuery, taskQueue, Math.max(500, deadline - Date.now())),
+      ).catch(() => undefined);
+      return p && p.rowsRead > 0 ? { failure: undefined } : undefined;
+    },
+    ms,
+  ).catch((err) => {
+    if (err instanceof WaitTimeoutError) return { failure: undefined };
+    throw err;
+  });
+  return seen.failure;
 }
 
 async function followReplay(handle: WorkflowHandle, g: Globals, polled: boolean): Promise<ReplayProgress> {
@@ -185,13 +192,18 @@ export function registerReplayCommands(program: Command, ctx: CliContext): void 
       }
       await h.cancel();
       // The replay stops its producer (its last transaction settles) before the workflow closes.
-      const deadline = Date.now() + 15_000;
-      let status: string = before.status.name;
-      while (Date.now() < deadline) {
-        status = (await h.describe()).status.name;
-        if (status !== 'RUNNING') break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      const status = await waitFor(
+        `${h.workflowId} to close`,
+        async () => {
+          const now = (await h.describe()).status.name;
+          return now !== 'RUNNING' && now;
+        },
+        15_000,
+        250,
+      ).catch((err) => {
+        if (err instanceof WaitTimeoutError) return 'RUNNING';
+        throw err;
+      });
       const state = status === 'RUNNING' ? 'cancel requested' : status.toLowerCase();
       const out = { workflowId: h.workflowId, state };
       if (g.json) console.log(JSON.stringify(out, null, 2));
