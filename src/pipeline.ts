@@ -33,6 +33,7 @@ import type { ReplaySpeed } from './replay/pacing';
 import type { ReplayOrder } from './replay/ordered-rows';
 import type { TicklakeConfig } from './config';
 import { createKafka, ensureTopics, groupLag } from './adapters/kafka';
+import { waitFor, WaitTimeoutError } from './concurrency';
 import type * as AwsAdapter from './adapters/aws';
 import type * as S3Adapter from './adapters/s3';
 
@@ -317,19 +318,25 @@ export async function waitForSinkCaughtUp(config: TicklakeConfig, timeoutMs: num
   const kafka = createKafka(config.kafka, '-watch');
   const admin = kafka.admin();
   await admin.connect();
-  const deadline = Date.now() + timeoutMs;
+  let total: bigint | undefined;
   try {
-    for (;;) {
-      const lag = await groupLag(admin, config.sink.groupId, config.kafka.topic);
-      const total = [...lag.values()].reduce((a, b) => a + b, 0n);
-      if (total === 0n) return;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(
+      'the sink to catch up',
+      async () => {
+        const lag = await groupLag(admin, config.sink.groupId, config.kafka.topic);
+        total = [...lag.values()].reduce((a, b) => a + b, 0n);
+        return total === 0n;
+      },
+      timeoutMs,
+      250,
+    );
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    throw new Error(
+      total === undefined
+        ? `the sink's lag could not be read: ${err.message}`
+        : `the sink did not catch up within ${timeoutMs / 1000} s (lag ${total}); see 'npx ticklake status'`,
+    );
   } finally {
     await admin.disconnect();
   }

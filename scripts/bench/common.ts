@@ -14,7 +14,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { getObjectBytes } from '../../src/adapters/s3';
 import { committedOffsets, endOffsets, groupLag } from '../../src/adapters/kafka';
-import { listKeys, mapLimit } from '../../src/catalog/lake-scan';
+import { listKeys } from '../../src/catalog/lake-scan';
+import { mapLimit, waitFor } from '../../src/concurrency';
 import { REPO_ROOT, localPorts, type KafkaConfig } from '../../src/config';
 import { decodeLines } from '../../src/sink/format';
 import { SERVICE_NAMES, type ServiceName } from '../../src/services';
@@ -41,31 +42,8 @@ export function realCsvOrExit(command: string): string {
   return path.resolve(file);
 }
 
-/** Waits for a condition with a deadline, polling; throws naming what it waited for. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}` +
-          (last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''),
-      );
-    }
-    await sleep(everyMs);
-  }
-}
+/** Polls until a probe answers, with a deadline (the shared helper). */
+export { waitFor };
 
 /** Topic, group, bucket, Glue database and task queue names unique to one run, as environment variables. */
 export function uniqueNames(label: string): Record<string, string> {

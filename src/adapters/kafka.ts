@@ -1,4 +1,13 @@
-/** Kafka client construction and topic administration (kafkajs). */
+/**
+ * Kafka client construction and topic administration (kafkajs).
+ *
+ * The only places where ticklake leans on kafkajs beyond its typed, documented API are here, each
+ * pinned by test/unit/kafka-internals.test.ts so that an upgrade that changes one fails there first:
+ * - the table of broker error codes (`kafkajs/src/protocol/error`), for which errors kafkajs retries
+ *   by itself ({@link kafkaLogCreator});
+ * - a record batch's `fetchedOffset`, the offset its fetch started at ({@link batchFetchedOffset});
+ * - the gzip codec, replaced through kafkajs's process-wide codec table ({@link useGzipCodec}).
+ */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
@@ -7,10 +16,12 @@ import {
   Kafka,
   logLevel,
   type Admin,
+  type Batch,
   type KafkaConfig as KafkajsConfig,
   type logCreator,
   type SASLOptions,
 } from 'kafkajs';
+// Not part of kafkajs's typed API (declared in src/types/kafkajs-errors.d.ts); see the header.
 import { errorCodes } from 'kafkajs/src/protocol/error';
 import type { KafkaConfig } from '../config';
 
@@ -64,7 +75,24 @@ export const gzipCodec = {
   compress: (encoder: { buffer: Buffer }): Promise<Buffer> => gzip(encoder.buffer),
   decompress: (buffer: Buffer): Promise<Buffer> => unzip(buffer, { chunkSize: INFLATE_CHUNK_BYTES }),
 };
-CompressionCodecs[CompressionTypes.GZIP] = () => gzipCodec;
+
+/**
+ * Makes {@link gzipCodec} kafkajs's gzip codec. kafkajs keeps its codecs in one table per process
+ * (`CompressionCodecs`, the way its documentation adds codecs), so this applies to every client of the
+ * process; {@link createKafka} calls it. Idempotent.
+ */
+export function useGzipCodec(): void {
+  CompressionCodecs[CompressionTypes.GZIP] = () => gzipCodec;
+}
+
+/**
+ * The offset a batch's fetch started at: the committed offset (or the log start) on the first fetch
+ * of a generation, which can be before the batch's first message (compacted or aborted records).
+ * kafkajs's `Batch` holds it in a field its typings leave out; without it, the first message's offset.
+ */
+export function batchFetchedOffset(batch: Batch): string | null {
+  return (batch as Batch & { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+}
 
 /**
  * One Kafka client per process; producers and consumers are created from it. `tuning` shortens
@@ -75,6 +103,7 @@ export function createKafka(
   clientIdSuffix = '',
   tuning: Pick<KafkajsConfig, 'requestTimeout' | 'retry'> = {},
 ): Kafka {
+  useGzipCodec();
   const options: KafkajsConfig = {
     clientId: config.clientId + clientIdSuffix,
     brokers: config.brokers,

@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { FlushManifest } from '../sink/partition-writer';
+import { mapLimit } from '../concurrency';
 import { sampleLines } from './crawl-plan';
 
 /** An S3 failure that retrying cannot fix (a missing bucket, denied access). */
@@ -71,24 +72,8 @@ export async function listFolders(s3: S3Client, bucket: string, prefix: string):
   return out;
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time; results in input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await fn(items[i], i);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
+/** The shared bounded map (src/concurrency.ts), here too for the modules that import it from the lake scan. */
+export { mapLimit };
 
 /** Manifest folders `<root><group>/<topic>/<partition>/` (three levels of listing, each in parallel). */
 export async function listManifestFolders(s3: S3Client, bucket: string, root: string): Promise<string[]> {

@@ -3,7 +3,8 @@
  * after the services restart it is empty, while the lake (S3, on disk) still holds every object, the
  * sink's manifests and the crawler's state. Every table the crawler has written a state for is "known";
  * a known table that Glue no longer has is created again by a full crawl of the lake (the crawl
- * activity's own code, run in this process), so the first query after a restart answers.
+ * activity's own steps, src/catalog/crawl.ts, run in this process), so the first query after a restart
+ * answers.
  *
  * What is rebuilt: the database, the table with the schema the lake's records give, every partition.
  * What is not: Glue's table versions and the history of schema drift that older crawls recorded (the
@@ -11,11 +12,11 @@
  */
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { GlueClient } from '@aws-sdk/client-glue';
-import { createCrawlActivities } from '../../activities/crawl';
 import type { CrawlInput, CrawlResult } from '../../activities/types';
 import { createAwsClients } from '../adapters/aws';
 import { bucketExists, getJson } from '../adapters/s3';
 import type { TicklakeConfig } from '../config';
+import { crawlTable } from './crawl';
 import { crawlStatePrefix } from './crawl-plan';
 import { getTable } from './glue-catalog';
 import { layoutRecordKey, type LayoutRecord, type TableLayout } from './layout-record';
@@ -65,23 +66,17 @@ export async function restoreCatalog(
     if (!(await getTable(glue, t.database, t.table).catch(() => undefined))) missing.push(t);
   }
   if (missing.length === 0) return [];
-  // The crawl activity needs an activity context (heartbeats, logging): the SDK's own one for running
-  // an activity outside a worker.
-  const { MockActivityEnvironment } = await import('@temporalio/testing');
-  const { DefaultLogger } = await import('@temporalio/worker');
-  const crawl = createCrawlActivities({ s3, glue });
   const restored: RestoredTable[] = [];
   for (const t of missing) {
     opts.onProgress?.(`table ${t.database}.${t.table} is missing from the catalog: rebuilding it from the lake`);
     const started = Date.now();
-    const env = new MockActivityEnvironment({ activityType: 'crawlLake' }, { logger: new DefaultLogger('WARN') });
     // The layout the table was written in (its record in the lake), else the configured one.
     const layout: TableLayout = (await getJson<LayoutRecord>(
       s3,
       config.lake.bucket,
       layoutRecordKey(config.lake.prefix, t.table),
     ).catch(() => undefined)) ?? { partitionBy: config.lake.partitionBy, symbolBuckets: config.lake.symbolBuckets };
-    const r: CrawlResult = await env.run((input: CrawlInput) => crawl.crawlLake(input), {
+    const input: CrawlInput = {
       bucket: config.lake.bucket,
       prefix: config.lake.prefix,
       database: t.database,
@@ -91,7 +86,8 @@ export async function restoreCatalog(
         ? { symbolBuckets: layout.symbolBuckets ?? config.lake.symbolBuckets }
         : {}),
       full: true,
-    });
+    };
+    const r: CrawlResult = await crawlTable({ s3, glue }, input);
     const done = { ...t, partitions: r.partitionsAdded, durationMs: Date.now() - started };
     opts.onProgress?.(
       `table ${t.database}.${t.table} rebuilt: ${done.partitions} partitions in ${(done.durationMs / 1000).toFixed(1)} s`,

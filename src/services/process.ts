@@ -8,7 +8,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../concurrency';
 import type { CommandSpec, LaunchSpec } from './definitions';
+
+/** Waits until a condition holds (true) or `timeoutMs` passes (false); services/index.ts uses it too. */
+export { waitUntil };
 
 // ---------------------------------------------------------------------------------------------
 // Text helpers (pure)
@@ -208,21 +212,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
     } catch {
       // Already gone.
     }
-  }
-}
-
-/** Polls `condition` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await sleep(Math.min(intervalMs, left));
   }
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { Client } from '@temporalio/client';
+import { waitFor as pollFor } from '../../src/concurrency';
 import { loadConfig, type TicklakeConfig } from '../../src/config';
 import { removeResources } from './sink-support';
 import { connectClient } from '../../src/adapters/temporal';
@@ -71,29 +72,13 @@ export async function terminateRunning(client: Client, taskQueue: string): Promi
 }
 
 /** Waits for a condition with a deadline, polling; never a bare sleep. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 60_000,
   everyMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${errorText(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : JSON.stringify(err);
+  return pollFor(what, probe, timeoutMs, everyMs);
 }
 
 export interface CsvStats {

@@ -11,6 +11,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { waitFor } from '../../src/concurrency';
 import type { Activities } from '../../activities';
 import { timeSkippingEnv } from './test-server';
 
@@ -79,24 +80,12 @@ const quietLogger = {
 };
 
 /** Polls `probe` until it returns something other than undefined/false, for at most `ms` of wall time. */
-export async function until<T>(
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(what, probe, ms, 50);
 }
 
 /** A promise with its resolve function, for activities that a test releases. */
