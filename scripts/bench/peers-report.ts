@@ -21,6 +21,11 @@ export interface DrainRun {
   verified: boolean;
   /** ticklake only: from the group join until the Glue catalog held every partition (queryable by Athena). */
   catalogS?: number;
+  /**
+   * ticklake only: the drained lake compacted into the curated Parquet zone right after the drain (the
+   * Parquet path): wall and CPU seconds of the worker, rows compacted, Parquet files and their bytes.
+   */
+  parquet?: { seconds: number; cpuS: number; rows: number; files: number; bytes: number };
 }
 
 export interface Freshness {
@@ -45,6 +50,9 @@ export interface Medians {
   objects: number;
   bytes: number;
   catalogS?: number;
+  /** ticklake only: CPU seconds of the sink plus the compaction, and the Parquet bytes. */
+  parquetCpuS?: number;
+  parquetBytes?: number;
 }
 
 export const recordsPerS = (r: DrainRun) => r.records / r.drainS;
@@ -53,6 +61,7 @@ export function medians(runs: readonly DrainRun[]): Medians {
   if (runs.length === 0) throw new Error('no measured runs');
   const m = (pick: (r: DrainRun) => number) => median(runs.map(pick));
   const catalog = runs.filter((r) => r.catalogS !== undefined);
+  const parquet = runs.filter((r) => r.parquet !== undefined);
   return {
     drainS: m((r) => r.drainS),
     recordsPerS: m(recordsPerS),
@@ -61,6 +70,12 @@ export function medians(runs: readonly DrainRun[]): Medians {
     objects: m((r) => r.objects),
     bytes: m((r) => r.bytes),
     catalogS: catalog.length > 0 ? median(catalog.map((r) => r.catalogS!)) : undefined,
+    ...(parquet.length > 0
+      ? {
+          parquetCpuS: median(parquet.map((r) => r.cpuS + r.parquet!.cpuS)),
+          parquetBytes: median(parquet.map((r) => r.parquet!.bytes)),
+        }
+      : {}),
   };
 }
 
@@ -125,13 +140,35 @@ export function sideBySide(peerName: string, ticklake: SinkFigures, peer: SinkFi
         peer.freshness.p99Ms,
         x(ticklake.freshness.p99Ms, peer.freshness.p99Ms),
       ],
+      ...(t.parquetCpuS !== undefined
+        ? [
+            [
+              'Parquet path: CPU of sink + compaction (s)',
+              round(t.parquetCpuS, 2),
+              round(p.cpuS, 2),
+              x(t.parquetCpuS, p.cpuS),
+            ],
+            [
+              'Parquet path: CPU per record (µs)',
+              Math.round((t.parquetCpuS * 1e6) / ticklake.runs[0].records),
+              Math.round((p.cpuS * 1e6) / peer.runs[0].records),
+              x(t.parquetCpuS, p.cpuS),
+            ],
+            [
+              'Parquet path: MB held (ticklake: curated Parquet; peer: its table, data and metadata)',
+              mb(t.parquetBytes!),
+              mb(p.bytes),
+              x(t.parquetBytes!, p.bytes),
+            ],
+          ]
+        : []),
       ['every record exactly once', verified(ticklake), verified(peer), ''],
     ],
   );
 }
 
 /** The targets on this comparison. */
-export const TARGETS = { recordsPerS: 5, cpu: 0.4, rss: 0.5, freshnessP99: 0.5 } as const;
+export const TARGETS = { recordsPerS: 5, cpu: 0.4, rss: 0.5, freshnessP99: 0.5, parquetCpu: 1 } as const;
 
 /** The last line's JSON object. */
 export function summary(args: {
@@ -154,6 +191,7 @@ export function summary(args: {
   const cpu_ratio = ratio(t.cpuS, p.cpuS);
   const rss_ratio = ratio(t.peakRssMb, p.peakRssMb);
   const freshness_p99_ratio = ratio(tf.p99Ms, pf.p99Ms);
+  const parquet_cpu_ratio = t.parquetCpuS === undefined ? NaN : ratio(t.parquetCpuS, p.cpuS);
   return {
     peer: args.peer,
     peer_version: args.peerVersion,
@@ -181,12 +219,17 @@ export function summary(args: {
     peer_freshness_p50_ms: pf.p50Ms,
     peer_freshness_p99_ms: pf.p99Ms,
     freshness_p99_ratio,
+    parquet_cpu_s: t.parquetCpuS === undefined ? null : round(t.parquetCpuS, 2),
+    parquet_cpu_ratio: Number.isNaN(parquet_cpu_ratio) ? null : parquet_cpu_ratio,
+    parquet_bytes: t.parquetBytes ?? null,
     verified,
     targets_met: {
       records_per_s: records_per_s_ratio >= TARGETS.recordsPerS,
       cpu: cpu_ratio <= TARGETS.cpu,
       rss: rss_ratio <= TARGETS.rss,
       freshness_p99: freshness_p99_ratio <= TARGETS.freshnessP99,
+      // null when the runs have no Parquet path to compare.
+      parquet_cpu: Number.isNaN(parquet_cpu_ratio) ? null : parquet_cpu_ratio <= TARGETS.parquetCpu,
       verified,
     },
     load_average: args.loadAverage,

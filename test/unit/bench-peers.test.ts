@@ -243,7 +243,15 @@ describe('the side-by-side report', () => {
     expect(s.freshness_p99_ms).toBe(900);
     expect(s.peer_freshness_p99_ms).toBe(2500);
     expect(s.verified).toBe(true);
-    expect(s.targets_met).toEqual({ records_per_s: true, cpu: true, rss: true, freshness_p99: true, verified: true });
+    expect(s.targets_met).toEqual({
+      records_per_s: true,
+      cpu: true,
+      rss: true,
+      freshness_p99: true,
+      parquet_cpu: null,
+      verified: true,
+    });
+    expect(s.parquet_cpu_ratio).toBeNull();
   });
 
   it('is not verified when one run of either sink is not', () => {
@@ -257,6 +265,35 @@ describe('the side-by-side report', () => {
     });
     expect(s.verified).toBe(false);
     expect(sideBySide('peer', tick, bad)).toMatch(/every record exactly once \| yes \| NO/);
+  });
+
+  it('adds the Parquet path: the sink plus the compaction against the peer, per record and in bytes', () => {
+    const withParquet: SinkFigures = {
+      ...tick,
+      runs: tick.runs.map((r, i) => ({
+        ...r,
+        parquet: { seconds: 1, cpuS: [3, 4, 5][i] ?? 4, rows: 1000, files: 2, bytes: 1024 * 1024 },
+      })),
+    };
+    const s = summary({
+      peer: 'p',
+      peerVersion: '1',
+      ticklake: withParquet,
+      peerFigures: peer,
+      loadAverage: { before: '', after: '' },
+    });
+    // Sink 2, 2, 1 plus compaction 3, 4, 5: 5, 6, 6, median 6; the peer's median CPU is 6.
+    const sinkPlusCompaction = 6;
+    expect(medians(withParquet.runs).parquetCpuS).toBe(sinkPlusCompaction);
+    expect(s.parquet_cpu_s).toBe(sinkPlusCompaction);
+    expect(s.parquet_cpu_ratio).toBe(1);
+    expect(s.targets_met.parquet_cpu).toBe(true);
+    expect(s.parquet_bytes).toBe(1024 * 1024);
+    const table = sideBySide('peer', withParquet, peer);
+    expect(table).toContain(`| Parquet path: CPU of sink + compaction (s) | ${sinkPlusCompaction} |`);
+    expect(table).toMatch(
+      /\| Parquet path: MB held \(ticklake: curated Parquet; peer: its table, data and metadata\) \| 1 \|/,
+    );
   });
 
   it('prints each run and the medians side by side', () => {
