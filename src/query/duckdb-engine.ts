@@ -74,6 +74,12 @@ const DEFAULT_MEMORY_LIMIT = '512MB';
 const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
 /** Partition listings at once. */
 const LIST_CONCURRENCY = 8;
+/** Keys of one page of a listing (S3's maximum). */
+const LIST_PAGE = 1000;
+/** How long a table's Glue partitions are reused (each use checked against the query's own listing). */
+const PARTITION_MEMO_MS = 30_000;
+/** How long a table found too large to list whole is not tried again (it may have shrunk: raw retention). */
+const TABLE_SIZE_RETRY_MS = 10 * 60_000;
 /** Rows per row group of a cached copy: small enough that a symbol's rows skip most of an object. */
 const ROW_GROUP_ROWS = 8192;
 /** Changes when the way copies are made changes, so that older copies are not read. */
@@ -106,6 +112,39 @@ interface LakeObject {
   values: string[];
 }
 
+/** A whole-table listing: data objects by the folder holding them (ending in '/'), and every key counted. */
+interface TableListing {
+  folders: Map<string, Omit<LakeObject, 'values'>[]>;
+  objects: number;
+}
+
+/** A table's Glue partitions as last read. */
+interface PartitionMemo {
+  /** The table definition they were read under (tableIdentity). */
+  identity: string;
+  partitions: { values: string[]; location: string }[];
+  /** Their folders, `<bucket>/<key>/` (s3Folder). */
+  folders: Set<string>;
+  readAt: number;
+}
+
+/** What makes a Glue table another table for the partitions memo: recreated, redefined. */
+function tableIdentity(table: GlueTable): string {
+  return JSON.stringify([
+    table.CreateTime?.getTime(),
+    table.UpdateTime?.getTime(),
+    table.VersionId,
+    table.StorageDescriptor?.Location,
+    table.PartitionKeys?.map((k) => k.Name),
+  ]);
+}
+
+/** `<bucket>/<key of the folder>/` of an s3:// URL. */
+function s3Folder(url: string): string {
+  const { bucket, key } = parseS3Url(url);
+  return `${bucket}/${withSlash(key)}`;
+}
+
 interface TableSelection {
   view: string;
   objectsRead: number;
@@ -131,6 +170,10 @@ export class DuckDBEngine implements QueryEngine {
   private readonly cache: ObjectCache;
   /** The newest compaction state of each table, per lake bucket and prefix. */
   private readonly states = new Map<string, StateReader>();
+  /** Glue partitions per table (`<database>.<table>`), reused only as prepareTable checks. */
+  private readonly partitionMemos = new Map<string, PartitionMemo>();
+  /** Keys under each table folder (`<bucket>/<folder>`) as last counted, or a lower bound (not complete). */
+  private readonly tableSizes = new Map<string, { objects: number; complete: boolean; at: number }>();
 
   constructor(private readonly options: DuckDBEngineOptions) {
     this.cache = new ObjectCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
@@ -359,7 +402,7 @@ export class DuckDBEngine implements QueryEngine {
       addPhase(phases, phase, since);
       return out;
     };
-    // What exists comes from the catalog's partitions; only the partitions the query can read are listed.
+    // What exists comes from the catalog's partitions; only the partitions the query can read are read.
     let objects: LakeObject[];
     const curated: { bucket: string; entry: CuratedPartition }[] = [];
     let partitionsTotal: number | undefined;
@@ -367,33 +410,86 @@ export class DuckDBEngine implements QueryEngine {
     if (partitionKeys.length === 0) {
       objects = (await timed('listMs', this.list(root.bucket, withSlash(root.key)))).map((o) => ({ ...o, values: [] }));
     } else {
-      const [partitions, state] = await Promise.all([
-        timed('partitionsMs', this.partitions(database, name)),
+      const rootFolder = withSlash(root.key);
+      const memoId = `${database}.${name}`;
+      const identity = tableIdentity(table);
+      const remembered = this.partitionMemos.get(memoId);
+      const memo =
+        remembered && remembered.identity === identity && Date.now() - remembered.readAt < PARTITION_MEMO_MS
+          ? remembered
+          : undefined;
+      const readPartitions = async () => {
+        const fresh = await timed('partitionsMs', this.partitions(database, name));
+        this.partitionMemos.set(memoId, {
+          identity,
+          partitions: fresh,
+          folders: new Set(fresh.map((p) => s3Folder(p.location))),
+          readAt: Date.now(),
+        });
+        return fresh;
+      };
+      const [registered, state] = await Promise.all([
+        memo ? memo.partitions : readPartitions(),
         timed('compactStateMs', this.compactState(root, database, name)),
       ]);
       // Partitions the curated zone holds but the catalog does not list (a rebuilt catalog whose raw
       // objects were expired) are read from the curated zone.
-      const known = new Set(partitions.map((p) => partitionId(p.values)));
-      for (const c of Object.values(state?.partitions ?? {})) {
-        if (!known.has(partitionId(c.values)))
-          partitions.push({
-            values: c.values,
-            location: `s3://${root.bucket}/${withSlash(root.key)}${partitionPath(partitionKeys, c.values)}/`,
-          });
+      const withCurated = (list: { values: string[]; location: string }[]) => {
+        const all = [...list];
+        const known = new Set(all.map((p) => partitionId(p.values)));
+        for (const c of Object.values(state?.partitions ?? {})) {
+          if (!known.has(partitionId(c.values)))
+            all.push({
+              values: c.values,
+              location: `s3://${root.bucket}/${rootFolder}${partitionPath(partitionKeys, c.values)}/`,
+            });
+        }
+        return all;
+      };
+      let partitions = withCurated(registered);
+      let kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      // One listing of the whole table folder when it takes no more requests than listing the kept
+      // partitions would take rounds (LIST_CONCURRENCY at a time); it is given up past that many pages.
+      const maxPages = Math.ceil(kept.length / LIST_CONCURRENCY);
+      const sizeId = `${root.bucket}/${rootFolder}`;
+      const size = this.tableSizes.get(sizeId);
+      const tooLarge =
+        size !== undefined &&
+        Math.ceil(size.objects / LIST_PAGE) > maxPages &&
+        (size.complete || Date.now() - size.at < TABLE_SIZE_RETRY_MS);
+      let listing: TableListing | undefined;
+      if (kept.length > 0 && !tooLarge) {
+        listing = await timed('listMs', this.listTable(root.bucket, rootFolder, maxPages));
+        this.tableSizes.set(sizeId, {
+          objects: listing ? listing.objects : maxPages * LIST_PAGE + 1,
+          complete: listing !== undefined,
+          at: Date.now(),
+        });
       }
-      const kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      // The remembered partitions stand only when this query's own listing shows no folder with data
+      // that they do not hold (a new partition folder, or one registered since): then they are what
+      // GetPartitions would answer for every folder that has data. Otherwise the catalog is read again.
+      if (memo && (!listing || [...listing.folders.keys()].some((f) => !memo.folders.has(`${root.bucket}/${f}`)))) {
+        partitions = withCurated(await readPartitions());
+        kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      } else if (memo) {
+        phases.partitionsRemembered = 1;
+      }
       partitionsTotal = partitions.length;
       partitionsRead = kept.length;
       const listed = await timed(
         'listMs',
         mapLimit(kept, LIST_CONCURRENCY, async (p) => {
           const { bucket, key } = parseS3Url(p.location);
+          const folder = withSlash(key);
           const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
           if (entry) curated.push({ bucket: root.bucket, entry });
+          const raw =
+            listing && bucket === root.bucket && folder.startsWith(rootFolder)
+              ? (listing.folders.get(folder) ?? [])
+              : await this.listRaw(bucket, folder, entry);
           // A raw object whose window is compacted is read from the curated file instead: one state decides both.
-          return (await this.listRaw(bucket, withSlash(key), entry))
-            .filter((o) => rawVisible(o.key, entry))
-            .map((o) => ({ ...o, values: p.values }));
+          return raw.filter((o) => rawVisible(o.key, entry)).map((o) => ({ ...o, values: p.values }));
         }),
       );
       objects = listed.flat();
@@ -554,6 +650,32 @@ export class DuckDBEngine implements QueryEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * Every object of a table folder, grouped by the folder that holds it (a partition's folder), in one
+   * paginated listing; undefined when it would take more than `maxPages` pages.
+   */
+  private async listTable(bucket: string, prefix: string, maxPages: number): Promise<TableListing | undefined> {
+    const folders = new Map<string, Omit<LakeObject, 'values'>[]>();
+    let objects = 0;
+    let pages = 0;
+    for await (const page of paginateListObjectsV2(
+      { client: this.options.s3 },
+      { Bucket: bucket, Prefix: prefix, MaxKeys: LIST_PAGE },
+    )) {
+      if (++pages > maxPages) return undefined;
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || !o.ETag) continue;
+        objects++;
+        if (!DATA_FILE.test(o.Key)) continue;
+        const folder = o.Key.slice(0, o.Key.lastIndexOf('/') + 1);
+        let list = folders.get(folder);
+        if (!list) folders.set(folder, (list = []));
+        list.push({ bucket, key: o.Key, etag: o.ETag, size: o.Size ?? 0 });
+      }
+    }
+    return { folders, objects };
   }
 
   /**

@@ -410,4 +410,70 @@ describe('queries with DuckDB over a local lake', () => {
     expect(await count()).toBe(0);
     expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
   });
+  // Runs last: it adds rows to the lake.
+  it('a remembered partition list never hides what the sink has just committed', async () => {
+    const aws = createAwsClients(h.config.aws);
+    const cacheDir = fs.mkdtempSync(path.join(h.config.dataDir, 'query-cache-memo-'));
+    const engine = new DuckDBEngine({
+      s3: aws.s3,
+      glue: aws.glue,
+      cacheDir,
+      resultsDir: path.join(h.config.dataDir, 'results'),
+    });
+    const count = async () => {
+      const out = await engine.run(
+        {
+          sql: "SELECT count(*) FROM ticks WHERE symbol = 'ZZSINK'",
+          params: [],
+          database: h.config.glue.database,
+          maxRows: 10,
+          maxBytes: 100_000,
+          allowWrites: false,
+          queryId: 'memo',
+        },
+        { heartbeat: () => undefined, signal: new AbortController().signal },
+      );
+      return { n: out.rows[0][0], remembered: out.stats.phases?.partitionsRemembered === 1 };
+    };
+    // Rows for existing partitions (2019, 2020) and for a year the lake has never had (2032).
+    const csv = path.join(cacheDir, 'more.csv');
+    const more = async (name: string, dates: string[]) => {
+      fs.writeFileSync(
+        csv,
+        [
+          'Index,Date,Open,High,Low,Close,Adj Close,Volume,CloseUSD',
+          ...dates.map((d) => `ZZSINK,${d},1,2,0.5,1.5,1.5,10,1.5`),
+        ].join('\n') + '\n',
+      );
+      const sink = await startSink(h.client, h.config);
+      try {
+        await (
+          await startReplay(h.client, h.config, { file: csv, replayId: `${h.config.kafka.topic}-${name}` })
+        ).result();
+        await waitForSinkCaughtUp(h.config, 120_000);
+      } finally {
+        await sink.terminate('rows written');
+      }
+    };
+    try {
+      expect(await count()).toEqual({ n: 0, remembered: false });
+      expect(await count()).toEqual({ n: 0, remembered: true });
+      await more('existing', ['2019-03-04', '2020-03-04']);
+      // Committed into folders the catalog has: seen by the very next query, whose partitions are remembered.
+      expect(await count()).toEqual({ n: 2, remembered: true });
+      await more('new-year', ['2032-03-04']);
+      // A new folder: the catalog is read again. It holds the folder once the sink's notice has been
+      // crawled, and until then the folder is not read (like Athena).
+      const next = await count();
+      expect(next.remembered).toBe(false);
+      expect([2, 3]).toContain(next.n);
+      await runCrawl(h.client, h.config);
+      // Registered: read by the next query, well within the time partitions are remembered.
+      expect(await count()).toEqual({ n: 3, remembered: false });
+      expect(await count()).toEqual({ n: 3, remembered: true });
+    } finally {
+      await engine.close();
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
 });
