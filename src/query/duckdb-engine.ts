@@ -66,8 +66,10 @@ export interface DuckDBEngineOptions {
   memoryLimit?: string;
   /** Bytes of Parquet copies the cache keeps at most (least recently used evicted). Default 4 GiB. */
   cacheMaxBytes?: number;
-  /** Objects downloaded at once. Default 8. */
+  /** Objects downloaded at once. Default 16. */
   downloadConcurrency?: number;
+  /** Small objects converted together, in one DuckDB statement, at most. Default 256; 1 converts each alone. */
+  batchObjects?: number;
 }
 
 const DEFAULT_MEMORY_LIMIT = '512MB';
@@ -82,6 +84,21 @@ const PARTITION_MEMO_MS = 30_000;
 const TABLE_SIZE_RETRY_MS = 10 * 60_000;
 /** Rows per row group of a cached copy: small enough that a symbol's rows skip most of an object. */
 const ROW_GROUP_ROWS = 8192;
+/** Objects downloaded at once, by default. */
+const DEFAULT_DOWNLOAD_CONCURRENCY = 16;
+/**
+ * Objects up to this size (gzip NDJSON) are converted in batches: at 16 bytes or more a row
+ * compressed (the sink's objects take about 50), they hold at most one row group.
+ */
+const BATCH_OBJECT_MAX_BYTES = 128 * 1024;
+/** Objects and bytes of one batch conversion at most. */
+const BATCH_MAX_OBJECTS = 256;
+const BATCH_MAX_BYTES = 32 * 1024 ** 2;
+/** File renames and lone conversions of a batch at once. */
+const RENAME_CONCURRENCY = 16;
+/** Columns of a batch conversion's own: the input file and its index in the batch. */
+const BATCH_FILE_COLUMN = '__ticklake_file';
+const BATCH_COLUMN = '__ticklake_batch';
 /** Changes when the way copies are made changes, so that older copies are not read. */
 const CONVERSION_VERSION = 1;
 
@@ -499,16 +516,21 @@ export class DuckDBEngine implements QueryEngine {
     // A cached copy is valid for one ETag and one table shape: a new column or type makes new copies.
     const shape = JSON.stringify([columns, partitionKeys, CONVERSION_VERSION]);
     let t = Date.now();
-    let done = 0;
     let downloaded = 0;
-    const files = await mapLimit(objects, this.options.downloadConcurrency ?? 8, async (o) => {
-      const entry = await this.cache.get({ bucket: o.bucket, key: o.key, etag: o.etag, shape }, (file) =>
-        this.convert(o, file, columns, partitionKeys),
-      );
-      if (entry.downloaded) downloaded++;
-      pinned.add(entry.file);
-      hooks.heartbeat({ phase: 'fetch', table: name, files: ++done, of: objects.length });
-      return entry.file;
+    const made = await this.cache.getMany(
+      objects.map((o) => ({ bucket: o.bucket, key: o.key, etag: o.etag, shape })),
+      (missing) =>
+        this.convertMany(
+          missing.map((m) => ({ object: objects[m.index], file: m.file })),
+          columns,
+          partitionKeys,
+          (n) => hooks.heartbeat({ phase: 'fetch', table: name, files: n, of: missing.length }),
+        ),
+    );
+    const files = made.map((m) => {
+      if (m.downloaded) downloaded++;
+      pinned.add(m.file);
+      return m.file;
     });
     // Curated files are Parquet already: fetched as they are, read in place.
     const curatedFiles = await mapLimit(curated, this.options.downloadConcurrency ?? 8, async ({ bucket, entry }) => {
@@ -559,16 +581,84 @@ export class DuckDBEngine implements QueryEngine {
   }
 
   /**
-   * Fetches one lake object and writes it as Parquet to `file`: typed as the catalog says, its partition
-   * values as columns, sorted by symbol and date when the table has them (so that row-group statistics
-   * prune a symbol's or a day's query), compressed with ZSTD.
+   * Fetches lake objects and writes each as Parquet to its `file`: typed as the catalog says, its
+   * partition values as columns, compressed with ZSTD. Objects are downloaded `downloadConcurrency` at
+   * a time into a work directory; small ones are converted together, a batch per DuckDB statement (a
+   * COPY partitioned by the object's index in the batch, each part then renamed to its object's file),
+   * since a statement and a file cost more than the rows of a small object; large ones one by one,
+   * sorted by symbol and date when the table has them (so that row-group statistics prune a symbol's
+   * or a day's query). A small object fits in one row group, where order does not matter to pruning.
    */
-  private async convert(
-    o: LakeObject,
-    file: string,
+  private async convertMany(
+    items: { object: LakeObject; file: string }[],
     columns: { name: string; type: string }[],
     partitionKeys: string[],
+    progress: (done: number) => void,
   ): Promise<void> {
+    const work = await this.cache.workDir();
+    let done = 0;
+    try {
+      const small: number[] = [];
+      const large: number[] = [];
+      items.forEach((it, i) => (it.object.size <= BATCH_OBJECT_MAX_BYTES ? small : large).push(i));
+      const batches: number[][] = [];
+      let bytes = Infinity;
+      for (const i of small) {
+        if (
+          bytes + items[i].object.size > BATCH_MAX_BYTES ||
+          batches[batches.length - 1].length >= (this.options.batchObjects ?? BATCH_MAX_OBJECTS)
+        ) {
+          batches.push([]);
+          bytes = 0;
+        }
+        batches[batches.length - 1].push(i);
+        bytes += items[i].object.size;
+      }
+      for (const i of large) batches.push([i]);
+      // Each batch in a folder of its own, removed once its objects are converted.
+      const folder = (b: number) => path.join(work, String(b));
+      const batchOf = new Map<number, number>();
+      batches.forEach((batch, b) => batch.forEach((i) => batchOf.set(i, b)));
+      const raw = (i: number) => path.join(folder(batchOf.get(i)!), `${i}${path.extname(items[i].object.key)}`);
+      const fetch = async (b: number) => {
+        await fs.promises.mkdir(folder(b));
+        await mapLimit(batches[b], this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY, (i) =>
+          this.fetchObject(items[i].object, raw(i)),
+        );
+      };
+      // The next batch downloads while DuckDB converts this one.
+      let next: Promise<unknown> | undefined = batches.length > 0 ? fetch(0) : undefined;
+      for (let b = 0; b < batches.length; b++) {
+        await next;
+        next = b + 1 < batches.length ? fetch(b + 1) : undefined;
+        next?.catch(() => undefined);
+        const batch = batches[b];
+        const parts =
+          batch.length > 1
+            ? await this.convertBatch(
+                batch.map((i) => ({ raw: raw(i), values: items[i].object.values })),
+                path.join(folder(b), 'out'),
+                columns,
+                partitionKeys,
+              )
+            : [undefined];
+        await mapLimit([...batch.entries()], RENAME_CONCURRENCY, async ([j, i]) => {
+          const part = parts[j];
+          // A part DuckDB split in two files, or an object without rows (no part), is converted alone.
+          if (!part) return this.convertOne(raw(i), items[i].object.values, items[i].file, columns, partitionKeys);
+          await fs.promises.mkdir(path.dirname(items[i].file), { recursive: true });
+          await fs.promises.rename(part, items[i].file);
+        });
+        await fs.promises.rm(folder(b), { recursive: true, force: true });
+        progress((done += batch.length));
+      }
+    } finally {
+      await fs.promises.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Downloads one lake object, as it is, to `file` (in an existing folder). */
+  private async fetchObject(o: { bucket: string; key: string; etag: string }, file: string): Promise<void> {
     let body: Uint8Array;
     try {
       const out = await this.options.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key, IfMatch: o.etag }));
@@ -579,29 +669,90 @@ export class DuckDBEngine implements QueryEngine {
         throw new Error(`object s3://${o.bucket}/${o.key} changed or vanished while the query read it; retrying`);
       throw err;
     }
-    const raw = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}${path.extname(o.key)}`;
-    const tmp = `${raw}.tmp`;
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await fs.promises.writeFile(raw, body);
+    await fs.promises.writeFile(file, body);
+  }
+
+  /** The SELECT list and read_json call shared by both conversions. */
+  private jsonScan(files: string[], columns: { name: string; type: string }[], extra = ''): string {
+    const jsonColumns = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');
+    return (
+      `read_json([${files.map(sqlString).join(', ')}], format = 'newline_delimited', columns = {${jsonColumns}}, ` +
+      `timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ', hive_partitioning = false${extra})`
+    );
+  }
+
+  /**
+   * Converts several raw objects in one statement into `<out>/<BATCH_COLUMN>=<n>/`; the Parquet file of
+   * each input in order, or undefined where DuckDB wrote no file or more than one.
+   */
+  private async convertBatch(
+    inputs: { raw: string; values: string[] }[],
+    out: string,
+    columns: { name: string; type: string }[],
+    partitionKeys: string[],
+  ): Promise<(string | undefined)[]> {
     const connection = await (await this.open()).connect();
     try {
-      const jsonColumns = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');
+      const map = inputs
+        .map(
+          (x, n) =>
+            `(${[sqlString(x.raw), String(n), ...partitionKeys.map((_, i) => sqlString(x.values[i] ?? ''))].join(', ')})`,
+        )
+        .join(', ');
+      const mapColumns = [BATCH_FILE_COLUMN, BATCH_COLUMN, ...partitionKeys.map((_, i) => `__ticklake_p${i}`)];
+      const select = [
+        ...columns.map((c) => `j.${sqlIdent(c.name)}`),
+        ...partitionKeys.map((k, i) => `m.__ticklake_p${i} AS ${sqlIdent(k)}`),
+        `m.${BATCH_COLUMN}`,
+      ];
+      await connection.run(
+        `COPY (SELECT ${select.join(', ')} ` +
+          `FROM ${this.jsonScan(
+            inputs.map((x) => x.raw),
+            columns,
+            `, filename = ${sqlString(BATCH_FILE_COLUMN)}`,
+          )} j ` +
+          `JOIN (VALUES ${map}) m(${mapColumns.join(', ')}) USING (${BATCH_FILE_COLUMN})) ` +
+          `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, PARTITION_BY (${BATCH_COLUMN}))`,
+      );
+    } finally {
+      connection.closeSync();
+    }
+    return Promise.all(
+      inputs.map(async (_, n) => {
+        const dir = path.join(out, `${BATCH_COLUMN}=${n}`);
+        const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+        return names.length === 1 ? path.join(dir, names[0]) : undefined;
+      }),
+    );
+  }
+
+  /** Converts one raw object into `file`, sorted by symbol and date when the table has them. */
+  private async convertOne(
+    raw: string,
+    values: string[],
+    file: string,
+    columns: { name: string; type: string }[],
+    partitionKeys: string[],
+  ): Promise<void> {
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const connection = await (await this.open()).connect();
+    try {
       const select = [
         ...columns.map((c) => sqlIdent(c.name)),
-        ...partitionKeys.map((k, i) => `${sqlString(o.values[i] ?? '')} AS ${sqlIdent(k)}`),
+        ...partitionKeys.map((k, i) => `${sqlString(values[i] ?? '')} AS ${sqlIdent(k)}`),
       ];
       const names = new Set(columns.map((c) => c.name));
       const order = ['symbol', 'trade_date'].filter((c) => names.has(c)).map(sqlIdent);
       await connection.run(
-        `COPY (SELECT ${select.join(', ')} FROM read_json(${sqlString(raw)}, format = 'newline_delimited', ` +
-          `columns = {${jsonColumns}}, timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ')` +
+        `COPY (SELECT ${select.join(', ')} FROM ${this.jsonScan([raw], columns)}` +
           `${order.length > 0 ? ` ORDER BY ${order.join(', ')}` : ''}) ` +
           `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
       );
       await fs.promises.rename(tmp, file);
     } finally {
       connection.closeSync();
-      await fs.promises.rm(raw, { force: true });
       await fs.promises.rm(tmp, { force: true });
     }
   }
@@ -623,20 +774,14 @@ export class DuckDBEngine implements QueryEngine {
 
   /** Fetches an object as it is into `file` (a curated Parquet file). */
   private async download(bucket: string, key: string, etag: string, file: string): Promise<void> {
-    let body: Uint8Array;
-    try {
-      const out = await this.options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
-      body = await out.Body!.transformToByteArray();
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || status === 412)
-        throw new Error(`object s3://${bucket}/${key} changed or vanished while the query read it; retrying`);
-      throw err;
-    }
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await fs.promises.writeFile(tmp, body);
-    await fs.promises.rename(tmp, file);
+    try {
+      await this.fetchObject({ bucket, key, etag }, tmp);
+      await fs.promises.rename(tmp, file);
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
   }
 
   private async partitions(database: string, table: string): Promise<{ values: string[]; location: string }[]> {
