@@ -10,9 +10,12 @@
  *  1. is parsed by DuckDB itself (`json_serialize_sql`): one statement, a SELECT unless writes are
  *     allowed, and the tables it reads plus its partition predicates (pruning.ts, which also derives
  *     `symbol_bucket` and time partitions from predicates on `symbol` and `trade_date`);
- *  2. reads each referenced table's definition and partitions from Glue, and lists only the
- *     partitions the query can read (never the whole table location);
- *  3. fetches and converts the objects of those partitions that have no copy yet;
+ *  2. reads each referenced table's definition and partitions from Glue (the partitions are reused for
+ *     30 s while the query's own listing shows no folder with data they lack), and lists the partitions
+ *     the query can read: in one listing of the table folder when that takes no more pages than the
+ *     partitions take rounds of listings, else partition by partition (never the whole table at scale);
+ *  3. fetches the objects of those partitions that have no copy yet, many at once, and converts the
+ *     small ones in batches, one DuckDB statement each (convertMany);
  *  4. runs on its own connection over temporary views named after the Glue tables (a Parquet scan of
  *     the copies), with its parameters bound, never spliced;
  *  5. returns a bounded page of rows; a larger result is written whole to a CSV file.
