@@ -71,7 +71,7 @@ export interface DuckDBEngineOptions {
   cacheMaxBytes?: number;
   /** Objects downloaded at once. Default 16. */
   downloadConcurrency?: number;
-  /** Small objects converted together, in one DuckDB statement, at most. Default 256; 1 converts each alone. */
+  /** Small objects converted together, in one DuckDB statement, at most. Default 64; 1 converts each alone. */
   batchObjects?: number;
 }
 
@@ -95,7 +95,9 @@ const DEFAULT_DOWNLOAD_CONCURRENCY = 16;
  */
 const BATCH_OBJECT_MAX_BYTES = 128 * 1024;
 /** Objects and bytes of one batch conversion at most. */
-const BATCH_MAX_OBJECTS = 256;
+const BATCH_MAX_OBJECTS = 64;
+/** Batches (or objects converted alone) downloaded and converted at once. */
+const CONVERT_CONCURRENCY = 4;
 const BATCH_MAX_BYTES = 32 * 1024 ** 2;
 /** File renames and lone conversions of a batch at once. */
 const RENAME_CONCURRENCY = 16;
@@ -587,7 +589,8 @@ export class DuckDBEngine implements QueryEngine {
    * Fetches lake objects and writes each as Parquet to its `file`: typed as the catalog says, its
    * partition values as columns, compressed with ZSTD. Objects are downloaded `downloadConcurrency` at
    * a time into a work directory; small ones are converted together, a batch per DuckDB statement (a
-   * COPY partitioned by the object's index in the batch, each part then renamed to its object's file),
+   * COPY partitioned by the object's index in the batch, each part then renamed to its object's file;
+   * four batches at a time, so that downloads and conversions overlap),
    * since a statement and a file cost more than the rows of a small object; large ones one by one,
    * sorted by symbol and date when the table has them (so that row-group statistics prune a symbol's
    * or a day's query). A small object fits in one row group, where order does not matter to pruning.
@@ -623,19 +626,14 @@ export class DuckDBEngine implements QueryEngine {
       const batchOf = new Map<number, number>();
       batches.forEach((batch, b) => batch.forEach((i) => batchOf.set(i, b)));
       const raw = (i: number) => path.join(folder(batchOf.get(i)!), `${i}${path.extname(items[i].object.key)}`);
-      const fetch = async (b: number) => {
+      // Batches run CONVERT_CONCURRENCY at a time, so that one downloads while another converts.
+      const downloads = Math.max(
+        1,
+        Math.ceil((this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY) / CONVERT_CONCURRENCY),
+      );
+      await mapLimit(batches, CONVERT_CONCURRENCY, async (batch, b) => {
         await fs.promises.mkdir(folder(b));
-        await mapLimit(batches[b], this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY, (i) =>
-          this.fetchObject(items[i].object, raw(i)),
-        );
-      };
-      // The next batch downloads while DuckDB converts this one.
-      let next: Promise<unknown> | undefined = batches.length > 0 ? fetch(0) : undefined;
-      for (let b = 0; b < batches.length; b++) {
-        await next;
-        next = b + 1 < batches.length ? fetch(b + 1) : undefined;
-        next?.catch(() => undefined);
-        const batch = batches[b];
+        await mapLimit(batch, downloads, (i) => this.fetchObject(items[i].object, raw(i)));
         const parts =
           batch.length > 1
             ? await this.convertBatch(
@@ -654,7 +652,7 @@ export class DuckDBEngine implements QueryEngine {
         });
         await fs.promises.rm(folder(b), { recursive: true, force: true });
         progress((done += batch.length));
-      }
+      });
     } finally {
       await fs.promises.rm(work, { recursive: true, force: true });
     }
