@@ -96,9 +96,9 @@ const DEFAULT_DOWNLOAD_CONCURRENCY = 16;
 const BATCH_OBJECT_MAX_BYTES = 128 * 1024;
 /** Objects and bytes of one batch conversion at most. */
 const BATCH_MAX_OBJECTS = 64;
+const BATCH_MAX_BYTES = 32 * 1024 ** 2;
 /** Batches (or objects converted alone) downloaded and converted at once. */
 const CONVERT_CONCURRENCY = 4;
-const BATCH_MAX_BYTES = 32 * 1024 ** 2;
 /** File renames and lone conversions of a batch at once. */
 const RENAME_CONCURRENCY = 16;
 /** Columns of a batch conversion's own: the input file and its index in the batch. */
@@ -590,8 +590,8 @@ export class DuckDBEngine implements QueryEngine {
    * partition values as columns, compressed with ZSTD. Objects are downloaded `downloadConcurrency` at
    * a time into a work directory; small ones are converted together, a batch per DuckDB statement (a
    * COPY partitioned by the object's index in the batch, each part then renamed to its object's file;
-   * four batches at a time, so that downloads and conversions overlap),
-   * since a statement and a file cost more than the rows of a small object; large ones one by one,
+   * four batches at a time, so that downloads and conversions overlap), since a statement and a file
+   * cost more than the rows of a small object; large ones alone,
    * sorted by symbol and date when the table has them (so that row-group statistics prune a symbol's
    * or a day's query). A small object fits in one row group, where order does not matter to pruning.
    */
