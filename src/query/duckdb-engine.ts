@@ -10,9 +10,12 @@
  *  1. is parsed by DuckDB itself (`json_serialize_sql`): one statement, a SELECT unless writes are
  *     allowed, and the tables it reads plus its partition predicates (pruning.ts, which also derives
  *     `symbol_bucket` and time partitions from predicates on `symbol` and `trade_date`);
- *  2. reads each referenced table's definition and partitions from Glue, and lists only the
- *     partitions the query can read (never the whole table location);
- *  3. fetches and converts the objects of those partitions that have no copy yet;
+ *  2. reads each referenced table's definition and partitions from Glue (the partitions are reused for
+ *     30 s while the query's own listing shows no folder with data they lack), and lists the partitions
+ *     the query can read: in one listing of the table folder when that takes no more pages than the
+ *     partitions take rounds of listings, else partition by partition (never the whole table at scale);
+ *  3. fetches the objects of those partitions that have no copy yet, many at once, and converts the
+ *     small ones in batches, one DuckDB statement each (convertMany);
  *  4. runs on its own connection over temporary views named after the Glue tables (a Parquet scan of
  *     the copies), with its parameters bound, never spliced;
  *  5. returns a bounded page of rows; a larger result is written whole to a CSV file.
@@ -66,16 +69,41 @@ export interface DuckDBEngineOptions {
   memoryLimit?: string;
   /** Bytes of Parquet copies the cache keeps at most (least recently used evicted). Default 4 GiB. */
   cacheMaxBytes?: number;
-  /** Objects downloaded at once. Default 8. */
+  /** Objects downloaded at once. Default 16. */
   downloadConcurrency?: number;
+  /** Small objects converted together, in one DuckDB statement, at most. Default 64; 1 converts each alone. */
+  batchObjects?: number;
 }
 
 const DEFAULT_MEMORY_LIMIT = '512MB';
 const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
 /** Partition listings at once. */
 const LIST_CONCURRENCY = 8;
+/** Keys of one page of a listing (S3's maximum). */
+const LIST_PAGE = 1000;
+/** How long a table's Glue partitions are reused (each use checked against the query's own listing). */
+const PARTITION_MEMO_MS = 30_000;
+/** How long a table found too large to list whole is not tried again (it may have shrunk: raw retention). */
+const TABLE_SIZE_RETRY_MS = 10 * 60_000;
 /** Rows per row group of a cached copy: small enough that a symbol's rows skip most of an object. */
 const ROW_GROUP_ROWS = 8192;
+/** Objects downloaded at once, by default. */
+const DEFAULT_DOWNLOAD_CONCURRENCY = 16;
+/**
+ * Objects up to this size (gzip NDJSON) are converted in batches: at 16 bytes or more a row
+ * compressed (the sink's objects take about 50), they hold at most one row group.
+ */
+const BATCH_OBJECT_MAX_BYTES = 128 * 1024;
+/** Objects and bytes of one batch conversion at most. */
+const BATCH_MAX_OBJECTS = 64;
+const BATCH_MAX_BYTES = 32 * 1024 ** 2;
+/** Batches (or objects converted alone) downloaded and converted at once. */
+const CONVERT_CONCURRENCY = 4;
+/** File renames and lone conversions of a batch at once. */
+const RENAME_CONCURRENCY = 16;
+/** Columns of a batch conversion's own: the input file and its index in the batch. */
+const BATCH_FILE_COLUMN = '__ticklake_file';
+const BATCH_COLUMN = '__ticklake_batch';
 /** Changes when the way copies are made changes, so that older copies are not read. */
 const CONVERSION_VERSION = 1;
 
@@ -106,6 +134,39 @@ interface LakeObject {
   values: string[];
 }
 
+/** A whole-table listing: data objects by the folder holding them (ending in '/'), and every key counted. */
+interface TableListing {
+  folders: Map<string, Omit<LakeObject, 'values'>[]>;
+  objects: number;
+}
+
+/** A table's Glue partitions as last read. */
+interface PartitionMemo {
+  /** The table definition they were read under (tableIdentity). */
+  identity: string;
+  partitions: { values: string[]; location: string }[];
+  /** Their folders, `<bucket>/<key>/` (s3Folder). */
+  folders: Set<string>;
+  readAt: number;
+}
+
+/** What makes a Glue table another table for the partitions memo: recreated, redefined. */
+function tableIdentity(table: GlueTable): string {
+  return JSON.stringify([
+    table.CreateTime?.getTime(),
+    table.UpdateTime?.getTime(),
+    table.VersionId,
+    table.StorageDescriptor?.Location,
+    table.PartitionKeys?.map((k) => k.Name),
+  ]);
+}
+
+/** `<bucket>/<key of the folder>/` of an s3:// URL. */
+function s3Folder(url: string): string {
+  const { bucket, key } = parseS3Url(url);
+  return `${bucket}/${withSlash(key)}`;
+}
+
 interface TableSelection {
   view: string;
   objectsRead: number;
@@ -131,6 +192,10 @@ export class DuckDBEngine implements QueryEngine {
   private readonly cache: ObjectCache;
   /** The newest compaction state of each table, per lake bucket and prefix. */
   private readonly states = new Map<string, StateReader>();
+  /** Glue partitions per table (`<database>.<table>`), reused only as prepareTable checks. */
+  private readonly partitionMemos = new Map<string, PartitionMemo>();
+  /** Keys under each table folder (`<bucket>/<folder>`) as last counted, or a lower bound (not complete). */
+  private readonly tableSizes = new Map<string, { objects: number; complete: boolean; at: number }>();
 
   constructor(private readonly options: DuckDBEngineOptions) {
     this.cache = new ObjectCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
@@ -359,7 +424,7 @@ export class DuckDBEngine implements QueryEngine {
       addPhase(phases, phase, since);
       return out;
     };
-    // What exists comes from the catalog's partitions; only the partitions the query can read are listed.
+    // What exists comes from the catalog's partitions; only the partitions the query can read are read.
     let objects: LakeObject[];
     const curated: { bucket: string; entry: CuratedPartition }[] = [];
     let partitionsTotal: number | undefined;
@@ -367,33 +432,86 @@ export class DuckDBEngine implements QueryEngine {
     if (partitionKeys.length === 0) {
       objects = (await timed('listMs', this.list(root.bucket, withSlash(root.key)))).map((o) => ({ ...o, values: [] }));
     } else {
-      const [partitions, state] = await Promise.all([
-        timed('partitionsMs', this.partitions(database, name)),
+      const rootFolder = withSlash(root.key);
+      const memoId = `${database}.${name}`;
+      const identity = tableIdentity(table);
+      const remembered = this.partitionMemos.get(memoId);
+      const memo =
+        remembered && remembered.identity === identity && Date.now() - remembered.readAt < PARTITION_MEMO_MS
+          ? remembered
+          : undefined;
+      const readPartitions = async () => {
+        const fresh = await timed('partitionsMs', this.partitions(database, name));
+        this.partitionMemos.set(memoId, {
+          identity,
+          partitions: fresh,
+          folders: new Set(fresh.map((p) => s3Folder(p.location))),
+          readAt: Date.now(),
+        });
+        return fresh;
+      };
+      const [registered, state] = await Promise.all([
+        memo ? memo.partitions : readPartitions(),
         timed('compactStateMs', this.compactState(root, database, name)),
       ]);
       // Partitions the curated zone holds but the catalog does not list (a rebuilt catalog whose raw
       // objects were expired) are read from the curated zone.
-      const known = new Set(partitions.map((p) => partitionId(p.values)));
-      for (const c of Object.values(state?.partitions ?? {})) {
-        if (!known.has(partitionId(c.values)))
-          partitions.push({
-            values: c.values,
-            location: `s3://${root.bucket}/${withSlash(root.key)}${partitionPath(partitionKeys, c.values)}/`,
-          });
+      const withCurated = (list: { values: string[]; location: string }[]) => {
+        const all = [...list];
+        const known = new Set(all.map((p) => partitionId(p.values)));
+        for (const c of Object.values(state?.partitions ?? {})) {
+          if (!known.has(partitionId(c.values)))
+            all.push({
+              values: c.values,
+              location: `s3://${root.bucket}/${rootFolder}${partitionPath(partitionKeys, c.values)}/`,
+            });
+        }
+        return all;
+      };
+      let partitions = withCurated(registered);
+      let kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      // One listing of the whole table folder when it takes no more requests than listing the kept
+      // partitions would take rounds (LIST_CONCURRENCY at a time); it is given up past that many pages.
+      const maxPages = Math.ceil(kept.length / LIST_CONCURRENCY);
+      const sizeId = `${root.bucket}/${rootFolder}`;
+      const size = this.tableSizes.get(sizeId);
+      const tooLarge =
+        size !== undefined &&
+        Math.ceil(size.objects / LIST_PAGE) > maxPages &&
+        (size.complete || Date.now() - size.at < TABLE_SIZE_RETRY_MS);
+      let listing: TableListing | undefined;
+      if (kept.length > 0 && !tooLarge) {
+        listing = await timed('listMs', this.listTable(root.bucket, rootFolder, maxPages));
+        this.tableSizes.set(sizeId, {
+          objects: listing ? listing.objects : maxPages * LIST_PAGE + 1,
+          complete: listing !== undefined,
+          at: Date.now(),
+        });
       }
-      const kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      // The remembered partitions stand only when this query's own listing shows no folder with data
+      // that they do not hold (a new partition folder, or one registered since): then they are what
+      // GetPartitions would answer for every folder that has data. Otherwise the catalog is read again.
+      if (memo && (!listing || [...listing.folders.keys()].some((f) => !memo.folders.has(`${root.bucket}/${f}`)))) {
+        partitions = withCurated(await readPartitions());
+        kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+      } else if (memo) {
+        phases.partitionsRemembered = 1;
+      }
       partitionsTotal = partitions.length;
       partitionsRead = kept.length;
       const listed = await timed(
         'listMs',
         mapLimit(kept, LIST_CONCURRENCY, async (p) => {
           const { bucket, key } = parseS3Url(p.location);
+          const folder = withSlash(key);
           const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
           if (entry) curated.push({ bucket: root.bucket, entry });
+          const raw =
+            listing && bucket === root.bucket && folder.startsWith(rootFolder)
+              ? (listing.folders.get(folder) ?? [])
+              : await this.listRaw(bucket, folder, entry);
           // A raw object whose window is compacted is read from the curated file instead: one state decides both.
-          return (await this.listRaw(bucket, withSlash(key), entry))
-            .filter((o) => rawVisible(o.key, entry))
-            .map((o) => ({ ...o, values: p.values }));
+          return raw.filter((o) => rawVisible(o.key, entry)).map((o) => ({ ...o, values: p.values }));
         }),
       );
       objects = listed.flat();
@@ -403,16 +521,21 @@ export class DuckDBEngine implements QueryEngine {
     // A cached copy is valid for one ETag and one table shape: a new column or type makes new copies.
     const shape = JSON.stringify([columns, partitionKeys, CONVERSION_VERSION]);
     let t = Date.now();
-    let done = 0;
     let downloaded = 0;
-    const files = await mapLimit(objects, this.options.downloadConcurrency ?? 8, async (o) => {
-      const entry = await this.cache.get({ bucket: o.bucket, key: o.key, etag: o.etag, shape }, (file) =>
-        this.convert(o, file, columns, partitionKeys),
-      );
-      if (entry.downloaded) downloaded++;
-      pinned.add(entry.file);
-      hooks.heartbeat({ phase: 'fetch', table: name, files: ++done, of: objects.length });
-      return entry.file;
+    const made = await this.cache.getMany(
+      objects.map((o) => ({ bucket: o.bucket, key: o.key, etag: o.etag, shape })),
+      (missing) =>
+        this.convertMany(
+          missing.map((m) => ({ object: objects[m.index], file: m.file })),
+          columns,
+          partitionKeys,
+          (n) => hooks.heartbeat({ phase: 'fetch', table: name, files: n, of: missing.length }),
+        ),
+    );
+    const files = made.map((m) => {
+      if (m.downloaded) downloaded++;
+      pinned.add(m.file);
+      return m.file;
     });
     // Curated files are Parquet already: fetched as they are, read in place.
     const curatedFiles = await mapLimit(curated, this.options.downloadConcurrency ?? 8, async ({ bucket, entry }) => {
@@ -463,16 +586,80 @@ export class DuckDBEngine implements QueryEngine {
   }
 
   /**
-   * Fetches one lake object and writes it as Parquet to `file`: typed as the catalog says, its partition
-   * values as columns, sorted by symbol and date when the table has them (so that row-group statistics
-   * prune a symbol's or a day's query), compressed with ZSTD.
+   * Fetches lake objects and writes each as Parquet to its `file`: typed as the catalog says, its
+   * partition values as columns, compressed with ZSTD. Objects are downloaded `downloadConcurrency` at
+   * a time into a work directory; small ones are converted together, a batch per DuckDB statement (a
+   * COPY partitioned by the object's index in the batch, each part then renamed to its object's file;
+   * four batches at a time, so that downloads and conversions overlap), since a statement and a file
+   * cost more than the rows of a small object; large ones alone,
+   * sorted by symbol and date when the table has them (so that row-group statistics prune a symbol's
+   * or a day's query). A small object fits in one row group, where order does not matter to pruning.
    */
-  private async convert(
-    o: LakeObject,
-    file: string,
+  private async convertMany(
+    items: { object: LakeObject; file: string }[],
     columns: { name: string; type: string }[],
     partitionKeys: string[],
+    progress: (done: number) => void,
   ): Promise<void> {
+    const work = await this.cache.workDir();
+    let done = 0;
+    try {
+      const small: number[] = [];
+      const large: number[] = [];
+      items.forEach((it, i) => (it.object.size <= BATCH_OBJECT_MAX_BYTES ? small : large).push(i));
+      const batches: number[][] = [];
+      let bytes = Infinity;
+      for (const i of small) {
+        if (
+          bytes + items[i].object.size > BATCH_MAX_BYTES ||
+          batches[batches.length - 1].length >= (this.options.batchObjects ?? BATCH_MAX_OBJECTS)
+        ) {
+          batches.push([]);
+          bytes = 0;
+        }
+        batches[batches.length - 1].push(i);
+        bytes += items[i].object.size;
+      }
+      for (const i of large) batches.push([i]);
+      // Each batch in a folder of its own, removed once its objects are converted.
+      const folder = (b: number) => path.join(work, String(b));
+      const batchOf = new Map<number, number>();
+      batches.forEach((batch, b) => batch.forEach((i) => batchOf.set(i, b)));
+      const raw = (i: number) => path.join(folder(batchOf.get(i)!), `${i}${path.extname(items[i].object.key)}`);
+      // Batches run CONVERT_CONCURRENCY at a time, so that one downloads while another converts.
+      const downloads = Math.max(
+        1,
+        Math.ceil((this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY) / CONVERT_CONCURRENCY),
+      );
+      await mapLimit(batches, CONVERT_CONCURRENCY, async (batch, b) => {
+        await fs.promises.mkdir(folder(b));
+        await mapLimit(batch, downloads, (i) => this.fetchObject(items[i].object, raw(i)));
+        const parts =
+          batch.length > 1
+            ? await this.convertBatch(
+                batch.map((i) => ({ raw: raw(i), values: items[i].object.values })),
+                path.join(folder(b), 'out'),
+                columns,
+                partitionKeys,
+              )
+            : [undefined];
+        await mapLimit([...batch.entries()], RENAME_CONCURRENCY, async ([j, i]) => {
+          const part = parts[j];
+          // A part DuckDB split in two files, or an object without rows (no part), is converted alone.
+          if (!part) return this.convertOne(raw(i), items[i].object.values, items[i].file, columns, partitionKeys);
+          await fs.promises.mkdir(path.dirname(items[i].file), { recursive: true });
+          await fs.promises.rename(part, items[i].file);
+        });
+        await fs.promises.rm(folder(b), { recursive: true, force: true });
+        progress((done += batch.length));
+      });
+    } finally {
+      await fs.promises.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Downloads one lake object, as it is, to `file` (in an existing folder). */
+  private async fetchObject(o: { bucket: string; key: string; etag: string }, file: string): Promise<void> {
     let body: Uint8Array;
     try {
       const out = await this.options.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key, IfMatch: o.etag }));
@@ -483,29 +670,90 @@ export class DuckDBEngine implements QueryEngine {
         throw new Error(`object s3://${o.bucket}/${o.key} changed or vanished while the query read it; retrying`);
       throw err;
     }
-    const raw = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}${path.extname(o.key)}`;
-    const tmp = `${raw}.tmp`;
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await fs.promises.writeFile(raw, body);
+    await fs.promises.writeFile(file, body);
+  }
+
+  /** The SELECT list and read_json call shared by both conversions. */
+  private jsonScan(files: string[], columns: { name: string; type: string }[], extra = ''): string {
+    const jsonColumns = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');
+    return (
+      `read_json([${files.map(sqlString).join(', ')}], format = 'newline_delimited', columns = {${jsonColumns}}, ` +
+      `timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ', hive_partitioning = false${extra})`
+    );
+  }
+
+  /**
+   * Converts several raw objects in one statement into `<out>/<BATCH_COLUMN>=<n>/`; the Parquet file of
+   * each input in order, or undefined where DuckDB wrote no file or more than one.
+   */
+  private async convertBatch(
+    inputs: { raw: string; values: string[] }[],
+    out: string,
+    columns: { name: string; type: string }[],
+    partitionKeys: string[],
+  ): Promise<(string | undefined)[]> {
     const connection = await (await this.open()).connect();
     try {
-      const jsonColumns = columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ');
+      const map = inputs
+        .map(
+          (x, n) =>
+            `(${[sqlString(x.raw), String(n), ...partitionKeys.map((_, i) => sqlString(x.values[i] ?? ''))].join(', ')})`,
+        )
+        .join(', ');
+      const mapColumns = [BATCH_FILE_COLUMN, BATCH_COLUMN, ...partitionKeys.map((_, i) => `__ticklake_p${i}`)];
+      const select = [
+        ...columns.map((c) => `j.${sqlIdent(c.name)}`),
+        ...partitionKeys.map((k, i) => `m.__ticklake_p${i} AS ${sqlIdent(k)}`),
+        `m.${BATCH_COLUMN}`,
+      ];
+      await connection.run(
+        `COPY (SELECT ${select.join(', ')} ` +
+          `FROM ${this.jsonScan(
+            inputs.map((x) => x.raw),
+            columns,
+            `, filename = ${sqlString(BATCH_FILE_COLUMN)}`,
+          )} j ` +
+          `JOIN (VALUES ${map}) m(${mapColumns.join(', ')}) USING (${BATCH_FILE_COLUMN})) ` +
+          `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, PARTITION_BY (${BATCH_COLUMN}))`,
+      );
+    } finally {
+      connection.closeSync();
+    }
+    return Promise.all(
+      inputs.map(async (_, n) => {
+        const dir = path.join(out, `${BATCH_COLUMN}=${n}`);
+        const names = await fs.promises.readdir(dir).catch(() => [] as string[]);
+        return names.length === 1 ? path.join(dir, names[0]) : undefined;
+      }),
+    );
+  }
+
+  /** Converts one raw object into `file`, sorted by symbol and date when the table has them. */
+  private async convertOne(
+    raw: string,
+    values: string[],
+    file: string,
+    columns: { name: string; type: string }[],
+    partitionKeys: string[],
+  ): Promise<void> {
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const connection = await (await this.open()).connect();
+    try {
       const select = [
         ...columns.map((c) => sqlIdent(c.name)),
-        ...partitionKeys.map((k, i) => `${sqlString(o.values[i] ?? '')} AS ${sqlIdent(k)}`),
+        ...partitionKeys.map((k, i) => `${sqlString(values[i] ?? '')} AS ${sqlIdent(k)}`),
       ];
       const names = new Set(columns.map((c) => c.name));
       const order = ['symbol', 'trade_date'].filter((c) => names.has(c)).map(sqlIdent);
       await connection.run(
-        `COPY (SELECT ${select.join(', ')} FROM read_json(${sqlString(raw)}, format = 'newline_delimited', ` +
-          `columns = {${jsonColumns}}, timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ')` +
+        `COPY (SELECT ${select.join(', ')} FROM ${this.jsonScan([raw], columns)}` +
           `${order.length > 0 ? ` ORDER BY ${order.join(', ')}` : ''}) ` +
           `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
       );
       await fs.promises.rename(tmp, file);
     } finally {
       connection.closeSync();
-      await fs.promises.rm(raw, { force: true });
       await fs.promises.rm(tmp, { force: true });
     }
   }
@@ -527,20 +775,14 @@ export class DuckDBEngine implements QueryEngine {
 
   /** Fetches an object as it is into `file` (a curated Parquet file). */
   private async download(bucket: string, key: string, etag: string, file: string): Promise<void> {
-    let body: Uint8Array;
-    try {
-      const out = await this.options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
-      body = await out.Body!.transformToByteArray();
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || status === 412)
-        throw new Error(`object s3://${bucket}/${key} changed or vanished while the query read it; retrying`);
-      throw err;
-    }
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    await fs.promises.writeFile(tmp, body);
-    await fs.promises.rename(tmp, file);
+    try {
+      await this.fetchObject({ bucket, key, etag }, tmp);
+      await fs.promises.rename(tmp, file);
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
   }
 
   private async partitions(database: string, table: string): Promise<{ values: string[]; location: string }[]> {
@@ -554,6 +796,32 @@ export class DuckDBEngine implements QueryEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * Every object of a table folder, grouped by the folder that holds it (a partition's folder), in one
+   * paginated listing; undefined when it would take more than `maxPages` pages.
+   */
+  private async listTable(bucket: string, prefix: string, maxPages: number): Promise<TableListing | undefined> {
+    const folders = new Map<string, Omit<LakeObject, 'values'>[]>();
+    let objects = 0;
+    let pages = 0;
+    for await (const page of paginateListObjectsV2(
+      { client: this.options.s3 },
+      { Bucket: bucket, Prefix: prefix, MaxKeys: LIST_PAGE },
+    )) {
+      if (++pages > maxPages) return undefined;
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || !o.ETag) continue;
+        objects++;
+        if (!DATA_FILE.test(o.Key)) continue;
+        const folder = o.Key.slice(0, o.Key.lastIndexOf('/') + 1);
+        let list = folders.get(folder);
+        if (!list) folders.set(folder, (list = []));
+        list.push({ bucket, key: o.Key, etag: o.ETag, size: o.Size ?? 0 });
+      }
+    }
+    return { folders, objects };
   }
 
   /**

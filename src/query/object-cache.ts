@@ -24,6 +24,9 @@ interface Entry {
 }
 
 const COPY = /\.[0-9a-f]{16}\.parquet$/;
+/** Work directories of `make` calls (workDir); one left by a killed process is removed after an hour. */
+const WORK_DIR_PREFIX = '.work-';
+const WORK_DIR_MAX_AGE_MS = 60 * 60_000;
 
 export class ObjectCache {
   private readonly entries = new Map<string, Entry>();
@@ -87,6 +90,75 @@ export class ObjectCache {
     return { file, downloaded };
   }
 
+  /**
+   * The copies of many objects at once: those not on disk yet are made together by one call of
+   * `make(missing)`, which writes each `file` (under a temporary name, then renamed). A copy another
+   * call is making is waited for, not made twice. `downloaded` tells, per id, whether this call made it.
+   */
+  async getMany(
+    ids: readonly CachedObjectId[],
+    make: (missing: { index: number; file: string }[]) => Promise<void>,
+  ): Promise<{ file: string; downloaded: boolean }[]> {
+    await this.scan();
+    const now = Date.now();
+    const out = ids.map((id) => ({ file: this.fileFor(id), downloaded: false }));
+    const waits: Promise<void>[] = [];
+    const claimed: { index: number; file: string; done: () => void; failed: (err: unknown) => void }[] = [];
+    for (const [index, o] of out.entries()) {
+      const known = this.entries.get(o.file);
+      if (known) {
+        known.usedAt = now;
+        continue;
+      }
+      const pending = this.making.get(o.file);
+      if (pending) {
+        waits.push(pending);
+        continue;
+      }
+      // Claimed before any await, so that a concurrent call waits for this one instead of making it too.
+      let done!: () => void;
+      let failed!: (err: unknown) => void;
+      const promise = new Promise<void>((resolve, reject) => ((done = resolve), (failed = reject)));
+      promise.catch(() => undefined);
+      this.making.set(o.file, promise);
+      claimed.push({ index, file: o.file, done, failed });
+    }
+    try {
+      const onDisk = await Promise.all(
+        claimed.map((c) =>
+          fs.promises.stat(c.file).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      const missing = claimed.filter((_, i) => !onDisk[i]);
+      for (const m of missing) out[m.index].downloaded = true;
+      if (missing.length > 0) await make(missing.map(({ index, file }) => ({ index, file })));
+      for (const c of claimed) c.done();
+    } catch (err) {
+      for (const c of claimed) c.failed(err);
+      throw err;
+    } finally {
+      for (const c of claimed) this.making.delete(c.file);
+    }
+    await Promise.all(waits);
+    for (const o of out) {
+      if (this.entries.has(o.file)) continue;
+      const size = (await fs.promises.stat(o.file)).size;
+      if (this.entries.has(o.file)) continue;
+      this.entries.set(o.file, { size, usedAt: Date.now() });
+      this.total += size;
+    }
+    return out;
+  }
+
+  /** A directory under the cache's own for work files of `make` (same file system: renames stay renames). */
+  async workDir(): Promise<string> {
+    await this.scan();
+    return fs.promises.mkdtemp(path.join(this.root, `${WORK_DIR_PREFIX}${process.pid}-`));
+  }
+
   /** Removes the least recently used copies not in `pinned` until the cache is within its bound. */
   async evict(pinned: ReadonlySet<string>): Promise<number> {
     if (this.total <= this.maxBytes) return 0;
@@ -115,7 +187,11 @@ export class ObjectCache {
       const walk = async (dir: string): Promise<void> => {
         for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
           const full = path.join(dir, entry.name);
-          if (entry.isDirectory()) await walk(full);
+          if (entry.isDirectory() && dir === this.root && entry.name.startsWith(WORK_DIR_PREFIX)) {
+            const s = await fs.promises.stat(full).catch(() => undefined);
+            if (s && Date.now() - s.mtimeMs > WORK_DIR_MAX_AGE_MS)
+              await fs.promises.rm(full, { recursive: true, force: true });
+          } else if (entry.isDirectory()) await walk(full);
           else if (COPY.test(entry.name)) {
             const s = await fs.promises.stat(full).catch(() => undefined);
             if (s && !this.entries.has(full)) {

@@ -410,4 +410,149 @@ describe('queries with DuckDB over a local lake', () => {
     expect(await count()).toBe(0);
     expect((await query('SELECT count(*) FROM ticks')).rows[0][0]).toBe(expected.rows);
   });
+  // Runs last: it adds rows to the lake.
+  it('a remembered partition list never hides what the sink has just committed', async () => {
+    const aws = createAwsClients(h.config.aws);
+    const cacheDir = fs.mkdtempSync(path.join(h.config.dataDir, 'query-cache-memo-'));
+    const engine = new DuckDBEngine({
+      s3: aws.s3,
+      glue: aws.glue,
+      cacheDir,
+      resultsDir: path.join(h.config.dataDir, 'results'),
+    });
+    const count = async () => {
+      const out = await engine.run(
+        {
+          sql: "SELECT count(*) FROM ticks WHERE symbol = 'ZZSINK'",
+          params: [],
+          database: h.config.glue.database,
+          maxRows: 10,
+          maxBytes: 100_000,
+          allowWrites: false,
+          queryId: 'memo',
+        },
+        { heartbeat: () => undefined, signal: new AbortController().signal },
+      );
+      return { n: out.rows[0][0], remembered: out.stats.phases?.partitionsRemembered === 1 };
+    };
+    // Rows for existing partitions (2019, 2020) and for a year the lake has never had (2032).
+    const csv = path.join(cacheDir, 'more.csv');
+    const more = async (name: string, dates: string[]) => {
+      fs.writeFileSync(
+        csv,
+        [
+          'Index,Date,Open,High,Low,Close,Adj Close,Volume,CloseUSD',
+          ...dates.map((d) => `ZZSINK,${d},1,2,0.5,1.5,1.5,10,1.5`),
+        ].join('\n') + '\n',
+      );
+      const sink = await startSink(h.client, h.config);
+      try {
+        await (
+          await startReplay(h.client, h.config, { file: csv, replayId: `${h.config.kafka.topic}-${name}` })
+        ).result();
+        await waitForSinkCaughtUp(h.config, 120_000);
+      } finally {
+        await sink.terminate('rows written');
+      }
+    };
+    try {
+      expect(await count()).toEqual({ n: 0, remembered: false });
+      expect(await count()).toEqual({ n: 0, remembered: true });
+      await more('existing', ['2019-03-04', '2020-03-04']);
+      // Committed into folders the catalog has: seen by the very next query, whose partitions are remembered.
+      expect(await count()).toEqual({ n: 2, remembered: true });
+      await more('new-year', ['2032-03-04']);
+      // A new folder: the catalog is read again. It holds the folder once the sink's notice has been
+      // crawled, and until then the folder is not read (like Athena).
+      const next = await count();
+      expect(next.remembered).toBe(false);
+      expect([2, 3]).toContain(next.n);
+      await runCrawl(h.client, h.config);
+      // Registered: read by the next query, well within the time partitions are remembered.
+      expect(await count()).toEqual({ n: 3, remembered: false });
+      expect(await count()).toEqual({ n: 3, remembered: true });
+    } finally {
+      await engine.close();
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+  it('converts small objects in batches into the same copies as one by one, and large or empty ones alone', async () => {
+    const aws = createAwsClients(h.config.aws);
+    // A registered partition: one of a sample symbol's years.
+    const bucket = symbolBucket([...expected.perSymbol.keys()].sort()[0], h.config.lake.symbolBuckets);
+    const folder = `${h.config.lake.prefix}ticks/year=2019/symbol_bucket=${bucket}/`;
+    const row = (i: number) =>
+      JSON.stringify({
+        symbol: 'ZZBATCH',
+        trade_date: new Date(Date.UTC(2019, 0, 1) + (i % 365) * 86_400_000).toISOString().slice(0, 10),
+        open: Math.random() * 1000,
+        high: Math.random() * 1000,
+        low: Math.random() * 1000,
+        close: Math.random() * 1000,
+        adj_close: Math.random() * 1000,
+        volume: Math.floor(Math.random() * 1e9),
+        close_usd: Math.random() * 1000,
+        source: 'test',
+        row: i,
+        ingested_at: '2019-01-01T00:00:00.000Z',
+      });
+    // Larger than a batch takes (128 KiB of gzip), and without any row.
+    const big = zlib.gzipSync(Array.from({ length: 6000 }, (_, i) => row(i)).join('\n') + '\n');
+    expect(big.length).toBeGreaterThan(128 * 1024);
+    const extra = { [`${folder}zz-big.json.gz`]: big, [`${folder}zz-empty.json.gz`]: zlib.gzipSync('') };
+    for (const [key, body] of Object.entries(extra))
+      await aws.s3.send(new PutObjectCommand({ Bucket: h.config.lake.bucket, Key: key, Body: body }));
+    const engines = [1, undefined].map((batchObjects) => {
+      const cacheDir = fs.mkdtempSync(path.join(h.config.dataDir, 'query-cache-batch-'));
+      return {
+        cacheDir,
+        engine: new DuckDBEngine({
+          s3: aws.s3,
+          glue: aws.glue,
+          cacheDir,
+          resultsDir: path.join(h.config.dataDir, 'results'),
+          batchObjects,
+        }),
+      };
+    });
+    const copies = (dir: string) =>
+      (fs.readdirSync(dir, { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.parquet') && !f.includes('.work-'))
+        .sort();
+    try {
+      const answers = [];
+      for (const { engine, cacheDir } of engines) {
+        const out = await engine.run(
+          {
+            sql: 'SELECT * FROM ticks ORDER BY symbol, trade_date, source, row',
+            params: [],
+            database: h.config.glue.database,
+            maxRows: 100_000,
+            maxBytes: 100_000_000,
+            allowWrites: false,
+            queryId: 'batch',
+          },
+          { heartbeat: () => undefined, signal: new AbortController().signal },
+        );
+        expect(out.truncated).toBe(false);
+        expect(out.stats.objectsDownloaded).toBe(out.stats.objectsRead);
+        // One copy per object, under the same names: the cache and its eviction see no difference.
+        expect(copies(cacheDir)).toHaveLength(out.stats.objectsRead!);
+        answers.push({ out, copies: copies(cacheDir) });
+      }
+      const [alone, batched] = answers;
+      expect(batched.copies).toEqual(alone.copies);
+      expect(batched.out.columns).toEqual(alone.out.columns);
+      expect(batched.out.rows).toEqual(alone.out.rows);
+      expect(batched.out.rows.filter((r) => r[0] === 'ZZBATCH')).toHaveLength(6000);
+      expect(batched.out.rowCount).toBe(expected.rows + 6000 + 3);
+    } finally {
+      for (const { engine, cacheDir } of engines) {
+        await engine.close();
+        fs.rmSync(cacheDir, { recursive: true, force: true });
+      }
+      for (const key of Object.keys(extra))
+        await aws.s3.send(new DeleteObjectCommand({ Bucket: h.config.lake.bucket, Key: key }));
+    }
+  });
 });

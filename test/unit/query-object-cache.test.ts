@@ -70,4 +70,48 @@ describe('the local engine’s object cache', () => {
     expect(fs.existsSync(path.join(dir, 'b'))).toBe(false);
     expect(made).toHaveLength(1);
   });
+  it('makes many copies in one call, only those missing, and once when asked for them concurrently', async () => {
+    const cache = new ObjectCache(dir, 1e9);
+    const made: string[] = [];
+    await cache.get(id('t/a.json.gz'), maker(10, made));
+    const calls: string[][] = [];
+    const makeMany = async (missing: { index: number; file: string }[]) => {
+      calls.push(missing.map((m) => m.file));
+      await new Promise((r) => setTimeout(r, 20));
+      for (const m of missing) await maker(10, made)(m.file);
+    };
+    const ids = ['a', 'b', 'c'].map((k) => id(`t/${k}.json.gz`));
+    const [one, two] = await Promise.all([cache.getMany(ids, makeMany), cache.getMany(ids.slice(1), makeMany)]);
+    expect(calls).toEqual([[cache.fileFor(ids[1]), cache.fileFor(ids[2])]]);
+    expect(one.map((r) => r.downloaded)).toEqual([false, true, true]);
+    expect(two.map((r) => r.downloaded)).toEqual([false, false]);
+    expect(two.map((r) => r.file)).toEqual(one.slice(1).map((r) => r.file));
+    expect(cache.bytes).toBe(30);
+    expect(made).toHaveLength(3);
+  });
+
+  it('fails every copy of a call whose make fails, and makes them again on the next call', async () => {
+    const cache = new ObjectCache(dir, 1e9);
+    const ids = ['a', 'b'].map((k) => id(`t/${k}.json.gz`));
+    await expect(cache.getMany(ids, () => Promise.reject(new Error('S3 unreachable')))).rejects.toThrow(
+      'S3 unreachable',
+    );
+    const made: string[] = [];
+    const again = await cache.getMany(ids, async (missing) => {
+      for (const m of missing) await maker(5, made)(m.file);
+    });
+    expect(again.map((r) => r.downloaded)).toEqual([true, true]);
+    expect(cache.bytes).toBe(10);
+  });
+
+  it('removes work folders an earlier process left behind after an hour, not newer ones', async () => {
+    const first = new ObjectCache(dir, 1e9);
+    const old = await first.workDir();
+    const fresh = await first.workDir();
+    const hourAgo = new Date(Date.now() - 2 * 60 * 60_000);
+    fs.utimesSync(old, hourAgo, hourAgo);
+    await new ObjectCache(dir, 1e9).getMany([], () => Promise.resolve());
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(fresh)).toBe(true);
+  });
 });
