@@ -28,6 +28,39 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         noWorker = err.message;
         return 'unanswered' as const;
       };
+      // What needs no running workflow's answer is asked at once, beside the rest.
+      const crawlScheduleState = describeCrawlSchedule(c, g.config).catch(() => undefined);
+      const compactionState = compactReport(g.config, c).catch(() => undefined);
+      const sinkHandle = c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
+      // Running but unanswered, or not there at all.
+      const sinkState = sinkReport(sinkHandle, tq).catch(noted);
+      const crawlHandle = c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table));
+      const crawlState = crawlHandle.describe().then(
+        async (d) => ({
+          lastCrawl: { status: d.status.name, closed: d.closeTime?.toISOString() },
+          // A running crawl workflow lingers for notices between crawls: its own status says what it did.
+          crawl: d.status.name === 'RUNNING' ? await ask(crawlHandle, crawlStatusQuery, tq).catch(noted) : undefined,
+        }),
+        () => ({ lastCrawl: undefined, crawl: undefined }),
+      );
+      const lagState = (async (): Promise<Record<string, string> | undefined> => {
+        try {
+          const admin = createKafka(g.config.kafka, '-status').admin();
+          await admin.connect();
+          try {
+            return Object.fromEntries(
+              [...(await groupLag(admin, g.config.sink.groupId, g.config.kafka.topic))].map(([p, l]) => [
+                String(p),
+                l.toString(),
+              ]),
+            );
+          } finally {
+            await admin.disconnect();
+          }
+        } catch {
+          return undefined;
+        }
+      })();
       const running: string[] = [];
       for await (const w of c.workflow.list({
         query: `WorkflowType = 'replayWorkflow' AND ExecutionStatus = 'Running'`,
@@ -44,35 +77,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
           return { workflowId, status: await replayStatus(h, (w) => ask(w, replayProgressQuery, tq)).catch(noted) };
         }),
       );
-      const sinkHandle = c.workflow.getHandle(workflowIds.sink(g.config.kafka.topic));
-      // Running but unanswered, or not there at all.
-      const sinkState = sinkReport(sinkHandle, tq).catch(noted);
-      const crawlHandle = c.workflow.getHandle(workflowIds.crawl(g.config.glue.database, g.config.glue.table));
-      const crawlState = crawlHandle.describe().then(
-        async (d) => ({
-          lastCrawl: { status: d.status.name, closed: d.closeTime?.toISOString() },
-          // A running crawl workflow lingers for notices between crawls: its own status says what it did.
-          crawl: d.status.name === 'RUNNING' ? await ask(crawlHandle, crawlStatusQuery, tq).catch(noted) : undefined,
-        }),
-        () => ({ lastCrawl: undefined, crawl: undefined }),
-      );
-      let lag: Record<string, string> | undefined;
-      try {
-        const admin = createKafka(g.config.kafka, '-status').admin();
-        await admin.connect();
-        try {
-          lag = Object.fromEntries(
-            [...(await groupLag(admin, g.config.sink.groupId, g.config.kafka.topic))].map(([p, l]) => [
-              String(p),
-              l.toString(),
-            ]),
-          );
-        } finally {
-          await admin.disconnect();
-        }
-      } catch {
-        lag = undefined;
-      }
+      const lag = await lagState;
       const replayAnswers = await replayStates;
       const replays = replayAnswers.flatMap((r) =>
         r.status && r.status !== 'unanswered' ? [{ workflowId: r.workflowId, ...r.status }] : [],
@@ -85,13 +90,8 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
       const sinkStatus = sinkAnswer === 'unanswered' ? undefined : sinkAnswer;
       const { lastCrawl, crawl: crawlAnswer } = await crawlState;
       const crawl = crawlAnswer === 'unanswered' ? undefined : crawlAnswer;
-      let crawlSchedule: CrawlScheduleInfo | undefined;
-      try {
-        crawlSchedule = await describeCrawlSchedule(c, g.config);
-      } catch {
-        crawlSchedule = undefined;
-      }
-      const compaction = await compactReport(g.config, c).catch(() => undefined);
+      const crawlSchedule: CrawlScheduleInfo | undefined = await crawlScheduleState;
+      const compaction = await compactionState;
       const data = {
         // Set when a running workflow could not be asked: no worker answered.
         noWorker: noWorker ?? null,
