@@ -40,7 +40,7 @@ import { connectClient } from '../src/adapters/temporal';
 import { partitionId, registeredPartitions } from '../src/catalog/glue-catalog';
 import { listKeys } from '../src/catalog/lake-scan';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
-import { parseDataObjectKey, tableRoot } from '../src/lake-layout';
+import { parseDataObjectKey, partitionValues, tableRoot } from '../src/lake-layout';
 import { startCompaction, startSink } from '../src/pipeline';
 import {
   Stack,
@@ -594,7 +594,16 @@ async function main(): Promise<void> {
       topic,
       records,
       expected,
-      partitions: new Set(expected.map((r) => `${r.symbol}|${String(r.trade_date).slice(0, 4)}`)).size,
+      // The lake partitions of ticklake's configured layout (year/symbol_bucket by default).
+      partitions: new Set(
+        expected.map((r) =>
+          partitionValues(
+            { symbol: String(r.symbol), trade_date: String(r.trade_date).slice(0, 10) },
+            config.lake.partitionBy,
+            config.lake.symbolBuckets,
+          ).join('/'),
+        ),
+      ).size,
       admin,
       s3: aws.s3,
       glue: aws.glue,
