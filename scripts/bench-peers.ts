@@ -177,6 +177,21 @@ function ticklakeConfig(ctx: Context, topic: string, tag: string): TicklakeConfi
   });
 }
 
+/** The lake partitions (as partitionId) of the rows in ticklake's configured layout (year/symbol_bucket by default). */
+function lakePartitions(rows: readonly ExpectedRow[], config: TicklakeConfig): Set<string> {
+  return new Set(
+    rows.map((r) =>
+      partitionId(
+        partitionValues(
+          { symbol: String(r.symbol), trade_date: String(r.trade_date).slice(0, 10) },
+          config.lake.partitionBy,
+          config.lake.symbolBuckets,
+        ),
+      ),
+    ),
+  );
+}
+
 /** One drain of the whole topic by ticklake's sink (a sink workflow on the worker subprocess). */
 async function drainTicklake(ctx: Context, run: number, tag: string): Promise<DrainRun> {
   const config = ticklakeConfig(ctx, ctx.topic, tag);
@@ -418,7 +433,7 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
       if (!partitionSeen.has(p)) partitionSeen.set(p, at);
     }
   });
-  const folders = new Set(input.expected.map((r) => `${r.symbol}\u0000${String(r.trade_date).slice(0, 4)}`));
+  const folders = lakePartitions(input.expected, config);
   const visible = async (all: boolean) => {
     if ((await totalLag(ctx.admin, config.sink.groupId, topic)) !== 0n) return false;
     return !all || [...folders].every((f) => partitionSeen.has(f));
@@ -594,16 +609,7 @@ async function main(): Promise<void> {
       topic,
       records,
       expected,
-      // The lake partitions of ticklake's configured layout (year/symbol_bucket by default).
-      partitions: new Set(
-        expected.map((r) =>
-          partitionValues(
-            { symbol: String(r.symbol), trade_date: String(r.trade_date).slice(0, 10) },
-            config.lake.partitionBy,
-            config.lake.symbolBuckets,
-          ).join('/'),
-        ),
-      ).size,
+      partitions: lakePartitions(expected, config).size,
       admin,
       s3: aws.s3,
       glue: aws.glue,
