@@ -92,6 +92,9 @@ export async function compactWindow(args: {
   const dir = await fs.promises.mkdtemp(path.join(args.workDir, 'window-'));
   const c = await args.instance.connect();
   try {
+    // The raw rows are sorted before they are written: reading them need not keep the files' order,
+    // which lets DuckDB's threads materialise them without reordering (about a third of the read's CPU).
+    await c.run('SET preserve_insertion_order = false');
     // 1. The raw objects, as the sink wrote them.
     let rawBytes = 0;
     const files = await mapLimit(window.objects, 8, async (o, i) => {
@@ -131,6 +134,8 @@ export async function compactWindow(args: {
       `read_json([${list.map(sqlString).join(', ')}], format = 'newline_delimited', filename = true, ` +
       `columns = {${jsonColumns}}, timestampformat = ${sqlString(TIMESTAMP_FORMAT)})`;
     const data = columns.map((col) => `r.${sqlIdent(col.name)}`).join(', ');
+    let rawRows = 0;
+    let rawSum = '0';
     if (files.length > 0) {
       try {
         await c.run(
@@ -141,30 +146,24 @@ export async function compactWindow(args: {
         throw await culprit(c, window, files, readJson, err);
       }
       phase('read_json');
-      // Every object holds what its manifest says.
-      const counts = await c.runAndReadAll(
-        `SELECT o.key, o.records, count(r._file) FROM objs o LEFT JOIN raw r ON r._file = o.file GROUP BY ALL`,
+      // Every object holds what its manifest says; the window's checksum is the sum of the objects'.
+      const got = new Map<string, [number, string]>();
+      const perObject = await c.runAndReadAll(
+        `SELECT _file, count(*), ${checksumSql(columns)} FROM raw GROUP BY _file`,
       );
-      for (const [key, expected, got] of counts.getRowsJS() as [string, bigint, bigint][]) {
-        if (expected !== got)
+      for (const [file, n, sum] of perObject.getRowsJS() as [string, bigint, string][]) got.set(file, [Number(n), sum]);
+      window.objects.forEach((o, i) => {
+        const [n, sum] = got.get(files[i]) ?? [0, '0'];
+        if (n !== o.records)
           throw new WindowRefused(
-            `raw object s3://${bucket}/${key} holds ${got} records but its manifest says ${expected}; the window stays raw: restore the object from the topic (replay) or remove the manifest's cut by hand`,
+            `raw object s3://${bucket}/${o.key} holds ${n} records but its manifest says ${o.records}; the window stays raw: restore the object from the topic (replay) or remove the manifest's cut by hand`,
             'CorruptRawObject',
           );
-      }
-      phase('object_counts');
-    } else {
-      await c.run(
-        `CREATE TEMP TABLE raw AS SELECT ${columns.map((col) => `CAST(NULL AS ${duckdbType(col.type)}) AS ${sqlIdent(col.name)}`).join(', ')}, ` +
-          `CAST(NULL AS VARCHAR) AS ${SOURCE_COLUMN}, CAST(NULL AS BIGINT) AS ${CUT_COLUMN}, CAST(NULL AS VARCHAR) AS _file WHERE false`,
-      );
+        rawRows += n;
+        rawSum = addChecksums(rawSum, sum);
+      });
     }
-    const [rawRowsBig, rawSum] = (await one(c, `SELECT count(*), ${checksumSql(columns)} FROM raw`)) as [
-      bigint,
-      string,
-    ];
-    const rawRows = Number(rawRowsBig);
-    phase('raw_checksum');
+    phase('verify_raw');
 
     // 3. The partition's previous curated file, checked against the state that named it.
     let previous = '';
@@ -226,6 +225,8 @@ export async function compactWindow(args: {
       ...columns.map((col) => col.name).filter((n) => n !== 'symbol' && n !== 'trade_date'),
     ].map(sqlIdent);
     const out = path.join(dir, 'curated.parquet');
+    // The file is written in the ORDER BY's order (a total order: a re-run writes the same bytes).
+    await c.run('SET preserve_insertion_order = true');
     await c.run(
       `COPY (SELECT * FROM (${union}) ORDER BY ${order.join(', ')}) TO ${sqlString(out)} ` +
         `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${CURATED_ROW_GROUP_ROWS})`,
