@@ -9,6 +9,11 @@
  * S3's error code (`NoSuchKey`, `PreconditionFailed`, `AccessDenied`, ...) and
  * `$metadata.httpStatusCode` the status. Server errors (5xx) and dropped connections are tried again
  * up to {@link ATTEMPTS} times, as the SDK's standard retry does; then the error is thrown.
+ *
+ * Endpoints: a client with an `endpoint` (the local servers) is reached there, path-style when it has
+ * `forcePathStyle`; otherwise the bucket's regional virtual-hosted name on AWS (path-style for a bucket
+ * with dots). The SDK's FIPS, dual-stack and transfer-acceleration endpoints are not followed: the
+ * clients of src/adapters/aws.ts set none of them.
  */
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
