@@ -147,9 +147,10 @@ export function createCompactActivities(deps: CompactDeps) {
     const cutsBySource = new Map<string, CutManifest[]>();
     const chain: Record<string, string> = { ...state.chain };
     const chainEnds: Record<string, string> = {};
-    for (const folder of folders) {
+    // The folders are read side by side (each in chain order), their cuts taken in folder order.
+    const read = await mapLimit(folders, 4, async (folder) => {
       const id = manifestFolderId(folder, root);
-      if (!id) continue;
+      if (!id) return undefined;
       let from = BigInt(state.chain[id.id] ?? '0');
       for (const p of failing) {
         const mark = state.partitions[p]?.watermarks[id.source];
@@ -160,21 +161,25 @@ export function createCompactActivities(deps: CompactDeps) {
         k.endsWith('.json'),
       );
       const manifests: CutManifest[] = [];
-      // Read in order, in small batches, and stop at the first cut that is not closed yet.
-      for (let i = 0; i < keys.length; i += 128) {
-        const batch = await mapLimit(keys.slice(i, i + 128), 32, (k) => readManifest(s3, input.bucket, k));
+      // Read in order, in batches, and stop at the first cut that is not closed yet.
+      for (let i = 0; i < keys.length; i += 256) {
+        const batch = await mapLimit(keys.slice(i, i + 256), 16, (k) => readManifest(s3, input.bucket, k));
         let open = false;
         for (let j = 0; j < batch.length; j++) {
-          const read = batch[j];
-          if (read.status !== 'ok') continue;
-          const m = read.manifest;
+          const got = batch[j];
+          if (got.status !== 'ok') continue;
+          const m = got.manifest;
           manifests.push({ key: keys[i + j], first: m.first, end: m.end, writtenAt: m.writtenAt, files: m.files });
           if (now - Date.parse(m.writtenAt) < input.quietMs) open = true;
         }
         if (open) break;
         heartbeat({ phase: 'plan', folder: id.id, manifests: manifests.length });
       }
-      const closed = closedCuts(manifests, from.toString(), now, input.quietMs);
+      return { id, closed: closedCuts(manifests, from.toString(), now, input.quietMs) };
+    });
+    for (const r of read) {
+      if (!r) continue;
+      const { id, closed } = r;
       cutsBySource.set(id.source, [...(cutsBySource.get(id.source) ?? []), ...closed.cuts]);
       const before = BigInt(state.chain[id.id] ?? '0');
       if (BigInt(closed.end) > before) chain[id.id] = closed.end;

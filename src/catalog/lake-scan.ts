@@ -1,12 +1,7 @@
 /** The crawler's reads of the lake: listings, manifests, samples of data objects. Thin S3 I/O. */
 import zlib from 'node:zlib';
-import {
-  GetObjectCommand,
-  NoSuchKey,
-  paginateListObjectsV2,
-  S3ServiceException,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { getObjectBuffer, S3GetError } from '../adapters/s3-get';
 import type { FlushManifest } from '../sink/partition-writer';
 import { mapLimit } from '../concurrency';
 import { sampleLines } from './crawl-plan';
@@ -23,7 +18,7 @@ export class LakeAccessError extends Error {
 }
 
 function status(err: unknown): number | undefined {
-  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+  return err instanceof S3ServiceException || err instanceof S3GetError ? err.$metadata.httpStatusCode : undefined;
 }
 
 function classify(err: unknown, bucket: string, what: string): unknown {
@@ -86,10 +81,9 @@ export async function listManifestFolders(s3: S3Client, bucket: string, root: st
 
 async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
   try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await out.Body!.transformToByteArray());
+    return await getObjectBuffer(s3, bucket, key);
   } catch (err) {
-    if (err instanceof NoSuchKey || status(err) === 404) return undefined;
+    if (status(err) === 404) return undefined;
     throw classify(err, bucket, key);
   }
 }

@@ -154,6 +154,7 @@ describe('compaction: the curated Parquet zone', () => {
     const plan = JSON.parse((await getObjectBytes(s3, h.config.lake.bucket, plans[0]))!.toString()) as CompactionPlan;
     const window = plan.windows[0];
     const again1 = await DuckDBInstance.create(':memory:');
+    const phases: string[] = [];
     try {
       const redo = await compactWindow({
         s3,
@@ -163,7 +164,14 @@ describe('compaction: the curated Parquet zone', () => {
         columns: plan.columns,
         window,
         key: `compact-test-redo/${window.partition}.parquet`,
+        onPhase: (name, ms, cpuMs) => {
+          expect(ms).toBeGreaterThanOrEqual(0);
+          expect(cpuMs).toBeGreaterThanOrEqual(0);
+          phases.push(name);
+        },
       });
+      // Each phase reported once, in order (no previous file: the partition's first compaction).
+      expect(phases).toEqual(['download', 'read_json', 'verify_raw', 'previous', 'write', 'read_back', 'upload']);
       const committed = s.partitions[window.partition].file;
       expect(redo.checksum).toBe(s.partitions[window.partition].checksum);
       const a = await getObjectBytes(s3, h.config.lake.bucket, committed.key);
