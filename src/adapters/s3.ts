@@ -79,10 +79,25 @@ export async function putObject(
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
 }
 
+/**
+ * An object's bytes. A missing object (404), or one whose ETag is not `ifMatch` (412), throws the SDK's
+ * error: callers branch on its `$metadata.httpStatusCode`.
+ */
+export async function getObjectBuffer(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: { ifMatch?: string } = {},
+): Promise<Buffer> {
+  const out = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(options.ifMatch ? { IfMatch: options.ifMatch } : {}) }),
+  );
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
 export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
   try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await out.Body!.transformToByteArray());
+    return await getObjectBuffer(s3, bucket, key);
   } catch (err) {
     if (err instanceof NoSuchKey || status(err) === 404) return undefined;
     throw err;

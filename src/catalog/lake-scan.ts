@@ -1,7 +1,7 @@
 /** The crawler's reads of the lake: listings, manifests, samples of data objects. Thin S3 I/O. */
 import zlib from 'node:zlib';
 import { paginateListObjectsV2, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
-import { getObjectBuffer, S3GetError } from '../adapters/s3-get';
+import { getObjectBuffer } from '../adapters/s3';
 import type { FlushManifest } from '../sink/partition-writer';
 import { mapLimit } from '../concurrency';
 import { sampleLines } from './crawl-plan';
@@ -18,7 +18,7 @@ export class LakeAccessError extends Error {
 }
 
 function status(err: unknown): number | undefined {
-  return err instanceof S3ServiceException || err instanceof S3GetError ? err.$metadata.httpStatusCode : undefined;
+  return err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
 }
 
 function classify(err: unknown, bucket: string, what: string): unknown {
