@@ -30,12 +30,12 @@ import { s3Url, tableColumns } from '../src/catalog/glue-table';
 import { ensureDatabase, getTable } from '../src/catalog/glue-catalog';
 import {
   crawlTable,
-  emptyResult,
   isPermanentCrawlError,
   registerPartitionPaths,
   requireBucket,
   type CrawlObserver,
 } from '../src/catalog/crawl';
+import { emptyCrawlResult } from '../src/catalog/crawl-result';
 import { crawlOutcome, crawlerDefinition, crawlerDifferences } from '../src/catalog/managed-crawler';
 import { INVALID_CRAWL_INPUT, MANAGED_CRAWL_FAILED } from '../src/errors/crawl';
 import type {
@@ -200,7 +200,7 @@ export function createCrawlActivities(deps: CrawlDeps) {
         );
       }
       const table = await getTable(glue, input.database, input.table);
-      const result = emptyResult(input, 'managed');
+      const result = emptyCrawlResult(input, 'managed');
       result.managed = outcome;
       result.columns = tableColumns(table?.StorageDescriptor);
       result.durationMs = Date.now() - started;

@@ -5,9 +5,9 @@
  * `npm start` prints the first reasons of its replay.
  */
 import { gunzipSync } from 'node:zlib';
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { readTopicToEnd } from './adapters/kafka';
 import { getObjectBytes } from './adapters/s3';
 import type { DeadLetterRow } from './message';
 import type { DeadLetterRecord } from './sink/partition-writer';
@@ -100,73 +100,32 @@ export async function readProducerDeadLetters(
   topic: string,
   opts: { replayId?: string; timeoutMs?: number } = {},
 ): Promise<DeadLetter[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = `ticklake-dlq-reader-${randomUUID()}`;
-  try {
-    const topics = await admin.listTopics();
-    if (!topics.includes(topic)) return [];
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-    const starts = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
-    const pending = new Set([...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p));
-    const out: DeadLetter[] = [];
-    if (pending.size === 0) return out;
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
-    await consumer.connect();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeoutMs = opts.timeoutMs ?? 30_000;
-      await new Promise<void>((resolve, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(
-                `reading the dead-letter topic '${topic}': partitions ${[...pending].join(',')} not read to the end within ${timeoutMs} ms; is the broker up?`,
-              ),
-            ),
-          timeoutMs,
+  const out: DeadLetter[] = [];
+  await readTopicToEnd(
+    kafka,
+    topic,
+    (partition, messages) => {
+      for (const m of messages) {
+        if (m.value === null) continue;
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
+        const d = producerDeadLetter(
+          m.value.toString('utf8'),
+          m.timestamp,
+          `${topic}/${partition}@${m.offset}`,
+          headers,
         );
-        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-          if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(e.payload.partition) ?? 0n)) {
-            pending.delete(e.payload.partition);
-            if (pending.size === 0) resolve();
-          }
-        });
-        consumer
-          .subscribe({ topic, fromBeginning: true })
-          .then(() =>
-            consumer.run({
-              autoCommit: false,
-              eachBatch: ({ batch }) => {
-                const end = ends.get(batch.partition) ?? 0n;
-                for (const m of batch.messages) {
-                  if (BigInt(m.offset) >= end || m.value === null) continue;
-                  const headers: Record<string, string> = {};
-                  for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-                  const d = producerDeadLetter(
-                    m.value.toString('utf8'),
-                    m.timestamp,
-                    `${topic}/${batch.partition}@${m.offset}`,
-                    headers,
-                  );
-                  if (d && (opts.replayId === undefined || d.replay === opts.replayId)) out.push(d);
-                }
-                return Promise.resolve();
-              },
-            }),
-          )
-          .catch(reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect();
-    }
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    return out.sort(byTimeThenLine);
-  } finally {
-    await admin.disconnect();
-  }
+        if (d && (opts.replayId === undefined || d.replay === opts.replayId)) out.push(d);
+      }
+    },
+    {
+      groupPrefix: 'ticklake-dlq-reader',
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      maxWaitTimeInMs: 200,
+      what: `the dead-letter topic '${topic}'`,
+    },
+  );
+  return out.sort(byTimeThenLine);
 }
 
 /** Every sink dead letter under `<prefix>_dlq/` (all topics), or only those of a replay. */

@@ -36,6 +36,13 @@ const { planCompaction, compactPartition, commitCompaction, applyCuratedCatalog,
 
 const nonNegative = (v: unknown) => (typeof v === 'number' && v >= 0 ? undefined : 'a number of milliseconds >= 0');
 
+/**
+ * Compacts the closed windows of one lake table into the curated Parquet zone (id
+ * `compact/<database>.<table>`): `planCompaction`, then `compactPartition` per window (`concurrency`
+ * at a time, default 2), `commitCompaction` (the switch: readers see each record once, raw or
+ * compacted), `applyCuratedCatalog`, `expireRaw`; returns `compactSummary`'s totals. Query `status`
+ * tells the phase and the windows done; a window whose compaction fails stays raw (counted as failed).
+ */
 export async function compactWorkflow(input: CompactInput): Promise<CompactResult> {
   checkInput(
     'compactWorkflow input',

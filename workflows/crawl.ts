@@ -27,6 +27,7 @@ import {
   type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities, CrawlInput, CrawlResult } from '../activities';
+import { emptyCrawlResult } from '../src/catalog/crawl-result';
 import { CRAWL_NON_RETRYABLE } from '../src/errors/crawl';
 import { crawlNowUpdate, crawlStatusQuery, newPartitionsSignal, type CrawlStatus } from './definitions';
 import {
@@ -111,31 +112,6 @@ function crawlFailure(err: unknown): ApplicationFailure {
     nonRetryable: true,
     cause: err instanceof Error ? err : undefined,
   });
-}
-
-function noticeResult(input: CrawlInput): CrawlResult {
-  return {
-    database: input.database,
-    table: input.table,
-    scan: 'notices',
-    tableCreated: false,
-    tableUpdated: false,
-    columns: [],
-    addedColumns: [],
-    widenedColumns: [],
-    partitionsFound: 0,
-    partitionsAdded: 0,
-    partitionsUpdated: 0,
-    objectsFound: 0,
-    objectsRead: 0,
-    manifestsRead: 0,
-    unreadableObjects: [],
-    malformedLines: 0,
-    drift: [],
-    warnings: [],
-    durationMs: 0,
-    phaseMs: {},
-  };
 }
 
 /** Checks the input, so that a bad one fails the workflow instead of its task (see input-checks.ts). */
@@ -304,7 +280,7 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
   }
 
   if (own?.error) throw own.error;
-  const result = own?.result ?? lastCrawl ?? noticeResult(crawl);
+  const result = own?.result ?? lastCrawl ?? emptyCrawlResult(crawl, 'notices');
   return counters.noticeBatches > 0
     ? {
         ...result,

@@ -13,7 +13,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { WorkflowHandle } from '@temporalio/client';
 import { getObjectBytes } from '../../src/adapters/s3';
-import { committedOffsets, endOffsets, groupLag } from '../../src/adapters/kafka';
+import { committedOffsets, endOffsets, groupLag, readTopicToEnd } from '../../src/adapters/kafka';
 import { listKeys } from '../../src/catalog/lake-scan';
 import { mapLimit, waitFor } from '../../src/concurrency';
 import { REPO_ROOT, localPorts, type KafkaConfig } from '../../src/config';
@@ -375,53 +375,12 @@ export async function countTopicRecords(
   topic: string,
   timeoutMs = 300_000,
 ): Promise<{ records: number; endOffsets: bigint }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let ends: Map<number, bigint>;
-  try {
-    ends = await endOffsets(admin, topic);
-  } finally {
-    await admin.disconnect();
-  }
-  const endOffsetsSum = sum(ends.values());
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
   let records = 0;
-  if (pending.size === 0) return { records, endOffsets: endOffsetsSum };
-  const consumer = kafka.consumer({
-    groupId: `bench-count-${randomBytes(4).toString('hex')}`,
-    readUncommitted: false,
+  const ends = await readTopicToEnd(kafka, topic, (_p, messages) => (records += messages.length), {
+    groupPrefix: 'bench-count',
+    timeoutMs,
     maxBytes: 32 * 1024 * 1024,
+    what: `the records of ${topic}`,
   });
-  await consumer.connect();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`counting ${topic}: partitions ${[...pending].join(',')} not read to the end`)),
-        timeoutMs,
-      );
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-        if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(e.payload.partition) ?? 0n)) {
-          pending.delete(e.payload.partition);
-          if (pending.size === 0) resolve();
-        }
-      });
-      consumer
-        .subscribe({ topic, fromBeginning: true })
-        .then(() =>
-          consumer.run({
-            autoCommit: false,
-            eachBatch: ({ batch }) => {
-              records += batch.messages.length;
-              return Promise.resolve();
-            },
-          }),
-        )
-        .catch(reject);
-    });
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
-  return { records, endOffsets: endOffsetsSum };
+  return { records, endOffsets: sum(ends.values()) };
 }

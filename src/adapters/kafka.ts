@@ -8,6 +8,7 @@
  * - a record batch's `fetchedOffset`, the offset its fetch started at ({@link batchFetchedOffset});
  * - the gzip codec, replaced through kafkajs's process-wide codec table ({@link useGzipCodec}).
  */
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
@@ -17,6 +18,7 @@ import {
   logLevel,
   type Admin,
   type Batch,
+  type KafkaMessage,
   type KafkaConfig as KafkajsConfig,
   type logCreator,
   type SASLOptions,
@@ -153,6 +155,98 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig, topics?: s
 export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+}
+
+export interface ReadToEndOptions {
+  /** Prefix of the read's own consumer group (a random suffix is added; the group is deleted afterwards). */
+  groupPrefix: string;
+  /** How long the read may take, in ms. Default 60,000. */
+  timeoutMs?: number;
+  /** Bytes a fetch returns at most (kafkajs's `maxBytes`; its default is 10 MiB). */
+  maxBytes?: number;
+  /** How long the broker holds a fetch that has nothing new, in ms (kafkajs's default is 5,000). */
+  maxWaitTimeInMs?: number;
+  /** What is read, for the timeout's message. Default: `topic '<topic>'`. */
+  what?: string;
+}
+
+/**
+ * Reads a topic's committed messages (read_committed) from the beginning up to the end offsets it has
+ * when the call begins, with a consumer group of its own; `onBatch` gets each fetched batch's messages
+ * below those ends. Returns the end offsets (a missing topic has none, and is read as empty).
+ *
+ * A partition is done when a fetch reaches its end offset as reported by END_BATCH_PROCESS, which
+ * counts transaction markers and aborted records (they take offsets but reach no batch's messages), so
+ * a transactional topic is read to its end too.
+ */
+export async function readTopicToEnd(
+  kafka: Kafka,
+  topic: string,
+  onBatch: (partition: number, messages: KafkaMessage[]) => void,
+  opts: ReadToEndOptions,
+): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `${opts.groupPrefix}-${randomUUID()}`;
+  try {
+    // fetchTopicOffsets retries an unknown topic for about 20 s: ask the topic list first.
+    if (!(await admin.listTopics()).includes(topic)) return new Map();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    // A partition whose records all left by retention starts at its end: nothing to wait for.
+    const pending = new Set(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => o.partition));
+    if (pending.size === 0) return ends;
+    const consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+      ...(opts.maxWaitTimeInMs !== undefined ? { maxWaitTimeInMs: opts.maxWaitTimeInMs } : {}),
+    });
+    await consumer.connect();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeoutMs = opts.timeoutMs ?? 60_000;
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `reading ${opts.what ?? `topic '${topic}'`}: partitions ${[...pending].join(',')} not read to the end ` +
+                  `within ${timeoutMs} ms; is the broker up?`,
+              ),
+            ),
+          timeoutMs,
+        );
+        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+          if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(e.payload.partition) ?? 0n)) {
+            pending.delete(e.payload.partition);
+            if (pending.size === 0) resolve();
+          }
+        });
+        consumer
+          .subscribe({ topic, fromBeginning: true })
+          .then(() =>
+            consumer.run({
+              autoCommit: false,
+              eachBatch: ({ batch }) => {
+                const end = ends.get(batch.partition) ?? 0n;
+                const below = batch.messages.filter((m) => BigInt(m.offset) < end);
+                if (below.length > 0) onBatch(batch.partition, below);
+                return Promise.resolve();
+              },
+            }),
+          )
+          .catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect();
+    }
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    return ends;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Per-partition committed offsets of a consumer group (-1 when none). */

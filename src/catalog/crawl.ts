@@ -47,6 +47,7 @@ import {
   type CrawlState,
   type LakePartition,
 } from './crawl-plan';
+import { emptyCrawlResult } from './crawl-result';
 import {
   PARAM_DRIFT,
   PARAM_SCHEMA_CHANGED_AT,
@@ -147,31 +148,6 @@ export interface CrawlRun {
   known?: string[];
 }
 
-export function emptyResult(input: Pick<CrawlInput, 'database' | 'table'>, scan: CrawlResult['scan']): CrawlResult {
-  return {
-    database: input.database,
-    table: input.table,
-    scan,
-    tableCreated: false,
-    tableUpdated: false,
-    columns: [],
-    addedColumns: [],
-    widenedColumns: [],
-    partitionsFound: 0,
-    partitionsAdded: 0,
-    partitionsUpdated: 0,
-    objectsFound: 0,
-    objectsRead: 0,
-    manifestsRead: 0,
-    unreadableObjects: [],
-    malformedLines: 0,
-    drift: [],
-    warnings: [],
-    durationMs: 0,
-    phaseMs: {},
-  };
-}
-
 function createdAt(table: Table | undefined): string | undefined {
   return table?.CreateTime ? new Date(table.CreateTime).toISOString() : undefined;
 }
@@ -232,7 +208,7 @@ export async function openCrawl(
     table && !input.full
       ? usableState(await readState(s3, input), { ...input, tableCreatedAt: createdAt(table) })
       : undefined;
-  const result = emptyResult(input, state ? 'incremental' : 'full');
+  const result = emptyCrawlResult(input, state ? 'incremental' : 'full');
   if (!state) {
     result.reason = !table ? 'table missing' : input.full ? 'full crawl requested' : 'no crawl state for this table';
   }

@@ -1,8 +1,8 @@
 /** Shared checks of the replay producer's integration tests: what a topic holds, against the CSV. */
 import fs from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { Kafka } from 'kafkajs';
+import { endOffsets, readTopicToEnd } from '../../src/adapters/kafka';
 import { parseRow, type Tick } from '../../src/tick';
 import type { LakeRecord } from '../../src/message';
 
@@ -19,8 +19,7 @@ export async function topicEnd(kafka: Kafka, topic: string): Promise<bigint> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, o) => sum + BigInt(o.high), 0n);
+    return [...(await endOffsets(admin, topic)).values()].reduce((sum, end) => sum + end, 0n);
   } finally {
     await admin.disconnect();
   }
@@ -28,66 +27,25 @@ export async function topicEnd(kafka: Kafka, topic: string): Promise<bigint> {
 
 /** Every committed message of a topic (read_committed), in partition and offset order. */
 export async function readTopic(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<TopicMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let ends: Map<number, bigint>;
-  try {
-    ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-  } finally {
-    await admin.disconnect();
-  }
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
   const out: TopicMessage[] = [];
-  if (pending.size === 0) return out;
-  const consumer = kafka.consumer({
-    groupId: `replay-test-reader-${randomUUID()}`,
-    readUncommitted: false,
-    maxBytes: 32 * 1024 * 1024,
-  });
-  await consumer.connect();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(`reading ${topic}: partitions ${[...pending].join(',')} not read to the end in ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      );
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-        if (BigInt(e.payload.lastOffset) + 1n >= (ends.get(e.payload.partition) ?? 0n)) {
-          pending.delete(e.payload.partition);
-          if (pending.size === 0) resolve();
-        }
-      });
-      consumer
-        .subscribe({ topic, fromBeginning: true })
-        .then(() =>
-          consumer.run({
-            autoCommit: false,
-            eachBatch: ({ batch }) => {
-              for (const m of batch.messages) {
-                const headers: Record<string, string> = {};
-                for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-                out.push({
-                  partition: batch.partition,
-                  offset: m.offset,
-                  key: m.key?.toString() ?? '',
-                  value: m.value?.toString() ?? '',
-                  headers,
-                });
-              }
-              return Promise.resolve();
-            },
-          }),
-        )
-        .catch(reject);
-    });
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
+  await readTopicToEnd(
+    kafka,
+    topic,
+    (partition, messages) => {
+      for (const m of messages) {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
+        out.push({
+          partition,
+          offset: m.offset,
+          key: m.key?.toString() ?? '',
+          value: m.value?.toString() ?? '',
+          headers,
+        });
+      }
+    },
+    { groupPrefix: 'replay-test-reader', timeoutMs, maxBytes: 32 * 1024 * 1024 },
+  );
   out.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
   return out;
 }
