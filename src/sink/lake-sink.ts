@@ -15,6 +15,7 @@
  * Independent of Temporal: the activity (activities/sink.ts) adds heartbeats, cancellation and progress.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { batchFetchedOffset } from '../adapters/kafka';
 import { attemptMarkerKey, attemptMarkerPrefix, manifestKey, manifestPrefix, type Compression } from '../lake-layout';
 import { PartitionNotifier } from './partition-notices';
 import {
@@ -494,7 +495,7 @@ export class LakeSink {
     if (!s) return; // not in the assignment we know: leave it unresolved, it is fetched again
     if (s.committed < 0n) {
       // The first fetch of a generation starts at the committed offset (or the log start).
-      const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+      const fetched = batchFetchedOffset(batch);
       if (fetched !== null && fetched !== undefined) s.committed = BigInt(fetched);
     }
     s.writer.addBatch(batch.messages, Date.now());
