@@ -91,7 +91,9 @@ function runOnce(cmd: Command, mode: Mode): number {
       `ticklake ${cmd.args.join(' ')} (${mode}): ${wrong}\nstdout: ${r.stdout.slice(-500)}\nstderr: ${r.stderr.slice(-500)}`,
     );
   }
-  if (r.stderr.includes('no worker answered')) {
+  // status says so on stdout ("note: no worker polls ..." / "no worker answered within 5 s on ..."), other
+  // commands on stderr.
+  if (/no worker (answered|polls)/.test(`${r.stdout}\n${r.stderr}`)) {
     // Then status waits out its 5 s deadline for a worker: that is not the command's own time.
     throw new Error(
       `ticklake ${cmd.args.join(' ')} waited for a worker that does not run: workflows are running on the ` +

@@ -703,7 +703,7 @@ async function main(): Promise<void> {
           base_ ? round(estimate.queryMs) : 'n/a',
           base_ ? `${ratio(estimate.queryMs, tick.coldQueryMs)}×` : '',
         ],
-        ['query, warm median (ms; the same query again: objects in memory, a cache hit)', tick.warmQueryMs, '', ''],
+        ['query, warm median (ms; the same query again: its Parquet copies cached on disk)', tick.warmQueryMs, '', ''],
         [`freshness p50 / p99 at ${rate} rows/s (ms)`, `${fresh.p50} / ${fresh.p99}`, '', ''],
         ['worker peak RSS (MB)', peakRssMb, '', ''],
       ],
