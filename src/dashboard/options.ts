@@ -27,6 +27,13 @@ export interface DashboardOptions {
    * quiet spell shows within about 2 s, in a steady stream within about 6 s; at most 24 queries a minute.
    */
   refreshMs: number;
+  /**
+   * With no page open, how often the server looks whether the sink wrote (one describe and one query of
+   * the sink workflow) and, when it did, runs the market statement once, so that the engine has fetched
+   * and converted the new objects before the next first visit (TICKLAKE_DASHBOARD_WARM_MS, default
+   * 10,000; 0: off).
+   */
+  warmMs: number;
   /** Base URL of the Temporal Web UI, for the links to workflows. Default the local one. */
   temporalUiUrl: string;
   /** Points a chart shows at most; a longer range is aggregated (week, month, ...) in the query. Default 1,000. */
@@ -78,7 +85,17 @@ export function dashboardOptions(flags: DashboardFlags = {}, env: NodeJS.Process
     refreshMs: refreshMs(env.TICKLAKE_DASHBOARD_REFRESH_MS),
     temporalUiUrl: (env.TEMPORAL_UI_URL ?? `http://127.0.0.1:${LOCAL_PORTS.temporalUi}`).replace(/\/+$/, ''),
     maxPoints: 1_000,
+    warmMs: warmMs(env.TICKLAKE_DASHBOARD_WARM_MS),
   };
+}
+
+function warmMs(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 10_000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || (n !== 0 && n < 1_000)) {
+    throw new ConfigError('TICKLAKE_DASHBOARD_WARM_MS must be 0 (off) or a whole number of ms, at least 1000');
+  }
+  return n;
 }
 
 function refreshMs(raw: string | undefined): number {

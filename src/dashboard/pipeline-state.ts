@@ -290,6 +290,14 @@ export class PipelineReader {
     );
   }
 
+  /** The running sink's record count (undefined when none runs): a cheap sign that the lake changed. */
+  async sinkRecords(): Promise<number | undefined> {
+    const c = await this.client();
+    const h = c.workflow.getHandle(workflowIds.sink(this.config.kafka.topic));
+    const s = await sinkStatus(h, (w) => ask(w, sinkStatusQuery, this.config.temporal.taskQueue, 3_000));
+    return s.state === 'running' ? s.records : undefined;
+  }
+
   private async sink(brokerLag: Map<number, bigint> | undefined): Promise<SinkView | null> {
     const c = await this.client();
     const workflowId = workflowIds.sink(this.config.kafka.topic);

@@ -6,7 +6,9 @@
  * Safe by default: it listens on 127.0.0.1 and answers only requests addressed to a loopback name
  * (no DNS rebinding); off loopback it needs a token. The page can run no SQL of its own: the market
  * endpoints run the fixed statements of ./market.ts with bound values. While a page is open the
- * server samples the pipeline every second; with none open it does nothing.
+ * server samples the pipeline every second; with none open it only keeps the engine warm: every
+ * `warmMs` it asks the sink whether it wrote, and when it did runs the market statement once, so that
+ * a first visit does not wait for the engine to fetch what the sink wrote meanwhile.
  */
 import http from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -81,6 +83,8 @@ export class DashboardServer {
   /** Per chart request: whether the range held more ticks than a chart draws (the lake only grows). */
   private readonly aggregated = new Map<string, boolean>();
   private sampling?: Promise<void>;
+  private warming?: NodeJS.Timeout;
+  private warmedAtRecords?: number;
   private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
   private server?: http.Server;
   /** Query workflows started and not answered yet: cancelled when the server closes. */
@@ -114,6 +118,7 @@ export class DashboardServer {
     });
     // The first page then finds the symbols ready (the answer is kept until the lake changes).
     this.market().catch(() => undefined);
+    this.scheduleWarm();
     const port = (server.address() as AddressInfo).port;
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     const url = `http://${host}:${port}/${this.options.token ? `?token=${this.options.token}` : ''}`;
@@ -122,6 +127,7 @@ export class DashboardServer {
 
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.warming);
     this.markClosed();
     for (const c of this.clients) c.res.end();
     this.clients.clear();
@@ -377,6 +383,29 @@ export class DashboardServer {
 
   private broadcast(event: string, data: unknown): void {
     for (const c of this.clients) this.send(c, event, data);
+  }
+
+  /** With no page open: when the sink wrote since the last look, the market statement once (see the header). */
+  private scheduleWarm(): void {
+    if (this.options.warmMs <= 0 || this.closing) return;
+    this.warming = setTimeout(() => {
+      void this.warm().finally(() => this.scheduleWarm());
+    }, this.options.warmMs);
+    this.warming.unref();
+  }
+
+  private async warm(): Promise<void> {
+    if (this.clients.size > 0 || this.closing) return;
+    try {
+      const records = await this.reader.sinkRecords();
+      if (records === undefined || records === this.warmedAtRecords) return;
+      // The lake changed: an answer kept from before it is stale (and would spare the engine the fetch).
+      this.cache.delete('market');
+      await this.market();
+      this.warmedAtRecords = records;
+    } catch {
+      // No sink, or a service down: the next look tries again; a page says what is wrong.
+    }
   }
 
   /** Samples the pipeline while a page is open; tells the pages when the lake has new data. */

@@ -15,6 +15,8 @@ import type { Browser, Page } from 'playwright-core';
 import { loadConfig, REPO_ROOT } from '../../src/config';
 import { runCrawl, runQuery, startReplay, startSink, waitForSinkCaughtUp } from '../../src/pipeline';
 import { ensureServices, stopServices } from '../../src/services';
+import { marketSql } from '../../src/dashboard/market';
+import type { QueryResult } from '../../activities/types';
 import { dashboardOptions } from '../../src/dashboard/options';
 import { startDashboard, type RunningDashboard, type SeriesView, type MarketView } from '../../src/dashboard/server';
 import { chromiumPath, launchBrowser, NO_CHROMIUM } from '../support/browser';
@@ -57,7 +59,8 @@ describe('dashboard in a browser', () => {
     dashboard = await startDashboard(
       h.config,
       () => Promise.resolve(h.client),
-      dashboardOptions({ port: 0, allowControl: true }, env),
+      // It looks for the sink's writes every second while no page is open.
+      dashboardOptions({ port: 0, allowControl: true }, { ...env, TICKLAKE_DASHBOARD_WARM_MS: '1000' }),
       { info: () => undefined, warn: () => undefined },
     );
     browser = await launchBrowser();
@@ -75,6 +78,35 @@ describe('dashboard in a browser', () => {
     await dashboard?.close();
     await h?.close();
   }, 60_000);
+
+  itBrowser('with no page open, has the engine fetch what the sink wrote before the first visit', async () => {
+    const since = new Date().toISOString();
+    const late = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dash-late-')), 'late.csv');
+    fs.writeFileSync(
+      late,
+      [
+        fs.readFileSync(SAMPLE, 'utf8').split('\n')[0],
+        'SAMPLE-JP,2021-06-07,24500.0,24700.0,24400.0,24600.0,24600.0,0.0,246.0',
+        'SAMPLE-JP,2021-06-08,24600.0,24800.0,24500.0,24700.0,24700.0,0.0,247.0',
+      ].join('\n') + '\n',
+    );
+    await (await startReplay(h.client, h.config, { file: late, replayId: `${id}-late` })).result();
+    await waitForSinkCaughtUp(h.config, 60_000);
+    // The sink's count changed: the server runs its market statement once, with no page open.
+    const holdsLateRows = (r: QueryResult) => r.rows.some((row) => row[0] === 'SAMPLE-JP' && row[3] === '2021-06-08');
+    await waitFor('a market statement of the dashboard that saw the new rows', async () => {
+      for await (const w of h.client.workflow.list({
+        query: `WorkflowType = 'queryWorkflow' AND WorkflowId STARTS_WITH 'query/dashboard-' AND StartTime > '${since}' AND ExecutionStatus = 'Completed'`,
+      })) {
+        if (holdsLateRows((await h.client.workflow.getHandle(w.workflowId).result()) as QueryResult)) return true;
+      }
+      return false;
+    });
+    // So a query of the same statement now downloads nothing: every object is converted already.
+    const market = await runQuery(h.client, h.config, marketSql(h.config.glue.table));
+    expect(holdsLateRows(market)).toBe(true);
+    expect(market.stats?.objectsDownloaded).toBe(0);
+  });
 
   itBrowser('loads with no console errors and draws its first chart', async () => {
     const started = Date.now();
