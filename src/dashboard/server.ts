@@ -7,7 +7,7 @@
  * (no DNS rebinding); off loopback it needs a token. The page can run no SQL of its own: the market
  * endpoints run the fixed statements of ./market.ts with bound values. While a page is open the
  * server samples the pipeline every second; with none open it only keeps the engine warm: every
- * `warmMs` it asks the sink whether it wrote, and when it did runs the market statement once, so that
+ * `warmMs` it asks the sink whether it wrote, and when it did runs a count of the table once, so that
  * a first visit does not wait for the engine to fetch what the sink wrote meanwhile.
  */
 import http from 'node:http';
@@ -24,6 +24,7 @@ import {
   aggregateSql,
   granularityFor,
   marketSql,
+  warmSql,
   seriesRequest,
   symbolRows,
   ticksSql,
@@ -280,17 +281,24 @@ export class DashboardServer {
   }
 
   /** A fixed statement through the query workflow; waited for (or cancelled) when the server closes. */
-  private query(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
-    const p = this.runQuery(sql, params, maxRows);
+  private query(sql: string, params: (string | number)[], maxRows: number, checkServices = true): Promise<QueryResult> {
+    const p = this.runQuery(sql, params, maxRows, checkServices);
     this.pending.add(p);
     const done = () => this.pending.delete(p);
     p.then(done, done);
     return p;
   }
 
-  private async runQuery(sql: string, params: (string | number)[], maxRows: number): Promise<QueryResult> {
-    const blocked = await this.marketBlocked();
-    if (blocked) throw new Unavailable(`market data unavailable: ${blocked}`);
+  private async runQuery(
+    sql: string,
+    params: (string | number)[],
+    maxRows: number,
+    checkServices = true,
+  ): Promise<QueryResult> {
+    if (checkServices) {
+      const blocked = await this.marketBlocked();
+      if (blocked) throw new Unavailable(`market data unavailable: ${blocked}`);
+    }
     const c = await this.client();
     const id = `dashboard-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     if (this.closing) throw new Unavailable('the dashboard is closing');
@@ -399,9 +407,9 @@ export class DashboardServer {
     try {
       const records = await this.reader.sinkRecords();
       if (records === undefined || records === this.warmedAtRecords) return;
-      // The lake changed: an answer kept from before it is stale (and would spare the engine the fetch).
-      this.cache.delete('market');
-      await this.market();
+      // A count reads every object, so the engine fetches and converts what the sink wrote; no look at
+      // the other services first (a page does that): a failure is only tried again at the next look.
+      await this.query(warmSql(this.config.glue.table), [], 1, false);
       this.warmedAtRecords = records;
     } catch {
       // No sink, or a service down: the next look tries again; a page says what is wrong.
