@@ -34,14 +34,6 @@ GROUP BY symbol, ticks, first_day
 ORDER BY symbol`;
 }
 
-/**
- * What the dashboard runs with no page open, to keep the engine warm: it reads every object of the
- * table (so the engine fetches and converts what the sink wrote) and answers one number.
- */
-export function warmSql(table: string): string {
-  return `SELECT count(*) AS ticks FROM ${tableName(table)}`;
-}
-
 /** How a chart's points are made: one per tick ('tick'), or one per week, month, quarter or year. */
 export type Granularity = 'tick' | 'week' | 'month' | 'quarter' | 'year';
 

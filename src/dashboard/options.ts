@@ -29,7 +29,7 @@ export interface DashboardOptions {
   refreshMs: number;
   /**
    * With no page open, how often the server looks whether the sink wrote (one describe and one query of
-   * the sink workflow) and, when it did, runs a count of the table once, so that the engine has fetched
+   * the sink workflow) and, when it did, runs the market statement once, so that the engine has fetched
    * and converted the new objects before the next first visit (TICKLAKE_DASHBOARD_WARM_MS, default
    * 10,000; 0: off).
    */

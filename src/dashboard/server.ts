@@ -7,7 +7,7 @@
  * (no DNS rebinding); off loopback it needs a token. The page can run no SQL of its own: the market
  * endpoints run the fixed statements of ./market.ts with bound values. While a page is open the
  * server samples the pipeline every second; with none open it only keeps the engine warm: every
- * `warmMs` it asks the sink whether it wrote, and when it did runs a count of the table once, so that
+ * `warmMs` it asks the sink whether it wrote, and when it did runs the market statement once, so that
  * a first visit does not wait for the engine to fetch what the sink wrote meanwhile.
  */
 import http from 'node:http';
@@ -24,7 +24,6 @@ import {
   aggregateSql,
   granularityFor,
   marketSql,
-  warmSql,
   seriesRequest,
   symbolRows,
   ticksSql,
@@ -317,9 +316,9 @@ export class DashboardServer {
     }
   }
 
-  async market(): Promise<MarketView> {
+  async market(checkServices = true): Promise<MarketView> {
     return this.cached('market', async () => {
-      const r = await this.query(marketSql(this.config.glue.table), [], 10_000);
+      const r = await this.query(marketSql(this.config.glue.table), [], 10_000, checkServices);
       return {
         symbols: symbolRows(r.rows),
         totalSymbols: r.rowCount,
@@ -407,9 +406,11 @@ export class DashboardServer {
     try {
       const records = await this.reader.sinkRecords();
       if (records === undefined || records === this.warmedAtRecords) return;
-      // A count reads every object, so the engine fetches and converts what the sink wrote; no look at
-      // the other services first (a page does that): a failure is only tried again at the next look.
-      await this.query(warmSql(this.config.glue.table), [], 1, false);
+      // The market statement reads every object, so the engine fetches and converts what the sink wrote,
+      // and a page opened in the next seconds finds its answer. No look at the other services first (a
+      // page does that): a failure is only tried again at the next look.
+      this.cache.delete('market');
+      await this.market(false);
       this.warmedAtRecords = records;
     } catch {
       // No sink, or a service down: the next look tries again; a page says what is wrong.
