@@ -7,7 +7,8 @@ import { crawlStatusQuery, replayProgressQuery } from '../../workflows/definitio
 import { replayStatus, workflowHealth } from '../progress';
 import { compactLine } from './compact';
 import type { CliContext } from './context';
-import { compactReport, createKafka, describeCrawlSchedule, groupLag } from './lazy';
+import { compactReport, describeCrawlSchedule } from './lazy';
+import { brokerLag } from './broker-lag';
 import { print, table } from './output';
 import { crawlLine, sinkReport, sinkRows } from './reports';
 import { ask, NoWorkerError } from './worker-presence';
@@ -43,24 +44,7 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
         }),
         () => ({ lastCrawl: undefined, crawl: undefined }),
       );
-      const lagState = (async (): Promise<Record<string, string> | undefined> => {
-        try {
-          const admin = createKafka(g.config.kafka, '-status').admin();
-          await admin.connect();
-          try {
-            return Object.fromEntries(
-              [...(await groupLag(admin, g.config.sink.groupId, g.config.kafka.topic))].map(([p, l]) => [
-                String(p),
-                l.toString(),
-              ]),
-            );
-          } finally {
-            await admin.disconnect();
-          }
-        } catch {
-          return undefined;
-        }
-      })();
+      const lagState = brokerLag(g.config);
       const running: string[] = [];
       for await (const w of c.workflow.list({
         query: `WorkflowType = 'replayWorkflow' AND ExecutionStatus = 'Running'`,
