@@ -26,7 +26,6 @@ import {
   replayWorkflow,
   sinkWorkflow,
   type ReplayInput,
-  type SinkWorkflowInput,
 } from '../workflows';
 import { crawlNowUpdate, newPartitionsSignal, type CrawlNowOptions } from '../workflows/definitions';
 import type { ReplaySpeed } from './replay/pacing';
@@ -38,8 +37,10 @@ import type * as AwsAdapter from './adapters/aws';
 import type * as S3Adapter from './adapters/s3';
 
 import { SEARCH_ATTRIBUTES, replayIdFor, workflowIds } from './workflow-ids';
+import { compactInput, crawlInput, sinkInput } from './workflow-inputs';
 
 export { SEARCH_ATTRIBUTES, replayIdFor, workflowIds };
+export { compactInput, crawlInput, sinkInput };
 
 function attributes(stage: string, extra: Record<string, string>) {
   return {
@@ -59,55 +60,6 @@ function attributes(stage: string, extra: Record<string, string>) {
 }
 
 /** The bucket count, only for a layout with a `symbol_bucket` column (older inputs stay as they were). */
-function symbolBucketsOf(config: TicklakeConfig): { symbolBuckets?: number } {
-  return config.lake.partitionBy.includes('symbol_bucket') ? { symbolBuckets: config.lake.symbolBuckets } : {};
-}
-
-export function sinkInput(config: TicklakeConfig): SinkWorkflowInput {
-  return {
-    topic: config.kafka.topic,
-    groupId: config.sink.groupId,
-    bucket: config.lake.bucket,
-    prefix: config.lake.prefix,
-    table: config.glue.table,
-    partitionBy: config.lake.partitionBy,
-    ...symbolBucketsOf(config),
-    compression: config.sink.compression,
-    flushMs: config.sink.flushMs,
-    maxRecords: config.sink.maxRecords,
-    maxBytes: config.sink.maxBytes,
-    crawl: crawlInput(config),
-  };
-}
-
-export function crawlInput(config: TicklakeConfig): CrawlInput {
-  return {
-    bucket: config.lake.bucket,
-    prefix: config.lake.prefix,
-    database: config.glue.database,
-    table: config.glue.table,
-    partitionBy: config.lake.partitionBy,
-    ...symbolBucketsOf(config),
-    ...(config.crawler.mode === 'managed'
-      ? { mode: 'managed' as const, managedCrawler: { name: config.crawler.name, role: config.crawler.role! } }
-      : {}),
-  };
-}
-
-export function compactInput(config: TicklakeConfig): CompactInput {
-  return {
-    bucket: config.lake.bucket,
-    prefix: config.lake.prefix,
-    curatedPrefix: config.compact.curatedPrefix,
-    database: config.glue.database,
-    table: config.glue.table,
-    partitionBy: config.lake.partitionBy,
-    ...symbolBucketsOf(config),
-    quietMs: config.compact.quietMs,
-    retentionMs: config.compact.retentionMs,
-  };
-}
-
 /**
  * Starts a compaction of the configured table (`compactWorkflow`, id `compact/<database>.<table>`), or
  * attaches to the one running under that id. A scheduled run (`compact/<database>.<table>/scheduled-…`)

@@ -17,7 +17,8 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import type { TicklakeConfig } from './config';
-import { compactInput, crawlInput, SEARCH_ATTRIBUTES, workflowIds } from './pipeline';
+import { SEARCH_ATTRIBUTES, workflowIds } from './workflow-ids';
+import { compactInput, crawlInput } from './workflow-inputs';
 
 /** A schedule problem the caller can fix (unknown schedule, bad interval, one already there). */
 export class ScheduleError extends Error {

@@ -98,19 +98,20 @@ export function batchFetchedOffset(batch: Batch): string | null {
 
 /**
  * One Kafka client per process; producers and consumers are created from it. `tuning` shortens
- * timeouts and retries for a client that must answer quickly (the dashboard's lag probe).
+ * timeouts and retries for a client that must answer quickly (the dashboard's lag probe, the CLI's),
+ * and `quiet` silences kafkajs's log for a caller that reports a broker that does not answer itself.
  */
 export function createKafka(
   config: KafkaConfig,
   clientIdSuffix = '',
-  tuning: Pick<KafkajsConfig, 'requestTimeout' | 'retry'> = {},
+  { quiet, ...tuning }: Pick<KafkajsConfig, 'requestTimeout' | 'retry'> & { quiet?: boolean } = {},
 ): Kafka {
   useGzipCodec();
   const options: KafkajsConfig = {
     clientId: config.clientId + clientIdSuffix,
     brokers: config.brokers,
     ssl: config.ssl,
-    logLevel: logLevel.ERROR,
+    logLevel: quiet ? logLevel.NOTHING : logLevel.ERROR,
     logCreator: kafkaLogCreator,
     connectionTimeout: 3000,
     requestTimeout: 30000,

@@ -3,10 +3,17 @@ import { createKafka, groupLag } from './lazy';
 import type { TicklakeConfig } from '../config';
 import { table } from './output';
 
-/** Lag per partition, or undefined when the broker cannot be asked. */
+/**
+ * Lag per partition, or undefined when the broker cannot be asked: within a few seconds, and without
+ * kafkajs's log lines (the command says that the broker did not answer).
+ */
 export async function brokerLag(config: TicklakeConfig): Promise<Record<string, string> | undefined> {
   try {
-    const admin = createKafka(config.kafka, '-status').admin();
+    const admin = createKafka(config.kafka, '-status', {
+      requestTimeout: 2_500,
+      retry: { initialRetryTime: 200, retries: 1, maxRetryTime: 1_000 },
+      quiet: true,
+    }).admin();
     await admin.connect();
     try {
       return Object.fromEntries(

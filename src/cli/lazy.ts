@@ -26,6 +26,7 @@ const schedules = once(() => require('../schedules') as typeof import('../schedu
 const services = once(() => require('../services') as typeof import('../services'));
 const workerMain = once(() => require('../worker-main') as typeof import('../worker-main'));
 const queryOutput = once(() => require('./query-output') as typeof import('./query-output'));
+const lakeReportModule = once(() => require('../compact/lake-report') as typeof import('../compact/lake-report'));
 const compactReportModule = once(() => require('../compact/report') as typeof import('../compact/report'));
 const dashboardServer = once(() => require('../dashboard/server') as typeof import('../dashboard/server'));
 const dashboardSettings = once(() => require('../dashboard/options') as typeof import('../dashboard/options'));
@@ -34,6 +35,7 @@ const deadLetters = once(() => require('../dead-letters') as typeof import('../d
 export const loadConfig = deferred(config, 'loadConfig');
 export const durationMs = deferred(config, 'durationMs');
 export const compactReport = deferred(compactReportModule, 'compactReport');
+export const compactLakeReport = deferred(lakeReportModule, 'compactLakeReport');
 export const connectClient = deferred(temporal, 'connectClient');
 export const createKafka = deferred(kafka, 'createKafka');
 export const groupLag = deferred(kafka, 'groupLag');
@@ -47,6 +49,7 @@ export const startCompaction = deferred(pipeline, 'startCompaction');
 export const createCrawlSchedule = deferred(schedules, 'createCrawlSchedule');
 export const crawlScheduleId = deferred(schedules, 'crawlScheduleId');
 export const deleteCrawlSchedule = deferred(schedules, 'deleteCrawlSchedule');
+export const describeCompactSchedule = deferred(schedules, 'describeCompactSchedule');
 export const describeCrawlSchedule = deferred(schedules, 'describeCrawlSchedule');
 export const ensureCrawlSchedule = deferred(schedules, 'ensureCrawlSchedule');
 export const ensureCompactSchedule = deferred(schedules, 'ensureCompactSchedule');

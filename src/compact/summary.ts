@@ -1,5 +1,6 @@
 /** How the curated zone's state reads in a line (`ticklake status`, the dashboard). Pure, and light to load. */
 import { filesize } from 'filesize';
+import type { CrawlScheduleInfo } from '../schedules';
 import type { curatedTotals, CompactState } from './state';
 
 export interface CompactReport {
@@ -12,6 +13,11 @@ export interface CompactReport {
   cutsWaiting: number;
   retirementsWaiting: number;
   schedule: { every: string; paused: boolean; next: string | null } | null;
+}
+
+/** The schedule's part of a report, from `describeCompactSchedule` (null: no schedule). */
+export function scheduleSummary(schedule: CrawlScheduleInfo | undefined): CompactReport['schedule'] {
+  return schedule ? { every: schedule.every, paused: schedule.paused, next: schedule.next[0] ?? null } : null;
 }
 
 /** 1234567 -> '1.18 MB'. */

@@ -4,8 +4,8 @@
  * exactly-once source offsets). Read back with read_committed after the producer has fenced every
  * older producer of the replay, it names exactly the rows whose messages are in the topics.
  */
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import { readTopicToEnd } from '../adapters/kafka';
 import type { Cursor, SourceFingerprint } from './csv-source';
 import type { ReplayOrder } from './ordered-rows';
 
@@ -37,53 +37,23 @@ export function positionMessage(replayId: string, position: ReplayPosition): { k
   return { key: replayId, value: JSON.stringify(position) };
 }
 
-/** Latest committed position of a replay, or undefined when it never committed one. */
+/**
+ * Latest committed position of a replay, or undefined when it never committed one: the position topic
+ * read to its end with read_committed (readTopicToEnd), keeping the last record of the replay's key.
+ */
 export async function readPosition(kafka: Kafka, topic: string, replayId: string): Promise<unknown> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let ends: Map<number, bigint>;
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  } finally {
-    await admin.disconnect();
-  }
-  const pending = new Set([...ends].filter(([, end]) => end > 0n).map(([p]) => p));
-  if (pending.size === 0) return undefined;
-
   let latest: unknown;
-  const consumer = kafka.consumer({ groupId: `ticklake-position-reader-${randomUUID()}`, readUncommitted: false });
-  await consumer.connect();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const reached = (partition: number, lastOffset: string) => {
-        // lastOffset counts transaction markers and aborted records too, so it reaches the end offset.
-        if (BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) {
-          pending.delete(partition);
-          if (pending.size === 0) resolve();
-        }
-      };
-      // A fetch holding only markers or aborted records never reaches eachBatch, but it is reported here.
-      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
-      consumer
-        .subscribe({ topic, fromBeginning: true })
-        .then(() =>
-          consumer.run({
-            autoCommit: false,
-            eachBatch: ({ batch }) => {
-              for (const m of batch.messages) {
-                if (m.key?.toString() !== replayId) continue;
-                latest = m.value ? (JSON.parse(m.value.toString()) as unknown) : undefined;
-              }
-              return Promise.resolve();
-            },
-          }),
-        )
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await readTopicToEnd(
+    kafka,
+    topic,
+    (_partition, messages) => {
+      for (const m of messages) {
+        if (m.key?.toString() !== replayId) continue;
+        latest = m.value ? (JSON.parse(m.value.toString()) as unknown) : undefined;
+      }
+    },
+    { groupPrefix: 'ticklake-position-reader', what: `the positions of replay '${replayId}' (topic '${topic}')` },
+  );
   return latest;
 }
 

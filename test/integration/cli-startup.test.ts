@@ -2,7 +2,8 @@
  * How `ticklake` starts: from the build in dist/ when it is up to date, loading none of the heavy
  * modules for `--help` (Temporal's client and worker, the AWS SDK, kafkajs, DuckDB, zod), and from the
  * TypeScript sources through tsx when asked to (TICKLAKE_FROM_SOURCE=1) with the same output. Each
- * run records the modules it loaded (a preload that lists require's cache at exit). Timing is
+ * run records the modules it loaded (a preload that lists require's cache at exit). `status` asks
+ * the broker and the lake on a worker thread, with the same answers as on the main thread. Timing is
  * `npm run bench:cli`'s job: a shared machine makes time bounds in a test flaky.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -10,7 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../src/config';
+import { loadConfig, REPO_ROOT } from '../../src/config';
+import { compactLakeReport } from '../../src/compact/lake-report';
+import { brokerLag } from '../../src/cli/broker-lag';
+import { askBrokerAndLake } from '../../src/cli/status-side';
 
 const exec = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin', 'ticklake.js');
@@ -69,6 +73,30 @@ describe('ticklake start-up', () => {
     expect(source.loaded).toContain(path.join(REPO_ROOT, 'src', 'cli', 'index.ts'));
     expect(source.loaded.some((f) => f.startsWith(path.join(REPO_ROOT, 'dist')))).toBe(false);
     expect(source.stdout).toBe(built.stdout);
+  });
+
+  it('asks the broker and the lake for status on a second thread: the main thread loads neither kafkajs nor S3', async () => {
+    const r = await run(['status', '--json']);
+    const status = JSON.parse(r.stdout) as { lag: unknown; compaction: { table?: string } | null };
+    // Both answered (the services are up), though the main thread loaded neither client.
+    expect(status.lag).not.toBeNull();
+    expect(status.compaction?.table).toBe(`${loadConfig().glue.database}.${loadConfig().glue.table}`);
+    expect(r.loaded.some((f) => f.includes(path.join('@temporalio', 'client')))).toBe(true);
+    expect(r.loaded.filter((f) => /node_modules\/(kafkajs|@aws-sdk\/client-s3)\//.test(f))).toEqual([]);
+  });
+
+  it("answers on the thread what the main thread would (status's broker lag and the curated zone's state)", async () => {
+    const config = loadConfig();
+    const side = askBrokerAndLake(config);
+    const onThread = await side.answers;
+    side.stop();
+    expect(onThread.via).toBe('thread');
+    const [lag, lake] = await Promise.all([brokerLag(config), compactLakeReport(config)]);
+    // The same partitions and table (values may move: a sink of an earlier test may still be writing).
+    expect(lag).toBeDefined();
+    expect(Object.keys(onThread.lag ?? {}).sort()).toEqual(Object.keys(lag ?? {}).sort());
+    expect(onThread.lake?.table).toBe(lake.table);
+    expect(Object.keys(onThread.lake ?? {}).sort()).toEqual(Object.keys(lake).sort());
   });
 
   it('has a workflow bundle in the build for the worker, and the worker module picks it when compiled', () => {
