@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createAwsClients } from '../src/adapters/aws';
 import { putObject } from '../src/adapters/s3';
@@ -35,8 +35,18 @@ const program = new Command('profile-compact')
   .option('--runs <n>', 'compactions of the window', '3')
   .option('--bucket <name>', 'a bucket an earlier run wrote with the same --symbols and --days (kept)')
   .option('--previous', 'also compact the window in two runs (the second with a previous curated file)')
+  .option('--days-per-cut <n>', 'trading days in one sink cut (a sink draining a backlog cuts several)', '1')
+  .option('--every-window', 'compact every window of the lake (a lake of many small windows), not the largest')
   .parse();
-const opts = program.opts<{ symbols: string; days: string; runs: string; bucket?: string; previous?: boolean }>();
+const opts = program.opts<{
+  symbols: string;
+  days: string;
+  runs: string;
+  bucket?: string;
+  previous?: boolean;
+  daysPerCut: string;
+  everyWindow?: boolean;
+}>();
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 async function main() {
@@ -64,9 +74,22 @@ async function main() {
   let d = 0;
   const base = Date.now() - 3_600_000;
   const started = Date.now();
-  for (const chunk of gen.chunks()) {
-    if (chunk.startsWith('Index,')) continue;
-    const lines = chunk.slice(0, -1).split('\n');
+  const perCut = Number(opts.daysPerCut);
+  let pending: string[] = [];
+  let pendingDays = 0;
+  const days = (function* () {
+    for (const chunk of gen.chunks()) {
+      if (chunk.startsWith('Index,')) continue;
+      pending.push(...chunk.slice(0, -1).split('\n'));
+      if (++pendingDays === perCut) {
+        yield pending;
+        pending = [];
+        pendingDays = 0;
+      }
+    }
+    if (pending.length > 0) yield pending;
+  })();
+  for (const lines of days) {
     const cuts = dayCuts(spec, lines, {
       source: 'market.csv',
       firstRow: row,
@@ -105,6 +128,21 @@ async function main() {
     memory_limit: '1GB',
     temp_directory: path.join(workDir, '.duckdb-tmp'),
   });
+  if (opts.everyWindow) {
+    const windows: WindowPlan[] = [...byPartition.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([p, objs]) => ({
+        partition: p,
+        values: p.split('/').map((x) => x.split('=')[1]),
+        objects: objs,
+        watermarks: {},
+      }));
+    const all = await everyWindow({ s3, bucket, instance, workDir, columns, windows, runs: Number(opts.runs) });
+    instance.closeSync();
+    fs.rmSync(workDir, { recursive: true, force: true });
+    console.log(JSON.stringify({ ...all, load_average: os.loadavg().map((x) => round(x, 1)) }));
+    return;
+  }
   const values = partition.split('/').map((p) => p.split('=')[1]);
   const runs: { ms: number; cpuMs: number; phases: Record<string, [number, number]>; bytes: number }[] = [];
   const once = async (window: WindowPlan, key: string) => {
@@ -169,6 +207,63 @@ async function main() {
       load_average: os.loadavg().map((x) => round(x, 1)),
     }),
   );
+}
+
+/**
+ * Every window of the lake compacted as the worker compacts them, `runs` times: one `compactWindow`
+ * a window (one activity each). Phases summed over the windows.
+ */
+async function everyWindow(args: {
+  s3: S3Client;
+  bucket: string;
+  instance: DuckDBInstance;
+  workDir: string;
+  columns: ColumnType[];
+  windows: WindowPlan[];
+  runs: number;
+}) {
+  const rows = args.windows.reduce((a, w) => a + w.objects.reduce((b, o) => b + o.records, 0), 0);
+  const objects = args.windows.reduce((a, w) => a + w.objects.length, 0);
+  log(`every window: ${args.windows.length} windows, ${objects} objects, ${rows} rows`);
+  const runs: {
+    path: string;
+    ms: number;
+    cpuMs: number;
+    cpuMsPerWindow: number;
+    phases: Record<string, [number, number]>;
+  }[] = [];
+  for (let i = 0; i < args.runs; i++) {
+    const phases: Record<string, [number, number]> = {};
+    const onPhase = (name: string, ms: number, cpuMs: number) => {
+      const [a, b] = phases[name] ?? [0, 0];
+      phases[name] = [a + ms, b + cpuMs];
+    };
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (const window of args.windows)
+      await compactWindow({
+        ...args,
+        window,
+        key: `curated/${window.partition}/single-${i}.parquet`,
+        onPhase,
+      });
+    const cpu = process.cpuUsage(c0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const run = {
+      path: 'one window at a time',
+      ms: round(performance.now() - t0, 0),
+      cpuMs: round(cpuMs, 0),
+      cpuMsPerWindow: round(cpuMs / args.windows.length, 1),
+      phases: Object.fromEntries(
+        Object.entries(phases).map(([k, [a, b]]) => [k, [round(a, 0), round(b, 0)] as [number, number]]),
+      ),
+    };
+    runs.push(run);
+    log(
+      `${run.path}, run ${i + 1}: ${run.ms} ms, ${run.cpuMs} CPU ms (${run.cpuMsPerWindow} a window); ${JSON.stringify(run.phases)}`,
+    );
+  }
+  return { windows: args.windows.length, objects, rows, runs };
 }
 
 main().catch((err: unknown) => {
