@@ -22,7 +22,8 @@ import { createAwsClients } from '../src/adapters/aws';
 import { putObject } from '../src/adapters/s3';
 import { mapLimit } from '../src/catalog/lake-scan';
 import { inferType } from '../src/catalog/schema';
-import { compactWindow } from '../src/compact/window';
+import { compactWindow, compactWindows } from '../src/compact/window';
+import { planBatches } from '../src/compact/state';
 import type { ColumnType, WindowObject, WindowPlan } from '../src/compact/state';
 import { loadConfig } from '../src/config';
 import { dayCuts, encodeCut, type LakeSpec } from './bench/compact-lake';
@@ -210,8 +211,10 @@ async function main() {
 }
 
 /**
- * Every window of the lake compacted as the worker compacts them, `runs` times: one `compactWindow`
- * a window (one activity each). Phases summed over the windows.
+ * Every window of the lake compacted as the worker compacts them, `runs` times each way: one
+ * `compactWindow` a window (one activity each, as before batches), and the batches the plan makes
+ * (`planBatches` over two lanes: one `compactWindows` each). Phases summed over the windows or
+ * batches; every batch-written file must have the ETag (the bytes) of the one-at-a-time file.
  */
 async function everyWindow(args: {
   s3: S3Client;
@@ -222,48 +225,89 @@ async function everyWindow(args: {
   windows: WindowPlan[];
   runs: number;
 }) {
-  const rows = args.windows.reduce((a, w) => a + w.objects.reduce((b, o) => b + o.records, 0), 0);
+  const records = (w: WindowPlan) => w.objects.reduce((b, o) => b + o.records, 0);
+  const rows = args.windows.reduce((a, w) => a + records(w), 0);
   const objects = args.windows.reduce((a, w) => a + w.objects.length, 0);
-  log(`every window: ${args.windows.length} windows, ${objects} objects, ${rows} rows`);
-  const runs: {
+  const byPartition = new Map(args.windows.map((w) => [w.partition, w]));
+  const batches = planBatches(
+    args.windows.map((w) => ({ partition: w.partition, records: records(w) })),
+    2,
+  ).map((b) => b.map((p) => byPartition.get(p)!));
+  log(`every window: ${args.windows.length} windows, ${objects} objects, ${rows} rows; ${batches.length} batches`);
+  type Run = {
     path: string;
     ms: number;
     cpuMs: number;
     cpuMsPerWindow: number;
     phases: Record<string, [number, number]>;
-  }[] = [];
+  };
+  const runs: Run[] = [];
+  const etags = new Map<string, string>();
+  let differ = 0;
   for (let i = 0; i < args.runs; i++) {
-    const phases: Record<string, [number, number]> = {};
-    const onPhase = (name: string, ms: number, cpuMs: number) => {
-      const [a, b] = phases[name] ?? [0, 0];
-      phases[name] = [a + ms, b + cpuMs];
-    };
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (const window of args.windows)
-      await compactWindow({
-        ...args,
-        window,
-        key: `curated/${window.partition}/single-${i}.parquet`,
-        onPhase,
-      });
-    const cpu = process.cpuUsage(c0);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    const run = {
-      path: 'one window at a time',
-      ms: round(performance.now() - t0, 0),
-      cpuMs: round(cpuMs, 0),
-      cpuMsPerWindow: round(cpuMs / args.windows.length, 1),
-      phases: Object.fromEntries(
-        Object.entries(phases).map(([k, [a, b]]) => [k, [round(a, 0), round(b, 0)] as [number, number]]),
-      ),
-    };
-    runs.push(run);
-    log(
-      `${run.path}, run ${i + 1}: ${run.ms} ms, ${run.cpuMs} CPU ms (${run.cpuMsPerWindow} a window); ${JSON.stringify(run.phases)}`,
-    );
+    for (const way of ['one window at a time', 'batches'] as const) {
+      const phases: Record<string, [number, number]> = {};
+      const onPhase = (name: string, ms: number, cpuMs: number) => {
+        const [a, b] = phases[name] ?? [0, 0];
+        phases[name] = [a + ms, b + cpuMs];
+      };
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      if (way === 'one window at a time') {
+        for (const window of args.windows) {
+          const out = await compactWindow({
+            ...args,
+            window,
+            key: `curated/${window.partition}/single-${i}.parquet`,
+            onPhase,
+          });
+          etags.set(window.partition, out.etag);
+        }
+      } else {
+        for (const batch of batches) {
+          const outs = await compactWindows({
+            ...args,
+            windows: batch.map((window) => ({ window, key: `curated/${window.partition}/batch-${i}.parquet` })),
+            onPhase,
+          });
+          for (const o of outs) {
+            if (!o.outcome) throw new Error(`window ${o.partition} was refused: ${o.refused?.message}`);
+            if (o.outcome.etag !== etags.get(o.partition)) differ++;
+          }
+        }
+      }
+      const cpu = process.cpuUsage(c0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const run: Run = {
+        path: way,
+        ms: round(performance.now() - t0, 0),
+        cpuMs: round(cpuMs, 0),
+        cpuMsPerWindow: round(cpuMs / args.windows.length, 1),
+        phases: Object.fromEntries(
+          Object.entries(phases).map(([k, [a, b]]) => [k, [round(a, 0), round(b, 0)] as [number, number]]),
+        ),
+      };
+      runs.push(run);
+      log(
+        `${run.path}, run ${i + 1}: ${run.ms} ms, ${run.cpuMs} CPU ms (${run.cpuMsPerWindow} a window); ${JSON.stringify(run.phases)}`,
+      );
+    }
   }
-  return { windows: args.windows.length, objects, rows, runs };
+  if (differ > 0) throw new Error(`${differ} batch-written files differ from the same windows' files written alone`);
+  const best = (way: string) => runs.filter((r) => r.path === way).reduce((a, b) => (b.cpuMs < a.cpuMs ? b : a));
+  const single = best('one window at a time');
+  const batched = best('batches');
+  return {
+    windows: args.windows.length,
+    objects,
+    rows,
+    batches: batches.length,
+    single_cpu_ms_per_window: single.cpuMsPerWindow,
+    batch_cpu_ms_per_window: batched.cpuMsPerWindow,
+    batch_over_single_cpu: round(batched.cpuMs / single.cpuMs, 2),
+    same_bytes: true,
+    runs,
+  };
 }
 
 main().catch((err: unknown) => {
