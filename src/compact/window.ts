@@ -455,14 +455,12 @@ export async function compactWindows(args: {
     appender.closeSync();
     for (;;) {
       const files = objects.filter((f) => live(f.w)).map((f) => f.file);
-      const select =
-        `SELECT ${data}, o.source AS ${SOURCE_COLUMN}, o.cut AS ${CUT_COLUMN}, o.file AS _file, o.w AS _w ` +
-        `FROM ${readJson(files)} r JOIN objs o ON r.filename = o.file`;
+      // With every window refused, an empty table of the same columns (the statements below stay the same).
+      const empty = `(SELECT ${columns.map((col) => `CAST(NULL AS ${duckdbType(col.type)}) AS ${sqlIdent(col.name)}`).join(', ')}, CAST(NULL AS VARCHAR) AS filename LIMIT 0)`;
       try {
         await c.run(
-          files.length > 0
-            ? `CREATE OR REPLACE TEMP TABLE raw AS ${select}`
-            : `CREATE OR REPLACE TEMP TABLE raw AS SELECT ${data}, o.source AS ${SOURCE_COLUMN}, o.cut AS ${CUT_COLUMN}, o.file AS _file, o.w AS _w FROM (SELECT ${columns.map((col) => `CAST(NULL AS ${duckdbType(col.type)}) AS ${sqlIdent(col.name)}`).join(', ')}) r, objs o WHERE false`,
+          `CREATE OR REPLACE TEMP TABLE raw AS SELECT ${data}, o.source AS ${SOURCE_COLUMN}, o.cut AS ${CUT_COLUMN}, o.file AS _file, o.w AS _w ` +
+            `FROM ${files.length > 0 ? readJson(files) : empty} r JOIN objs o ON r.filename = o.file`,
         );
         break;
       } catch (err) {
