@@ -10,6 +10,10 @@
  * would: half the objects into a first file, then the other half together with that file. Options:
  * `--symbols` (default 5000, four buckets: 1,250 symbols in the window), `--days` (default 250: one
  * year, a window of about 312,000 rows as in the 10 M-row lake), `--runs` (default 3).
+ * `--every-window` compacts every window of the lake instead, one at a time and in the plan's batches
+ * (`compactWindows`), and checks that both write the same bytes; with `--days-per-cut` (default 1) a cut
+ * holds several trading days, as a sink draining a backlog cuts: `--symbols 13 --days 8000
+ * --days-per-cut 200 --every-window` is a lake shaped like the index file's (124 windows of 840 rows).
  * Last line: one JSON object.
  */
 import fs from 'node:fs';
