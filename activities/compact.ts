@@ -5,6 +5,7 @@
  * - `planCompaction`: reads the newest state and the sink's manifests, takes the closed cuts, groups
  *   their objects into windows (one per lake partition) and writes the plan to the bucket;
  * - `compactPartition`: one window into one Parquet file (src/compact/window.ts), checked, uploaded;
+ * - `compactPartitions`: several small windows the same way, in one pass (the plan's batches);
  * - `commitCompaction`: the switch: the next state generation, written once (If-None-Match);
  * - `applyCuratedCatalog`: the Glue Parquet table of the curated zone, in step with the newest state;
  * - `expireRaw`: raw objects and replaced curated files whose retention has passed, deleted.
@@ -44,6 +45,7 @@ import {
   listStartAfter,
   manifestFolderId,
   planKey,
+  planBatches,
   planWindows,
   SOURCE_COLUMN,
   STATE_VERSION,
@@ -53,7 +55,7 @@ import {
   type WindowFailure,
 } from '../src/compact/state';
 import { commitState, deleteKeys, pruneStates, readLatestState } from '../src/compact/store';
-import { compactWindow, WindowRefused } from '../src/compact/window';
+import { compactWindow, compactWindows, WindowRefused } from '../src/compact/window';
 import { INVALID_COMPACT_INPUT } from '../src/errors/compact';
 import type {
   CompactCommitResult,
@@ -205,14 +207,16 @@ export function createCompactActivities(deps: CompactDeps) {
     };
     const key = planKey(input.prefix, input.database, input.table, generation).replace(/\.json$/, `-${planId}.json`);
     await putObject(s3, input.bucket, key, Buffer.from(JSON.stringify(plan)), 'application/json');
+    const summaries = windows.map((w) => ({
+      partition: w.partition,
+      objects: w.objects.length,
+      records: w.objects.reduce((a, o) => a + o.records, 0),
+    }));
     return {
       generation,
       planKey: key,
-      windows: windows.map((w) => ({
-        partition: w.partition,
-        objects: w.objects.length,
-        records: w.objects.reduce((a, o) => a + o.records, 0),
-      })),
+      windows: summaries,
+      batches: planBatches(summaries, input.concurrency ?? 2),
       ...(windows.length === 0 ? { note: 'no closed window has raw records to compact' } : {}),
     };
   }
@@ -253,6 +257,51 @@ export function createCompactActivities(deps: CompactDeps) {
         return { partition, ok: false, failure: { type: err.type, message: err.message } };
       }
       throw err;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /**
+   * Several small windows of the plan in one pass (src/compact/window.ts `compactWindows`): one
+   * activity, one DuckDB connection, one statement per step for all of them; one result per window, in
+   * the order given, a refused window with its reason (it stays raw; the others go on).
+   */
+  async function compactPartitions(
+    input: CompactInput,
+    key: string,
+    partitions: string[],
+  ): Promise<CompactWindowResult[]> {
+    const plan = await readPlan(input, key);
+    const byPartition = new Map(plan.windows.map((w) => [w.partition, w]));
+    const windows = partitions.map((partition) => {
+      const window = byPartition.get(partition);
+      if (!window)
+        throw ApplicationFailure.nonRetryable(`window ${partition} is not in plan ${key}`, INVALID_COMPACT_INPUT);
+      return { window, key: curatedFileKey(input.curatedPrefix, input.table, partition, plan.generation, plan.planId) };
+    });
+    let last: unknown = { phase: 'start', windows: partitions.length };
+    const beat = (details: unknown) => {
+      last = details;
+      heartbeat(details);
+    };
+    const timer = setInterval(() => heartbeat(last), 5000);
+    try {
+      const outcomes = await compactWindows({
+        s3,
+        bucket: input.bucket,
+        instance: await duckdb(),
+        workDir,
+        columns: plan.columns,
+        windows,
+        heartbeat: beat,
+      });
+      return outcomes.map((o): CompactWindowResult => {
+        if (o.outcome) return { partition: o.partition, ok: true, outcome: o.outcome };
+        const err = o.refused!;
+        log.warn('compaction window refused', { partition: o.partition, type: err.type, message: err.message });
+        return { partition: o.partition, ok: false, failure: { type: err.type, message: err.message } };
+      });
     } finally {
       clearInterval(timer);
     }
@@ -538,5 +587,13 @@ export function createCompactActivities(deps: CompactDeps) {
     };
   }
 
-  return { planCompaction, compactPartition, commitCompaction, applyCuratedCatalog, expireRaw, compactSummary };
+  return {
+    planCompaction,
+    compactPartition,
+    compactPartitions,
+    commitCompaction,
+    applyCuratedCatalog,
+    expireRaw,
+    compactSummary,
+  };
 }

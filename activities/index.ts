@@ -32,8 +32,8 @@ export interface ActivityDeps {
 /**
  * Every activity of ticklake, built from the worker's clients: `produceTicks` (replay), `sinkToLake`
  * (sink), `crawlLake`, `registerPartitions`, `runManagedCrawler` (crawl), `planCompaction`,
- * `compactPartition`, `commitCompaction`, `applyCuratedCatalog`, `expireRaw`, `compactSummary`
- * (compaction) and `runQuery` (query).
+ * `compactPartition`, `compactPartitions`, `commitCompaction`, `applyCuratedCatalog`, `expireRaw`,
+ * `compactSummary` (compaction) and `runQuery` (query).
  * Workflows import the result's type only (`proxyActivities<Activities>`); tests build the activities
  * with their own clients.
  */

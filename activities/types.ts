@@ -250,6 +250,12 @@ export interface CompactPlanSummary {
   generation: number;
   planKey: string;
   windows: { partition: string; objects: number; records: number }[];
+  /**
+   * The windows grouped as the workflow compacts them (src/compact/state.ts `planBatches`): a large
+   * window alone, small ones together, one `compactPartitions` each. Absent from plans made before
+   * batches.
+   */
+  batches?: string[][];
   /** Why there is nothing to do, when there is nothing. */
   note?: string;
 }

@@ -10,19 +10,24 @@
  * would: half the objects into a first file, then the other half together with that file. Options:
  * `--symbols` (default 5000, four buckets: 1,250 symbols in the window), `--days` (default 250: one
  * year, a window of about 312,000 rows as in the 10 M-row lake), `--runs` (default 3).
+ * `--every-window` compacts every window of the lake instead, one at a time and in the plan's batches
+ * (`compactWindows`), and checks that both write the same bytes; with `--days-per-cut` (default 1) a cut
+ * holds several trading days, as a sink draining a backlog cuts: `--symbols 13 --days 8000
+ * --days-per-cut 200 --every-window` is a lake shaped like the index file's (124 windows of 840 rows).
  * Last line: one JSON object.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createAwsClients } from '../src/adapters/aws';
 import { putObject } from '../src/adapters/s3';
 import { mapLimit } from '../src/catalog/lake-scan';
 import { inferType } from '../src/catalog/schema';
-import { compactWindow } from '../src/compact/window';
+import { compactWindow, compactWindows } from '../src/compact/window';
+import { planBatches } from '../src/compact/state';
 import type { ColumnType, WindowObject, WindowPlan } from '../src/compact/state';
 import { loadConfig } from '../src/config';
 import { dayCuts, encodeCut, type LakeSpec } from './bench/compact-lake';
@@ -35,8 +40,18 @@ const program = new Command('profile-compact')
   .option('--runs <n>', 'compactions of the window', '3')
   .option('--bucket <name>', 'a bucket an earlier run wrote with the same --symbols and --days (kept)')
   .option('--previous', 'also compact the window in two runs (the second with a previous curated file)')
+  .option('--days-per-cut <n>', 'trading days in one sink cut (a sink draining a backlog cuts several)', '1')
+  .option('--every-window', 'compact every window of the lake (a lake of many small windows), not the largest')
   .parse();
-const opts = program.opts<{ symbols: string; days: string; runs: string; bucket?: string; previous?: boolean }>();
+const opts = program.opts<{
+  symbols: string;
+  days: string;
+  runs: string;
+  bucket?: string;
+  previous?: boolean;
+  daysPerCut: string;
+  everyWindow?: boolean;
+}>();
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 async function main() {
@@ -64,9 +79,22 @@ async function main() {
   let d = 0;
   const base = Date.now() - 3_600_000;
   const started = Date.now();
-  for (const chunk of gen.chunks()) {
-    if (chunk.startsWith('Index,')) continue;
-    const lines = chunk.slice(0, -1).split('\n');
+  const perCut = Number(opts.daysPerCut);
+  let pending: string[] = [];
+  let pendingDays = 0;
+  const days = (function* () {
+    for (const chunk of gen.chunks()) {
+      if (chunk.startsWith('Index,')) continue;
+      pending.push(...chunk.slice(0, -1).split('\n'));
+      if (++pendingDays === perCut) {
+        yield pending;
+        pending = [];
+        pendingDays = 0;
+      }
+    }
+    if (pending.length > 0) yield pending;
+  })();
+  for (const lines of days) {
     const cuts = dayCuts(spec, lines, {
       source: 'market.csv',
       firstRow: row,
@@ -105,6 +133,21 @@ async function main() {
     memory_limit: '1GB',
     temp_directory: path.join(workDir, '.duckdb-tmp'),
   });
+  if (opts.everyWindow) {
+    const windows: WindowPlan[] = [...byPartition.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([p, objs]) => ({
+        partition: p,
+        values: p.split('/').map((x) => x.split('=')[1]),
+        objects: objs,
+        watermarks: {},
+      }));
+    const all = await everyWindow({ s3, bucket, instance, workDir, columns, windows, runs: Number(opts.runs) });
+    instance.closeSync();
+    fs.rmSync(workDir, { recursive: true, force: true });
+    console.log(JSON.stringify({ ...all, load_average: os.loadavg().map((x) => round(x, 1)) }));
+    return;
+  }
   const values = partition.split('/').map((p) => p.split('=')[1]);
   const runs: { ms: number; cpuMs: number; phases: Record<string, [number, number]>; bytes: number }[] = [];
   const once = async (window: WindowPlan, key: string) => {
@@ -169,6 +212,106 @@ async function main() {
       load_average: os.loadavg().map((x) => round(x, 1)),
     }),
   );
+}
+
+/**
+ * Every window of the lake compacted as the worker compacts them, `runs` times each way: one
+ * `compactWindow` a window (one activity each, as before batches), and the batches the plan makes
+ * (`planBatches` over two lanes: one `compactWindows` each). Phases summed over the windows or
+ * batches; every batch-written file must have the ETag (the bytes) of the one-at-a-time file.
+ */
+async function everyWindow(args: {
+  s3: S3Client;
+  bucket: string;
+  instance: DuckDBInstance;
+  workDir: string;
+  columns: ColumnType[];
+  windows: WindowPlan[];
+  runs: number;
+}) {
+  const records = (w: WindowPlan) => w.objects.reduce((b, o) => b + o.records, 0);
+  const rows = args.windows.reduce((a, w) => a + records(w), 0);
+  const objects = args.windows.reduce((a, w) => a + w.objects.length, 0);
+  const byPartition = new Map(args.windows.map((w) => [w.partition, w]));
+  const batches = planBatches(
+    args.windows.map((w) => ({ partition: w.partition, records: records(w) })),
+    2,
+  ).map((b) => b.map((p) => byPartition.get(p)!));
+  log(`every window: ${args.windows.length} windows, ${objects} objects, ${rows} rows; ${batches.length} batches`);
+  type Run = {
+    path: string;
+    ms: number;
+    cpuMs: number;
+    cpuMsPerWindow: number;
+    phases: Record<string, [number, number]>;
+  };
+  const runs: Run[] = [];
+  const etags = new Map<string, string>();
+  let differ = 0;
+  for (let i = 0; i < args.runs; i++) {
+    for (const way of ['one window at a time', 'batches'] as const) {
+      const phases: Record<string, [number, number]> = {};
+      const onPhase = (name: string, ms: number, cpuMs: number) => {
+        const [a, b] = phases[name] ?? [0, 0];
+        phases[name] = [a + ms, b + cpuMs];
+      };
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      if (way === 'one window at a time') {
+        for (const window of args.windows) {
+          const out = await compactWindow({
+            ...args,
+            window,
+            key: `curated/${window.partition}/single-${i}.parquet`,
+            onPhase,
+          });
+          etags.set(window.partition, out.etag);
+        }
+      } else {
+        for (const batch of batches) {
+          const outs = await compactWindows({
+            ...args,
+            windows: batch.map((window) => ({ window, key: `curated/${window.partition}/batch-${i}.parquet` })),
+            onPhase,
+          });
+          for (const o of outs) {
+            if (!o.outcome) throw new Error(`window ${o.partition} was refused: ${o.refused?.message}`);
+            if (o.outcome.etag !== etags.get(o.partition)) differ++;
+          }
+        }
+      }
+      const cpu = process.cpuUsage(c0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      const run: Run = {
+        path: way,
+        ms: round(performance.now() - t0, 0),
+        cpuMs: round(cpuMs, 0),
+        cpuMsPerWindow: round(cpuMs / args.windows.length, 1),
+        phases: Object.fromEntries(
+          Object.entries(phases).map(([k, [a, b]]) => [k, [round(a, 0), round(b, 0)] as [number, number]]),
+        ),
+      };
+      runs.push(run);
+      log(
+        `${run.path}, run ${i + 1}: ${run.ms} ms, ${run.cpuMs} CPU ms (${run.cpuMsPerWindow} a window); ${JSON.stringify(run.phases)}`,
+      );
+    }
+  }
+  if (differ > 0) throw new Error(`${differ} batch-written files differ from the same windows' files written alone`);
+  const best = (way: string) => runs.filter((r) => r.path === way).reduce((a, b) => (b.cpuMs < a.cpuMs ? b : a));
+  const single = best('one window at a time');
+  const batched = best('batches');
+  return {
+    windows: args.windows.length,
+    objects,
+    rows,
+    batches: batches.length,
+    single_cpu_ms_per_window: single.cpuMsPerWindow,
+    batch_cpu_ms_per_window: batched.cpuMsPerWindow,
+    batch_over_single_cpu: round(batched.cpuMs / single.cpuMs, 2),
+    same_bytes: true,
+    runs,
+  };
 }
 
 main().catch((err: unknown) => {

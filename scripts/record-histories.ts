@@ -7,7 +7,7 @@
  * Each history walks the paths a running workflow takes: the replay is started paused, resumed,
  * sped up, paused and resumed again, and runs to its end; the sink runs, is paused (drains) and resumed
  * and paused again; the crawl workflow serves a `crawlNow` update and sink notices; the query workflow
- * runs one statement. Every name (topics, group, bucket, database, task queue) is the run's own and
+ * runs one statement; the compaction compacts the drained lake. Every name (topics, group, bucket, database, task queue) is the run's own and
  * removed at the end. See docs/workflow-testing.md for when to record again.
  */
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import type { WorkflowHandle } from '@temporalio/client';
 import { REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { ensureTemporalBinary } from '../src/services';
-import { runCrawl, runQuery, startReplay, startSink, workflowIds } from '../src/pipeline';
+import { runCrawl, runQuery, startCompaction, startReplay, startSink, workflowIds } from '../src/pipeline';
 import { pauseSignal, resumeSignal, setSpeedUpdate } from '../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor } from '../test/integration/support';
 
@@ -77,10 +77,15 @@ async function main(): Promise<void> {
       id: query,
     });
 
+    // The drained lake compacted at once (no quiet period): a plan, its windows, the switch, the catalog.
+    const compact = await startCompaction(h.client, config, { quietMs: 0 });
+    await compact.result();
+
     await save(config, replay, 'replay');
     await save(config, sink, 'sink');
     await save(config, crawl, 'crawl');
     await save(config, h.client.workflow.getHandle(workflowIds.query(query)), 'query');
+    await save(config, compact, 'compact');
   } finally {
     await h.close();
   }

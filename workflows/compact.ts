@@ -5,6 +5,7 @@
  * SKIP), by `npx ticklake compact now`, or started from the Temporal CLI or Web UI.
  */
 import {
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,6 +15,7 @@ import {
 import type { Activities, CompactInput, CompactResult, CompactWindowResult } from '../activities';
 import { COMPACT_NON_RETRYABLE } from '../src/errors/compact';
 import { compactStatusQuery, type CompactWorkflowStatus } from './definitions';
+import { COMPACT_WINDOW_BATCHES } from './legacy';
 import { checkInput, nonEmptyString, optional, positiveNumber, required, stringArray } from './input-checks';
 
 export const COMPACT_NON_RETRYABLE_ERRORS = COMPACT_NON_RETRYABLE;
@@ -25,21 +27,28 @@ const retry: RetryPolicy = {
   nonRetryableErrorTypes: COMPACT_NON_RETRYABLE_ERRORS,
 };
 
-const { planCompaction, compactPartition, commitCompaction, applyCuratedCatalog, expireRaw, compactSummary } =
-  proxyActivities<Activities>({
-    summary: 'compaction step',
-    startToCloseTimeout: '1 hour',
-    // Windows heartbeat every 5 s; a dead worker is noticed within this, and its window retried.
-    heartbeatTimeout: '30 seconds',
-    retry,
-  });
+const {
+  planCompaction,
+  compactPartition,
+  compactPartitions,
+  commitCompaction,
+  applyCuratedCatalog,
+  expireRaw,
+  compactSummary,
+} = proxyActivities<Activities>({
+  summary: 'compaction step',
+  startToCloseTimeout: '1 hour',
+  // Windows heartbeat every 5 s; a dead worker is noticed within this, and its window retried.
+  heartbeatTimeout: '30 seconds',
+  retry,
+});
 
 const nonNegative = (v: unknown) => (typeof v === 'number' && v >= 0 ? undefined : 'a number of milliseconds >= 0');
 
 /**
  * Compacts the closed windows of one lake table into the curated Parquet zone (id
- * `compact/<database>.<table>`): `planCompaction`, then `compactPartition` per window (`concurrency`
- * at a time, default 2), `commitCompaction` (the switch: readers see each record once, raw or
+ * `compact/<database>.<table>`): `planCompaction`, then the plan's batches (`concurrency` at a time,
+ * default 2): `compactPartitions` for a batch of small windows, `compactPartition` for a window alone, `commitCompaction` (the switch: readers see each record once, raw or
  * compacted), `applyCuratedCatalog`, `expireRaw`; returns `compactSummary`'s totals. Query `status`
  * tells the phase and the windows done; a window whose compaction fails stays raw (counted as failed).
  */
@@ -74,13 +83,24 @@ export async function compactWorkflow(input: CompactInput): Promise<CompactResul
   const results: CompactWindowResult[] = [];
   if (plan.windows.length > 0) {
     status.phase = 'compacting';
-    const queue = [...plan.windows];
+    // Runs started before batches (no marker in their history) compact their windows one by one.
+    const queue = patched(COMPACT_WINDOW_BATCHES)
+      ? (plan.batches ?? plan.windows.map((w) => [w.partition]))
+      : plan.windows.map((w) => w.partition);
     const lanes = Array.from({ length: Math.min(input.concurrency ?? 2, queue.length) }, async () => {
-      for (let w = queue.shift(); w; w = queue.shift()) {
-        const r = await compactPartition(input, plan.planKey, w.partition);
-        results.push(r);
-        status.windowsDone++;
-        if (!r.ok) status.failed++;
+      while (queue.length > 0) {
+        const next = queue.shift()!;
+        // A batch of small windows is one activity; a window alone (a large one) is compactPartition.
+        const batch = typeof next === 'string' ? [next] : next;
+        const done =
+          batch.length === 1
+            ? [await compactPartition(input, plan.planKey, batch[0])]
+            : await compactPartitions(input, plan.planKey, batch);
+        for (const r of done) {
+          results.push(r);
+          status.windowsDone++;
+          if (!r.ok) status.failed++;
+        }
       }
     });
     await Promise.all(lanes);

@@ -17,3 +17,10 @@ export const PROGRESS_IN_HEARTBEATS = 'progress-in-heartbeats';
 export const legacyReplayProgressSignal = defineSignal<[ReplayProgress]>('replayProgressSignal');
 /** Sent by sink activities of earlier versions. */
 export const legacySinkProgressSignal = defineSignal<[SinkProgress]>('sinkProgressSignal');
+
+/**
+ * Patch id: from this change on, the compaction compacts the plan's batches of small windows with one
+ * `compactPartitions` each instead of one `compactPartition` per window. A run started before it (no
+ * marker in its history) compacts its windows one by one.
+ */
+export const COMPACT_WINDOW_BATCHES = 'compact-window-batches';

@@ -327,3 +327,41 @@ export function curatedTotals(state: CompactState): {
     retirementsWaiting: state.retirements.length,
   };
 }
+
+/** Windows of at most this many raw records are compacted together: one activity, one DuckDB pass. */
+export const SMALL_WINDOW_RECORDS = 20_000;
+/** Raw records of one batch of small windows, at most (each window's write scans the batch's rows). */
+export const BATCH_RECORDS = 50_000;
+/** Windows of one batch, at most (the activity's result carries one outcome each). */
+export const BATCH_WINDOWS = 64;
+
+/**
+ * The windows of a plan in the groups the workflow compacts, one activity each, in plan order: a window
+ * of more than {@link SMALL_WINDOW_RECORDS} alone (its file is a large write of its own), small windows
+ * together, up to {@link BATCH_RECORDS} records and {@link BATCH_WINDOWS} windows a group, and no larger
+ * than an even share of the small windows' records over `lanes`, so that every lane has a group.
+ * A window's content does not depend on its group: the batch writes each file with the same statement.
+ */
+export function planBatches(windows: readonly { partition: string; records: number }[], lanes: number): string[][] {
+  const small = windows.filter((w) => w.records <= SMALL_WINDOW_RECORDS);
+  const total = small.reduce((a, w) => a + w.records, 0);
+  const target = Math.max(1, Math.min(BATCH_RECORDS, Math.ceil(total / Math.max(1, lanes))));
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let records = 0;
+  for (const w of windows) {
+    if (w.records > SMALL_WINDOW_RECORDS) {
+      batches.push([w.partition]);
+      continue;
+    }
+    if (current.length > 0 && (records + w.records > target || current.length >= BATCH_WINDOWS)) {
+      batches.push(current);
+      current = [];
+      records = 0;
+    }
+    current.push(w.partition);
+    records += w.records;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

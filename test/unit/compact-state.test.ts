@@ -1,5 +1,9 @@
 /** The curated zone's pure rules: cuts of keys, the raw/curated rule, closed cuts, windows, checksums, retention. */
 import {
+  BATCH_RECORDS,
+  BATCH_WINDOWS,
+  planBatches,
+  SMALL_WINDOW_RECORDS,
   addChecksums,
   closedCuts,
   cutOfKey,
@@ -113,5 +117,40 @@ describe('compaction state', () => {
     };
     const due = dueRetirements(state, Date.parse('2026-01-08T00:00:00Z'), 7 * 86_400_000);
     expect(due.map((r) => r.partition)).toEqual(['a']);
+  });
+});
+
+describe('planBatches', () => {
+  const w = (partition: string, records: number) => ({ partition, records });
+
+  test('small windows go together, in plan order, up to an even share of their records per lane', () => {
+    const windows = Array.from({ length: 10 }, (_, i) => w(`p${i}`, 1_000));
+    expect(planBatches(windows, 2)).toEqual([
+      ['p0', 'p1', 'p2', 'p3', 'p4'],
+      ['p5', 'p6', 'p7', 'p8', 'p9'],
+    ]);
+    expect(planBatches(windows, 1)).toEqual([windows.map((x) => x.partition)]);
+  });
+
+  test('a window of more than SMALL_WINDOW_RECORDS is alone; the small ones around it go on together', () => {
+    const big = SMALL_WINDOW_RECORDS + 1;
+    expect(planBatches([w('a', 10), w('b', big), w('c', 10), w('d', 10)], 1)).toEqual([['b'], ['a', 'c', 'd']]);
+  });
+
+  test('a batch holds at most BATCH_RECORDS records and BATCH_WINDOWS windows', () => {
+    const many = Array.from({ length: BATCH_WINDOWS * 2 + 1 }, (_, i) => w(`p${String(i).padStart(3, '0')}`, 1));
+    const batches = planBatches(many, 1);
+    expect(batches.map((b) => b.length)).toEqual([BATCH_WINDOWS, BATCH_WINDOWS, 1]);
+    const heavy = Array.from({ length: 6 }, (_, i) => w(`h${i}`, SMALL_WINDOW_RECORDS));
+    for (const b of planBatches(heavy, 1)) expect(b.length * SMALL_WINDOW_RECORDS).toBeLessThanOrEqual(BATCH_RECORDS);
+    expect(planBatches(heavy, 1).flat()).toEqual(heavy.map((x) => x.partition));
+  });
+
+  test('every window is in exactly one batch; none is empty', () => {
+    const windows = [w('a', 0), w('b', 30_000), w('c', 7), w('d', 19_999), w('e', 20_000)];
+    const batches = planBatches(windows, 3);
+    expect(batches.flat().sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    for (const b of batches) expect(b.length).toBeGreaterThan(0);
+    expect(planBatches([], 2)).toEqual([]);
   });
 });

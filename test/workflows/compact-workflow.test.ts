@@ -5,6 +5,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { CompactInput, CompactPlanSummary, CompactResult, CompactWindowResult } from '../../activities/types';
 import { compactWorkflow } from '../../workflows';
+import { compactStatusQuery } from '../../workflows/definitions';
 import { workflowTestbed, type WorkflowTestbed } from './support';
 import { devServerEnv } from './test-server';
 
@@ -67,6 +68,21 @@ function mocks(plan: CompactPlanSummary, refuse: string[] = []) {
         ? { partition, ok: false, failure: { type: 'CorruptRawObject', message: `object of ${partition} is corrupt` } }
         : { partition, ok: true };
     },
+    compactPartitions: async (_i: CompactInput, _key: string, partitions: string[]): Promise<CompactWindowResult[]> => {
+      calls.push(`batch ${partitions.join(',')}`);
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 50));
+      running--;
+      return partitions.map((partition) =>
+        refuse.includes(partition)
+          ? {
+              partition,
+              ok: false,
+              failure: { type: 'CorruptRawObject', message: `object of ${partition} is corrupt` },
+            }
+          : { partition, ok: true },
+      );
+    },
     commitCompaction: (_i: CompactInput, _key: string, results: CompactWindowResult[]) => {
       calls.push('commit');
       committed = results;
@@ -106,6 +122,37 @@ test('plans, compacts every window at most two at a time, switches once, then ca
   expect(m.calls.slice(6)).toEqual(['commit', 'catalog', 'expire', 'summary']);
   expect(m.most()).toBe(2);
   expect(m.committed()?.map((r) => r.partition)).toEqual(windows(5).map((w) => w.partition));
+});
+
+test("the plan's batches: one compactPartitions each, a window alone through compactPartition; a refused window in a batch fails alone", async () => {
+  const w = windows(6).map((x) => x.partition);
+  const plan = {
+    generation: 4,
+    planKey: 'plans/4.json',
+    windows: windows(6),
+    batches: [[w[0], w[1], w[2]], [w[3]], [w[4], w[5]]],
+  };
+  const m = mocks(plan, [w[1]]);
+  await tb.withWorker(m.activities, async (taskQueue) => {
+    const handle = await tb.env.client.workflow.start(compactWorkflow, {
+      taskQueue,
+      workflowId: `compact/${taskQueue}`,
+      args: [input],
+    });
+    await handle.result();
+    const status = await handle.query(compactStatusQuery);
+    expect(status).toMatchObject({ phase: 'done', windows: 6, windowsDone: 6, failed: 1 });
+  });
+  expect(m.calls.slice(1, 4).sort()).toEqual([
+    `batch ${w[0]},${w[1]},${w[2]}`,
+    `batch ${w[4]},${w[5]}`,
+    `window ${w[3]}`,
+  ]);
+  expect(m.calls.slice(4)).toEqual(['commit', 'catalog', 'expire', 'summary']);
+  expect(m.most()).toBe(2);
+  const results = m.committed()!;
+  expect(results.map((r) => r.partition)).toEqual(w);
+  expect(results.map((r) => r.ok)).toEqual([true, false, true, true, true, true]);
 });
 
 test('a refused window goes to the commit as failed; the others are switched', async () => {

@@ -16,7 +16,7 @@ import { quietRuntime } from './support';
 jest.setTimeout(120_000);
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'histories');
-const WORKFLOW_TYPES = ['replayWorkflow', 'sinkWorkflow', 'crawlWorkflow', 'queryWorkflow'];
+const WORKFLOW_TYPES = ['replayWorkflow', 'sinkWorkflow', 'crawlWorkflow', 'queryWorkflow', 'compactWorkflow'];
 
 interface Recorded {
   file: string;
