@@ -22,7 +22,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import type { Client } from '@temporalio/client';
 import { connectClient } from '../src/adapters/temporal';
+import type { QueryResult } from '../activities/types';
 import { loadConfig, REPO_ROOT } from '../src/config';
 import {
   prepareInfrastructure,
@@ -72,6 +74,52 @@ function freePort(): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pageState = (page: Page) =>
   page.evaluate(() => (window as unknown as { ticklakeDashboard: PageState }).ticklakeDashboard);
+
+/** The page's requests of one visit: when each started and answered, ms from navigation start. */
+interface RequestTiming {
+  path: string;
+  startMs: number;
+  firstByteMs: number;
+  endMs: number;
+}
+
+const requestTimings = (page: Page): Promise<RequestTiming[]> =>
+  page.evaluate(() =>
+    (performance.getEntriesByType('navigation') as PerformanceResourceTiming[])
+      .concat(performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+      .map((e) => ({
+        path: new URL(e.name).pathname + new URL(e.name).search,
+        startMs: Math.round(e.startTime),
+        firstByteMs: Math.round(e.responseStart),
+        endMs: Math.round(e.responseEnd),
+      })),
+  );
+
+/** The query workflows of the dashboard started since `since`: what each waited for, in the worker. */
+async function dashboardQueries(client: Client, taskQueue: string, since: Date): Promise<string[]> {
+  const out: { start: number; line: string }[] = [];
+  for await (const w of client.workflow.list({
+    query: `WorkflowType = 'queryWorkflow' AND TaskQueue = '${taskQueue}' AND StartTime > '${since.toISOString()}'`,
+  })) {
+    const r = (await client.workflow
+      .getHandle(w.workflowId)
+      .result()
+      .catch(() => undefined)) as QueryResult | undefined;
+    const start = w.startTime.getTime() - since.getTime();
+    const took = (w.closeTime?.getTime() ?? Date.now()) - w.startTime.getTime();
+    const phases = Object.entries(r?.stats.phases ?? {})
+      .map(([k, v]) => `${k} ${Math.round(v)}`)
+      .join(', ');
+    out.push({
+      start,
+      line:
+        `  +${start} ms ${w.workflowId}: ${took} ms start to close, engine ${Math.round(r?.stats.engineMs ?? -1)} ms ` +
+        `(${phases}); ${r?.stats.objectsDownloaded ?? '?'} objects fetched, ${r?.stats.objectsCached ?? '?'} cached, ` +
+        `${r?.rowCount ?? '?'} rows`,
+    });
+  }
+  return out.sort((a, b) => a.start - b.start).map((o) => o.line);
+}
 
 async function firstChart(page: Page, url: string): Promise<number> {
   await page.goto(url, { waitUntil: 'load' });
@@ -143,7 +191,14 @@ async function main(): Promise<void> {
       if (m.type() === 'error') errors.push(m.text());
     });
     page.on('pageerror', (e) => errors.push(String(e)));
+    const visitAt = new Date();
     const coldMs = await firstChart(page, url);
+    // What the first visit waited for: the page's requests, and the query workflows they started.
+    console.log(`first visit, requests (ms from navigation start: started, first byte, done):`);
+    for (const t of await requestTimings(page))
+      console.log(`  ${t.path.padEnd(60)} ${t.startMs} / ${t.firstByteMs} / ${t.endMs}`);
+    console.log(`first visit, the dashboard's query workflows (from the navigation):`);
+    for (const line of await dashboardQueries(client, config.temporal.taskQueue, visitAt)) console.log(line);
     const warm: number[] = [];
     const draws: number[] = [];
     for (let i = 0; i < 5; i++) {

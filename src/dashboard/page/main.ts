@@ -22,6 +22,8 @@ interface Config {
   engine: string;
   table: string;
   maxPoints: number;
+  /** The chart to draw first, which the server started reading when it sent the page. */
+  symbol?: string;
 }
 
 interface DashboardState {
@@ -90,14 +92,27 @@ let chart: uPlot | undefined;
 let marketFailed = false;
 let marketTried = 0;
 let seriesAsked = 0;
+/** The latest chart request (symbol and range), and the number of the request whose answer is drawn. */
+let seriesWanted = '';
+let seriesDrawn = 0;
 /** The symbol whose chart is being read, if any. */
 let seriesLoading: string | undefined;
 
 const REMEMBERED = 'ticklake.symbol';
 
-/** The symbol shown; before the symbols are known, the one shown last time (so both load at once). */
+/** The symbol shown last time, or the one the server prepared; kept in a cookie too, for the server. */
+function rememberedSymbol(): string {
+  return localStorage.getItem(REMEMBERED) ?? state.config?.symbol ?? '';
+}
+
+function rememberSymbol(symbol: string): void {
+  localStorage.setItem(REMEMBERED, symbol);
+  document.cookie = `ticklake_symbol=${encodeURIComponent(symbol)}; Path=/; SameSite=Strict; Max-Age=31536000`;
+}
+
+/** The symbol shown; before the symbols are known, the one remembered (so both load at once). */
 function selectedSymbol(): string {
-  return $<HTMLSelectElement>('symbol').value || (state.market ? '' : (localStorage.getItem(REMEMBERED) ?? ''));
+  return $<HTMLSelectElement>('symbol').value || (state.market ? '' : rememberedSymbol());
 }
 
 function daysBefore(day: string, n: number, unit: 'y' | 'm'): string {
@@ -145,7 +160,7 @@ async function refreshMarket(refreshing = true): Promise<void> {
 
 function renderSymbols(market: MarketView): void {
   const select = $<HTMLSelectElement>('symbol');
-  const current = select.value || (localStorage.getItem(REMEMBERED) ?? '');
+  const current = select.value || rememberedSymbol();
   const names = market.symbols.map((s) => s.symbol);
   if (names.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
     select.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
@@ -177,15 +192,19 @@ async function refreshSeries(): Promise<void> {
   }
   const { from, to } = range();
   const asked = ++seriesAsked;
-  const q = new URLSearchParams({ symbol, from, to });
+  const q = new URLSearchParams({ symbol, from, to }).toString();
+  seriesWanted = q;
   seriesLoading = symbol;
   try {
-    const s = await getJson<SeriesView>(`/api/series?${q.toString()}`).finally(() => {
+    const s = await getJson<SeriesView>(`/api/series?${q}`).finally(() => {
       if (asked === seriesAsked) seriesLoading = undefined;
     });
-    if (asked !== seriesAsked) return; // a newer request is on its way
+    // Another chart was asked for since, or a newer answer is drawn already. (An answer to the same
+    // request as the latest is drawn: the newer one, on its way, replaces it.)
+    if (q !== seriesWanted || asked < seriesDrawn) return;
+    seriesDrawn = asked;
     state.series = s;
-    localStorage.setItem(REMEMBERED, s.symbol);
+    rememberSymbol(s.symbol);
     drawChart(s);
     fill(
       'series-note',
@@ -498,8 +517,8 @@ async function start(): Promise<void> {
     state.lakeVersion = (JSON.parse((m as MessageEvent<string>).data) as { lakeVersion: number }).lakeVersion;
     void refreshMarket();
   });
-  // The chart of the symbol shown last time loads beside the symbols.
-  const first = localStorage.getItem(REMEMBERED) ? refreshSeries() : Promise.resolve();
+  // The chart of the symbol shown last time (or prepared by the server) loads beside the symbols.
+  const first = rememberedSymbol() ? refreshSeries() : Promise.resolve();
   await Promise.all([refreshMarket(false), first]);
 }
 
