@@ -78,6 +78,24 @@ export interface MarketView {
 
 export type SeriesView = Series & { points: number; note?: string; truncated: boolean };
 
+/**
+ * Set on an answer read earlier, sent to a first visit while the current one is read: how old it is
+ * (ms since its query started). The page says so and asks again.
+ */
+export interface HeldAnswer {
+  heldMs?: number;
+}
+
+interface CacheEntry {
+  version: number;
+  at: number;
+  value: Promise<unknown>;
+  done: boolean;
+}
+
+/** How old an answer may be and still be drawn while the current one is read (then marked as such). */
+const HELD_MAX_MS = 10 * 60_000;
+
 export class DashboardServer {
   private readonly reader: PipelineReader;
   private readonly history = new SinkHistory();
@@ -93,11 +111,14 @@ export class DashboardServer {
   private sampling?: Promise<void>;
   private warming?: NodeJS.Timeout;
   private warmedAtRecords?: number;
+  private warmedLookAt = 0;
   /** The latest market answer (maybe older than the lake): symbols, and a count each that only grows. */
   private heldMarket?: MarketView;
   /** The symbol the last visit drew first: the chart the warm-up prepares. */
   private pageSymbol?: string;
-  private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
+  private readonly cache = new Map<string, CacheEntry>();
+  /** The latest answer of each statement and when its query started: what a first visit draws, marked, meanwhile. */
+  private readonly held = new Map<string, { at: number; value: unknown }>();
   private server?: http.Server;
   /** Query workflows started and not answered yet: cancelled when the server closes. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -188,7 +209,7 @@ export class DashboardServer {
           symbol: this.firstSymbol(req),
         });
       case 'GET /api/market':
-        return this.answer(res, () => this.market());
+        return this.answer(res, () => this.orHeld('market', this.market(), url.searchParams.get('held') === '1'));
       case 'GET /api/series': {
         let request: SeriesRequest;
         try {
@@ -196,7 +217,9 @@ export class DashboardServer {
         } catch (err) {
           return this.json(res, 400, { error: (err as Error).message });
         }
-        return this.answer(res, () => this.series(request));
+        return this.answer(res, () =>
+          this.orHeld(seriesKey(request), this.series(request), url.searchParams.get('held') === '1'),
+        );
       }
       case 'GET /api/pipeline':
         return this.json(res, 200, {
@@ -318,11 +341,37 @@ export class DashboardServer {
     const live = this.sampling !== undefined;
     if (hit && hit.version === this.lakeVersion && (live || Date.now() - hit.at < 5_000))
       return hit.value as Promise<T>;
+    const at = Date.now();
     const value = produce();
-    this.cache.set(key, { version: this.lakeVersion, at: Date.now(), value });
-    value.catch(() => this.cache.delete(key));
+    const entry: CacheEntry = { version: this.lakeVersion, at, value, done: false };
+    this.cache.set(key, entry);
+    value.then(
+      (v) => {
+        entry.done = true;
+        this.held.delete(key);
+        this.held.set(key, { at, value: v });
+        if (this.held.size > 200) this.held.delete(this.held.keys().next().value!);
+      },
+      () => {
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value!);
     return value;
+  }
+
+  /**
+   * With `acceptHeld` (a page's first requests), while the current answer is still being read: the
+   * latest earlier one, with its age, which the page draws marked as such and then asks again.
+   */
+  private orHeld<T>(key: string, current: Promise<T>, acceptHeld: boolean): Promise<T & HeldAnswer> {
+    const entry = this.cache.get(key);
+    const held = this.held.get(key);
+    if (acceptHeld && held && entry && !entry.done && Date.now() - held.at < HELD_MAX_MS) {
+      current.catch(() => undefined);
+      return Promise.resolve({ ...(held.value as T), heldMs: Date.now() - held.at });
+    }
+    return current as Promise<T & HeldAnswer>;
   }
 
   /** A fixed statement through the query workflow; waited for (or cancelled) when the server closes. */
@@ -385,8 +434,8 @@ export class DashboardServer {
   }
 
   async series(req: SeriesRequest, checkServices = true): Promise<SeriesView> {
-    const key = `${req.symbol} ${req.from} ${req.to}`;
-    return this.cached(`series ${key}`, async () => {
+    const key = seriesKey(req);
+    return this.cached(key, async () => {
       const max = this.options.maxPoints;
       const table = this.config.glue.table;
       const params = [req.symbol, req.from, req.to];
@@ -475,8 +524,16 @@ export class DashboardServer {
   private async warm(): Promise<void> {
     if (this.clients.size > 0 || this.closing) return;
     try {
+      const lookedAt = Date.now();
       const records = await this.reader.sinkRecords();
-      if (records === undefined || records === this.warmedAtRecords) return;
+      if (records === undefined) return;
+      if (records === this.warmedAtRecords) {
+        // Nothing written since the look before the last warm-up: answers read after it are still the lake's.
+        for (const e of this.cache.values()) {
+          if (e.done && e.version === this.lakeVersion && e.at >= this.warmedLookAt) e.at = lookedAt;
+        }
+        return;
+      }
       // The market statement reads every object, so the engine fetches and converts what the sink wrote,
       // and a page opened in the next seconds finds its answer, and that of the chart it draws first. No
       // look at the other services first (a page does that): a failure is tried again at the next look.
@@ -484,10 +541,11 @@ export class DashboardServer {
       await this.market(false);
       const symbol = this.firstSymbol();
       if (symbol) {
-        this.cache.delete(`series ${symbol} ${EARLIEST_DAY} ${LATEST_DAY}`);
+        this.cache.delete(seriesKey({ symbol, from: EARLIEST_DAY, to: LATEST_DAY }));
         await this.series({ symbol, from: EARLIEST_DAY, to: LATEST_DAY }, false);
       }
       this.warmedAtRecords = records;
+      this.warmedLookAt = lookedAt;
     } catch {
       // No sink, or a service down: the next look tries again; a page says what is wrong.
     }
@@ -577,6 +635,10 @@ export class DashboardServer {
       return this.json(res, 400, { error: (err as Error).message });
     }
   }
+}
+
+function seriesKey(req: SeriesRequest): string {
+  return `series ${req.symbol} ${req.from} ${req.to}`;
 }
 
 function cookieValue(req: http.IncomingMessage, name: string): string | undefined {

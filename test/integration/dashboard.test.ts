@@ -18,7 +18,13 @@ import { ensureServices, stopServices } from '../../src/services';
 import { marketSql } from '../../src/dashboard/market';
 import type { QueryResult } from '../../activities/types';
 import { dashboardOptions } from '../../src/dashboard/options';
-import { startDashboard, type RunningDashboard, type SeriesView, type MarketView } from '../../src/dashboard/server';
+import {
+  startDashboard,
+  type HeldAnswer,
+  type RunningDashboard,
+  type SeriesView,
+  type MarketView,
+} from '../../src/dashboard/server';
 import { chromiumPath, launchBrowser, NO_CHROMIUM } from '../support/browser';
 import { itWhen } from '../support/environment';
 import { startHarness, uniqueEnv, waitFor, type Harness } from './support';
@@ -152,6 +158,41 @@ describe('dashboard in a browser', () => {
     expect(series.ticks).toBe(587);
     expect((await dashboardQueriesSince(since)).length).toBe(started);
   });
+
+  itBrowser(
+    'gives a first visit the answer it read earlier, marked with its age, while it reads the current one',
+    async () => {
+      // A second server without the warm-up: nothing keeps its answers current with no page open.
+      const other = await startDashboard(
+        h.config,
+        () => Promise.resolve(h.client),
+        dashboardOptions({ port: 0 }, { ...env, TICKLAKE_DASHBOARD_WARM_MS: '0' }),
+        { info: () => undefined, warn: () => undefined },
+      );
+      try {
+        const get = async (q: string) => {
+          const res = await fetch(new URL(`api/series?symbol=SAMPLE-IN&from=&to=${q}`, other.url));
+          expect(res.status).toBe(200);
+          return (await res.json()) as SeriesView & HeldAnswer;
+        };
+        const read = await get('');
+        const readAt = Date.now();
+        expect(read.heldMs).toBeUndefined();
+        // With no page open an answer is current for 5 s; after that a page's first request gets it at
+        // once, with its age, while the server reads it again.
+        await new Promise((r) => setTimeout(r, Math.max(0, readAt + 5_100 - Date.now())));
+        const held = await get('&held=1');
+        expect(held.heldMs).toBeGreaterThanOrEqual(5_000);
+        expect(held.days).toEqual(read.days);
+        // The page then asks again (without held=1) and gets the answer read now.
+        const current = await get('');
+        expect(current.heldMs).toBeUndefined();
+        expect(current.ticks).toBe(587);
+      } finally {
+        await other.close();
+      }
+    },
+  );
 
   itBrowser('loads with no console errors and draws its first chart', async () => {
     const started = Date.now();

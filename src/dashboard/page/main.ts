@@ -7,7 +7,7 @@
  * `window.ticklakeDashboard` for the tests and for anyone curious.
  */
 import uPlot from 'uplot';
-import type { MarketView, SeriesView } from '../server';
+import type { HeldAnswer, MarketView, SeriesView } from '../server';
 import type { PipelineSnapshot, ReplayView, ServiceState, SinkView } from '../pipeline-state';
 import type { HistoryView } from '../history';
 
@@ -28,11 +28,13 @@ interface Config {
 
 interface DashboardState {
   config?: Config;
-  market?: MarketView;
-  series?: SeriesView;
+  market?: MarketView & HeldAnswer;
+  series?: SeriesView & HeldAnswer;
   pipeline?: PipelineEvent;
-  /** ms from navigation start to the first chart drawn. */
+  /** ms from navigation start to the first chart drawn (maybe an answer read earlier, marked as such). */
   firstChartMs?: number;
+  /** ms from navigation start to the first chart drawn from a current answer. */
+  firstCurrentChartMs?: number;
   /** Times the chart was drawn, and how long the last drawing took in the page (data in hand), ms. */
   chartDraws: number;
   drawMs?: number;
@@ -140,17 +142,31 @@ function range(): { from: string; to: string } {
   return { from: from.value, to: '' };
 }
 
-/** Reads the symbols and the chart again; `refreshing`: the lake changed (else the chart may be current). */
-async function refreshMarket(refreshing = true): Promise<void> {
+/** Marks an answer read earlier, drawn while the current one is read (a first visit's). */
+function heldNote(heldMs: number): HTMLElement {
+  const at = new Date(Date.now() - heldMs).toLocaleTimeString();
+  return h('span', { class: 'held' }, `the lake as of ${at} (${num(heldMs / 1000)} s ago), reading it now…`);
+}
+
+/**
+ * Reads the symbols and the chart again; `refreshing`: the lake changed (else the chart may be current).
+ * `held`: an answer read earlier will do while the current one is read (then asked for at once).
+ */
+async function refreshMarket(refreshing = true, held = false): Promise<void> {
   marketTried = Date.now();
   try {
-    const market = await getJson<MarketView>('/api/market');
+    const market = await getJson<MarketView & HeldAnswer>(`/api/market${held ? '?held=1' : ''}`);
     state.market = market;
     marketFailed = false;
     renderSymbols(market);
+    fill(
+      'market-status',
+      market.truncated && `showing ${market.symbols.length} of ${market.totalSymbols} symbols `,
+      market.heldMs !== undefined && heldNote(market.heldMs),
+    );
+    if (market.heldMs !== undefined) void refreshMarket(false);
     const shown = selectedSymbol();
     if (!refreshing && (state.series?.symbol === shown || seriesLoading === shown)) return;
-    fill('market-status', market.truncated ? `showing ${market.symbols.length} of ${market.totalSymbols} symbols` : '');
     await refreshSeries();
   } catch (err) {
     marketFailed = true;
@@ -184,7 +200,7 @@ function renderSymbols(market: MarketView): void {
     .replaceChildren(...rows);
 }
 
-async function refreshSeries(): Promise<void> {
+async function refreshSeries(held = false): Promise<void> {
   const symbol = selectedSymbol();
   if (!symbol) {
     fill('series-note', 'the lake has no ticks yet: start a replay (npx ticklake replay start <file>)');
@@ -196,7 +212,7 @@ async function refreshSeries(): Promise<void> {
   seriesWanted = q;
   seriesLoading = symbol;
   try {
-    const s = await getJson<SeriesView>(`/api/series?${q}`).finally(() => {
+    const s = await getJson<SeriesView & HeldAnswer>(`/api/series?${q}${held ? '&held=1' : ''}`).finally(() => {
       if (asked === seriesAsked) seriesLoading = undefined;
     });
     // Another chart was asked for since, or a newer answer is drawn already. (An answer to the same
@@ -210,7 +226,10 @@ async function refreshSeries(): Promise<void> {
       'series-note',
       s.note ??
         `${num(s.points)} ticks of ${s.symbol}${s.days.length ? ` from ${s.days[0]} to ${s.days[s.days.length - 1]}` : ''}`,
+      s.heldMs !== undefined && ' · ',
+      s.heldMs !== undefined && heldNote(s.heldMs),
     );
+    if (s.heldMs !== undefined) void refreshSeries();
   } catch (err) {
     marketFailed = true;
     if (asked === seriesAsked) fill('series-note', h('span', { class: 'unavailable' }, (err as Error).message));
@@ -219,7 +238,7 @@ async function refreshSeries(): Promise<void> {
 
 const toSeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
 
-function drawChart(s: SeriesView): void {
+function drawChart(s: SeriesView & HeldAnswer): void {
   const t0 = performance.now();
   const el = $('chart');
   const data: uPlot.AlignedData = [s.days.map(toSeconds), s.close, s.high, s.low];
@@ -249,6 +268,7 @@ function drawChart(s: SeriesView): void {
   state.chartDraws++;
   state.drawMs = performance.now() - t0;
   state.firstChartMs ??= performance.now();
+  if (s.heldMs === undefined) state.firstCurrentChartMs ??= performance.now();
 }
 
 // Pipeline -------------------------------------------------------------------------------------------
@@ -518,8 +538,9 @@ async function start(): Promise<void> {
     void refreshMarket();
   });
   // The chart of the symbol shown last time (or prepared by the server) loads beside the symbols.
-  const first = rememberedSymbol() ? refreshSeries() : Promise.resolve();
-  await Promise.all([refreshMarket(false), first]);
+  // Both may be answers read earlier (by the server's warm-up), marked as such while it reads them now.
+  const first = rememberedSymbol() ? refreshSeries(true) : Promise.resolve();
+  await Promise.all([refreshMarket(false, true), first]);
 }
 
 void start();
