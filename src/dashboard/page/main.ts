@@ -154,6 +154,11 @@ function heldNote(heldMs: number): HTMLElement {
  */
 async function refreshMarket(refreshing = true, held = false): Promise<void> {
   marketTried = Date.now();
+  // A chart over all days or fixed days does not depend on the symbols' last days: both are read at once.
+  const preset = $<HTMLSelectElement>('range').value;
+  const askedFor = selectedSymbol();
+  const alongside =
+    refreshing && state.market && (preset === 'all' || preset === 'custom') ? refreshSeries() : undefined;
   try {
     const market = await getJson<MarketView & HeldAnswer>(`/api/market${held ? '?held=1' : ''}`);
     state.market = market;
@@ -166,6 +171,7 @@ async function refreshMarket(refreshing = true, held = false): Promise<void> {
     );
     if (market.heldMs !== undefined) void refreshMarket(false);
     const shown = selectedSymbol();
+    if (alongside && shown === askedFor) return await alongside;
     if (!refreshing && (state.series?.symbol === shown || seriesLoading === shown)) return;
     await refreshSeries();
   } catch (err) {
