@@ -528,9 +528,13 @@ export class DashboardServer {
       const records = await this.reader.sinkRecords();
       if (records === undefined) return;
       if (records === this.warmedAtRecords) {
-        // Nothing written since the look before the last warm-up: answers read after it are still the lake's.
-        for (const e of this.cache.values()) {
-          if (e.done && e.version === this.lakeVersion && e.at >= this.warmedLookAt) e.at = lookedAt;
+        // Nothing written since the look before the last warm-up: answers read after it are still the
+        // lake's. Only on the local engine, which lists the lake's objects itself; Athena reads the
+        // partitions the crawl has registered, which may come after the sink's write.
+        if (this.config.query.engine === 'duckdb') {
+          for (const e of this.cache.values()) {
+            if (e.done && e.version === this.lakeVersion && e.at >= this.warmedLookAt) e.at = lookedAt;
+          }
         }
         return;
       }
