@@ -29,9 +29,10 @@ export interface DashboardOptions {
   refreshMs: number;
   /**
    * With no page open, how often the server looks whether the sink wrote (one describe and one query of
-   * the sink workflow) and, when it did, runs the market statement once, so that the engine has fetched
-   * and converted the new objects before the next first visit (TICKLAKE_DASHBOARD_WARM_MS, default
-   * 10,000; 0: off).
+   * the sink workflow) and, when it did, runs the market statement and the statement of the chart a
+   * page draws first, so that the engine has fetched and converted the new objects before the next
+   * first visit, and that visit has answers to draw (TICKLAKE_DASHBOARD_WARM_MS, default 10,000; 0: off).
+   * When the sink wrote nothing, the answers read since the look before stay current.
    */
   warmMs: number;
   /** Base URL of the Temporal Web UI, for the links to workflows. Default the local one. */

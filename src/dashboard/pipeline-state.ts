@@ -142,7 +142,6 @@ export class PipelineReader {
   }
 
   async read(): Promise<PipelineSnapshot> {
-    const tq = this.config.temporal.taskQueue;
     const [temporal, s3, lag] = await Promise.all([
       this.temporalState(),
       this.s3State(),
@@ -150,37 +149,7 @@ export class PipelineReader {
         withTimeout('Kafka', 3_000, (this.lagging ??= this.brokerLag().finally(() => (this.lagging = undefined)))),
       ),
     ]);
-    const services: ServiceState[] = [
-      {
-        name: 'temporal',
-        label: 'Temporal',
-        ok: temporal.ok,
-        detail: temporal.ok ? this.config.temporal.address : temporal.reason,
-      },
-      temporal.ok
-        ? {
-            name: 'worker',
-            label: 'worker',
-            ok: temporal.value > 0,
-            detail:
-              temporal.value > 0
-                ? `${temporal.value} polling '${tq}'`
-                : `no worker polls task queue '${tq}'; ${START_A_WORKER}`,
-          }
-        : { name: 'worker', label: 'worker', ok: false, detail: 'unknown: Temporal does not answer' },
-      {
-        name: 'kafka',
-        label: 'Kafka',
-        ok: lag.ok,
-        detail: lag.ok ? this.config.kafka.brokers.join(',') : lag.reason,
-      },
-      {
-        name: 's3',
-        label: 'S3 (the lake)',
-        ok: s3.ok,
-        detail: s3.ok ? `bucket ${this.config.lake.bucket}` : s3.reason,
-      },
-    ];
+    const services = this.serviceStates(temporal, s3, lag);
     const down = (what: string): Part<never> => ({
       ok: false,
       reason: `${what} unavailable: Temporal does not answer (${temporal.ok ? '' : temporal.reason})`,
@@ -204,6 +173,54 @@ export class PipelineReader {
       this.cachedSchedules(),
     ]);
     return { at: new Date().toISOString(), services, replays, sink, crawl, compaction, schedules };
+  }
+
+  /**
+   * What a market query needs: Temporal, a worker and S3 (no Kafka, none of the workflows' state), in
+   * one round trip to each; for a query started before the first sample of the pipeline.
+   */
+  async queryServices(): Promise<ServiceState[]> {
+    const [temporal, s3] = await Promise.all([this.temporalState(), this.s3State()]);
+    return this.serviceStates(temporal, s3);
+  }
+
+  private serviceStates(temporal: Part<number>, s3: Part<true>, lag?: Part<unknown>): ServiceState[] {
+    const tq = this.config.temporal.taskQueue;
+    return [
+      {
+        name: 'temporal',
+        label: 'Temporal',
+        ok: temporal.ok,
+        detail: temporal.ok ? this.config.temporal.address : temporal.reason,
+      },
+      temporal.ok
+        ? {
+            name: 'worker',
+            label: 'worker',
+            ok: temporal.value > 0,
+            detail:
+              temporal.value > 0
+                ? `${temporal.value} polling '${tq}'`
+                : `no worker polls task queue '${tq}'; ${START_A_WORKER}`,
+          }
+        : { name: 'worker', label: 'worker', ok: false, detail: 'unknown: Temporal does not answer' },
+      ...(lag
+        ? [
+            {
+              name: 'kafka' as const,
+              label: 'Kafka',
+              ok: lag.ok,
+              detail: lag.ok ? this.config.kafka.brokers.join(',') : lag.reason,
+            },
+          ]
+        : []),
+      {
+        name: 's3',
+        label: 'S3 (the lake)',
+        ok: s3.ok,
+        detail: s3.ok ? `bucket ${this.config.lake.bucket}` : s3.reason,
+      },
+    ];
   }
 
   /** Whether Temporal answers, and how many live workers poll the task queue. */

@@ -7,8 +7,11 @@
  * (no DNS rebinding); off loopback it needs a token. The page can run no SQL of its own: the market
  * endpoints run the fixed statements of ./market.ts with bound values. While a page is open the
  * server samples the pipeline every second; with none open it only keeps the engine warm: every
- * `warmMs` it asks the sink whether it wrote, and when it did runs the market statement once, so that
- * a first visit does not wait for the engine to fetch what the sink wrote meanwhile.
+ * `warmMs` it asks the sink whether it wrote, and when it did runs the market statement and the
+ * statement of the chart a page draws first, so that a first visit does not wait for the engine to
+ * fetch what the sink wrote meanwhile. A request for the page itself starts its two queries at once
+ * (answers younger than a few seconds are reused, as with a page open): the page's script, which asks
+ * for them, then finds them under way or answered.
  */
 import http from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -20,9 +23,12 @@ import type { QueryResult } from '../../activities/types';
 import { setReplaySpeed, steerReplay } from '../cli/replay-commands';
 import { buildAssets, type Asset } from './assets';
 import { SinkHistory } from './history';
+import { SYMBOL_PATTERN } from '../tick';
 import {
   aggregateSql,
+  EARLIEST_DAY,
   granularityFor,
+  LATEST_DAY,
   marketSql,
   seriesRequest,
   symbolRows,
@@ -55,6 +61,8 @@ class Unavailable extends Error {
 /** How long a market query may take before the page is told so (the query workflow is cancelled). */
 const QUERY_TIMEOUT_MS = 30_000;
 const COOKIE = 'ticklake_dashboard';
+/** The symbol a page drew last, which it draws first on its next visit (the page sets it). */
+const SYMBOL_COOKIE = 'ticklake_symbol';
 
 interface SseClient {
   res: http.ServerResponse;
@@ -69,6 +77,24 @@ export interface MarketView {
 }
 
 export type SeriesView = Series & { points: number; note?: string; truncated: boolean };
+
+/**
+ * Set on an answer read earlier, sent to a first visit while the current one is read: how old it is
+ * (ms since its query started). The page says so and asks again.
+ */
+export interface HeldAnswer {
+  heldMs?: number;
+}
+
+interface CacheEntry {
+  version: number;
+  at: number;
+  value: Promise<unknown>;
+  done: boolean;
+}
+
+/** How old an answer may be and still be drawn while the current one is read (then marked as such). */
+const HELD_MAX_MS = 10 * 60_000;
 
 export class DashboardServer {
   private readonly reader: PipelineReader;
@@ -85,7 +111,14 @@ export class DashboardServer {
   private sampling?: Promise<void>;
   private warming?: NodeJS.Timeout;
   private warmedAtRecords?: number;
-  private readonly cache = new Map<string, { version: number; at: number; value: Promise<unknown> }>();
+  private warmedLookAt = 0;
+  /** The latest market answer (maybe older than the lake): symbols, and a count each that only grows. */
+  private heldMarket?: MarketView;
+  /** The symbol the last visit drew first: the chart the warm-up prepares. */
+  private pageSymbol?: string;
+  private readonly cache = new Map<string, CacheEntry>();
+  /** The latest answer of each statement and when its query started: what a first visit draws, marked, meanwhile. */
+  private readonly held = new Map<string, { at: number; value: unknown }>();
   private server?: http.Server;
   /** Query workflows started and not answered yet: cancelled when the server closes. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -160,6 +193,8 @@ export class DashboardServer {
     const route = `${req.method ?? 'GET'} ${url.pathname}`;
     switch (route) {
       case 'GET /':
+        this.prepareFirstChart(req);
+        return this.serveAsset(req, res, this.assets!.get(url.pathname)!);
       case 'GET /app.js':
       case 'GET /app.css':
         return this.serveAsset(req, res, this.assets!.get(url.pathname)!);
@@ -170,9 +205,11 @@ export class DashboardServer {
           table: `${this.config.glue.database}.${this.config.glue.table}`,
           maxPoints: this.options.maxPoints,
           sampleMs: this.options.sampleMs,
+          // The chart to draw first, before the symbols are known: the one prepared by the request for the page.
+          symbol: this.firstSymbol(req),
         });
       case 'GET /api/market':
-        return this.answer(res, () => this.market());
+        return this.answer(res, () => this.orHeld('market', this.market(), url.searchParams.get('held') === '1'));
       case 'GET /api/series': {
         let request: SeriesRequest;
         try {
@@ -180,7 +217,9 @@ export class DashboardServer {
         } catch (err) {
           return this.json(res, 400, { error: (err as Error).message });
         }
-        return this.answer(res, () => this.series(request));
+        return this.answer(res, () =>
+          this.orHeld(seriesKey(request), this.series(request), url.searchParams.get('held') === '1'),
+        );
       }
       case 'GET /api/pipeline':
         return this.json(res, 200, {
@@ -208,8 +247,38 @@ export class DashboardServer {
   private presentedToken(req: http.IncomingMessage): string {
     const auth = req.headers.authorization ?? '';
     if (auth.startsWith('Bearer ')) return auth.slice(7);
-    const cookie = (req.headers.cookie ?? '').split(';').map((c) => c.trim());
-    return cookie.find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1) ?? '';
+    return cookieValue(req, COOKIE) ?? '';
+  }
+
+  /**
+   * The symbol a page draws first: the one it drew last (its cookie) while the lake holds it, else the
+   * first of the latest market answer; none before the server has read the market once.
+   */
+  private firstSymbol(req?: http.IncomingMessage): string | undefined {
+    let remembered = req ? cookieValue(req, SYMBOL_COOKIE) : this.pageSymbol;
+    try {
+      remembered = remembered === undefined ? undefined : decodeURIComponent(remembered);
+    } catch {
+      remembered = undefined;
+    }
+    const known = this.heldMarket?.symbols;
+    const symbol =
+      remembered && SYMBOL_PATTERN.test(remembered) && (!known || known.some((s) => s.symbol === remembered))
+        ? remembered
+        : known?.[0]?.symbol;
+    if (req) this.pageSymbol = symbol;
+    return symbol;
+  }
+
+  /**
+   * A request for the page: starts the queries its script will ask for (the symbols, and the chart it
+   * draws first over its default range, all days), so that they run while the browser loads the script.
+   */
+  private prepareFirstChart(req: http.IncomingMessage): void {
+    if (this.closing) return;
+    this.market().catch(() => undefined);
+    const symbol = this.firstSymbol(req);
+    if (symbol) this.series({ symbol, from: EARLIEST_DAY, to: LATEST_DAY }).catch(() => undefined);
   }
 
   private tokenMatches(given: string): boolean {
@@ -256,10 +325,10 @@ export class DashboardServer {
 
   // Market -----------------------------------------------------------------------------------------
 
-  /** Why the market cannot be read now, from the latest sample (or a fresh look at the services). */
+  /** Why the market cannot be read now, from the latest sample (or a look at the services a query needs). */
   private async marketBlocked(): Promise<string | undefined> {
     const fresh = this.snapshot && Date.now() - Date.parse(this.snapshot.at) < 5_000;
-    const services: ServiceState[] = fresh ? this.snapshot!.services : (await this.reader.read()).services;
+    const services: ServiceState[] = fresh ? this.snapshot!.services : await this.reader.queryServices();
     const down = services.filter((s) => !s.ok && s.name !== 'kafka');
     if (down.length === 0) return undefined;
     return down.map((s) => `${s.label} unavailable: ${s.detail}`).join('; ');
@@ -272,11 +341,37 @@ export class DashboardServer {
     const live = this.sampling !== undefined;
     if (hit && hit.version === this.lakeVersion && (live || Date.now() - hit.at < 5_000))
       return hit.value as Promise<T>;
+    const at = Date.now();
     const value = produce();
-    this.cache.set(key, { version: this.lakeVersion, at: Date.now(), value });
-    value.catch(() => this.cache.delete(key));
+    const entry: CacheEntry = { version: this.lakeVersion, at, value, done: false };
+    this.cache.set(key, entry);
+    value.then(
+      (v) => {
+        entry.done = true;
+        this.held.delete(key);
+        this.held.set(key, { at, value: v });
+        if (this.held.size > 200) this.held.delete(this.held.keys().next().value!);
+      },
+      () => {
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value!);
     return value;
+  }
+
+  /**
+   * With `acceptHeld` (a page's first requests), while the current answer is still being read: the
+   * latest earlier one, with its age, which the page draws marked as such and then asks again.
+   */
+  private orHeld<T>(key: string, current: Promise<T>, acceptHeld: boolean): Promise<T & HeldAnswer> {
+    const entry = this.cache.get(key);
+    const held = this.held.get(key);
+    if (acceptHeld && held && entry && !entry.done && Date.now() - held.at < HELD_MAX_MS) {
+      current.catch(() => undefined);
+      return Promise.resolve({ ...(held.value as T), heldMs: Date.now() - held.at });
+    }
+    return current as Promise<T & HeldAnswer>;
   }
 
   /** A fixed statement through the query workflow; waited for (or cancelled) when the server closes. */
@@ -294,15 +389,22 @@ export class DashboardServer {
     maxRows: number,
     checkServices = true,
   ): Promise<QueryResult> {
-    if (checkServices) {
-      const blocked = await this.marketBlocked();
-      if (blocked) throw new Unavailable(`market data unavailable: ${blocked}`);
-    }
-    const c = await this.client();
-    const id = `dashboard-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    if (this.closing) throw new Unavailable('the dashboard is closing');
-    const h = await startQuery(c, this.config, sql, params, { id, maxRows, maxBytes: 1024 * 1024 });
+    // The look at the services runs beside the query, not before it: a visit waits for the longer of
+    // the two, not for both. When it finds a service down, the query is cancelled and the page told why.
+    const blocked = checkServices ? this.marketBlocked() : Promise.resolve(undefined);
+    let h: Awaited<ReturnType<typeof startQuery>>;
     try {
+      const c = await this.client();
+      const id = `dashboard-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+      if (this.closing) throw new Unavailable('the dashboard is closing');
+      h = await startQuery(c, this.config, sql, params, { id, maxRows, maxBytes: 1024 * 1024 });
+    } catch (err) {
+      const why = await blocked.catch(() => undefined);
+      throw why ? new Unavailable(`market data unavailable: ${why}`) : err;
+    }
+    try {
+      const why = await blocked;
+      if (why) throw new Unavailable(`market data unavailable: ${why}`);
       return await Promise.race([
         withTimeout('the market query', QUERY_TIMEOUT_MS, h.result()),
         this.closed.then(() => {
@@ -311,6 +413,7 @@ export class DashboardServer {
       ]);
     } catch (err) {
       await h.cancel().catch(() => undefined);
+      if (err instanceof Unavailable) throw err;
       const blockedNow = await this.marketBlocked().catch(() => undefined);
       throw blockedNow ? new Unavailable(`market data unavailable: ${blockedNow}`) : err;
     }
@@ -319,25 +422,33 @@ export class DashboardServer {
   async market(checkServices = true): Promise<MarketView> {
     return this.cached('market', async () => {
       const r = await this.query(marketSql(this.config.glue.table), [], 10_000, checkServices);
-      return {
+      const view: MarketView = {
         symbols: symbolRows(r.rows),
         totalSymbols: r.rowCount,
         truncated: r.truncated,
         engine: this.config.query.engine,
       };
+      this.heldMarket = view;
+      return view;
     });
   }
 
-  async series(req: SeriesRequest): Promise<SeriesView> {
-    const key = `${req.symbol} ${req.from} ${req.to}`;
-    return this.cached(`series ${key}`, async () => {
+  async series(req: SeriesRequest, checkServices = true): Promise<SeriesView> {
+    const key = seriesKey(req);
+    return this.cached(key, async () => {
       const max = this.options.maxPoints;
       const table = this.config.glue.table;
       const params = [req.symbol, req.from, req.to];
-      // A range found too long once stays so (ticks are only added): aggregate at once.
+      // A range found too long once stays so (ticks are only added): aggregate at once. So does a range
+      // over all the days of a symbol that held more ticks than a chart draws in the latest market answer.
+      const held = this.heldMarket?.symbols.find((s) => s.symbol === req.symbol);
+      if (held && held.ticks > max && req.from <= held.firstDay && req.to >= held.lastDay) {
+        if (this.aggregated.size > 500) this.aggregated.clear();
+        this.aggregated.set(key, true);
+      }
       let first: string | undefined;
       if (!this.aggregated.get(key)) {
-        const ticks = await this.query(ticksSql(table, max + 1), params, max + 1);
+        const ticks = await this.query(ticksSql(table, max + 1), params, max + 1, checkServices);
         if (ticks.rows.length <= max && !ticks.truncated) {
           const s = toSeries(req, 'tick', ticks.rows);
           return { ...s, points: s.days.length, truncated: false };
@@ -346,12 +457,21 @@ export class DashboardServer {
         this.aggregated.set(key, true);
         first = String(ticks.rows[0][0]).slice(0, 10);
       }
-      // Too many ticks to draw one by one: one point per period, computed by the engine.
-      const known = (await this.market().catch(() => undefined))?.symbols.find((s) => s.symbol === req.symbol);
-      first ??= known?.firstDay ?? req.from;
-      const last = known && known.lastDay < req.to ? known.lastDay : req.to;
-      const g = granularityFor(first > req.from ? first : req.from, last, max);
-      const agg = await this.query(aggregateSql(table, g), params, max);
+      // Too many ticks to draw one by one: one point per period, computed by the engine, the period
+      // chosen from the symbol's days in the latest market answer. That answer may be a few seconds
+      // older than the lake: when its days give more periods than a chart draws, once more with the
+      // market read now.
+      const aggregate = async (market: MarketView | undefined) => {
+        const known = market?.symbols.find((s) => s.symbol === req.symbol);
+        const from = first ?? known?.firstDay ?? req.from;
+        const last = known && known.lastDay < req.to ? known.lastDay : req.to;
+        const g = granularityFor(from > req.from ? from : req.from, last, max);
+        return { g, agg: await this.query(aggregateSql(table, g), params, max, checkServices) };
+      };
+      const fresh = () => this.market(checkServices).catch(() => undefined);
+      const heldMarket = this.heldMarket;
+      let { g, agg } = await aggregate(heldMarket ?? (await fresh()));
+      if (agg.truncated && heldMarket) ({ g, agg } = await aggregate(await fresh()));
       const s = toSeries(req, g, agg.rows);
       return {
         ...s,
@@ -404,14 +524,32 @@ export class DashboardServer {
   private async warm(): Promise<void> {
     if (this.clients.size > 0 || this.closing) return;
     try {
+      const lookedAt = Date.now();
       const records = await this.reader.sinkRecords();
-      if (records === undefined || records === this.warmedAtRecords) return;
+      if (records === undefined) return;
+      if (records === this.warmedAtRecords) {
+        // Nothing written since the look before the last warm-up: answers read after it are still the
+        // lake's. Only on the local engine, which lists the lake's objects itself; Athena reads the
+        // partitions the crawl has registered, which may come after the sink's write.
+        if (this.config.query.engine === 'duckdb') {
+          for (const e of this.cache.values()) {
+            if (e.done && e.version === this.lakeVersion && e.at >= this.warmedLookAt) e.at = lookedAt;
+          }
+        }
+        return;
+      }
       // The market statement reads every object, so the engine fetches and converts what the sink wrote,
-      // and a page opened in the next seconds finds its answer. No look at the other services first (a
-      // page does that): a failure is only tried again at the next look.
+      // and a page opened in the next seconds finds its answer, and that of the chart it draws first. No
+      // look at the other services first (a page does that): a failure is tried again at the next look.
       this.cache.delete('market');
       await this.market(false);
+      const symbol = this.firstSymbol();
+      if (symbol) {
+        this.cache.delete(seriesKey({ symbol, from: EARLIEST_DAY, to: LATEST_DAY }));
+        await this.series({ symbol, from: EARLIEST_DAY, to: LATEST_DAY }, false);
+      }
       this.warmedAtRecords = records;
+      this.warmedLookAt = lookedAt;
     } catch {
       // No sink, or a service down: the next look tries again; a page says what is wrong.
     }
@@ -501,6 +639,15 @@ export class DashboardServer {
       return this.json(res, 400, { error: (err as Error).message });
     }
   }
+}
+
+function seriesKey(req: SeriesRequest): string {
+  return `series ${req.symbol} ${req.from} ${req.to}`;
+}
+
+function cookieValue(req: http.IncomingMessage, name: string): string | undefined {
+  const cookies = (req.headers.cookie ?? '').split(';').map((c) => c.trim());
+  return cookies.find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
 function readBody(req: http.IncomingMessage, max: number): Promise<string> {

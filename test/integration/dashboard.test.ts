@@ -18,7 +18,13 @@ import { ensureServices, stopServices } from '../../src/services';
 import { marketSql } from '../../src/dashboard/market';
 import type { QueryResult } from '../../activities/types';
 import { dashboardOptions } from '../../src/dashboard/options';
-import { startDashboard, type RunningDashboard, type SeriesView, type MarketView } from '../../src/dashboard/server';
+import {
+  startDashboard,
+  type HeldAnswer,
+  type RunningDashboard,
+  type SeriesView,
+  type MarketView,
+} from '../../src/dashboard/server';
 import { chromiumPath, launchBrowser, NO_CHROMIUM } from '../support/browser';
 import { itWhen } from '../support/environment';
 import { startHarness, uniqueEnv, waitFor, type Harness } from './support';
@@ -72,6 +78,22 @@ describe('dashboard in a browser', () => {
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
   }, 240_000);
 
+  /** Answers of the dashboard's query workflows started since `since`, closed or not (unanswered ones empty). */
+  async function dashboardQueriesSince(since: string): Promise<QueryResult[]> {
+    const out: QueryResult[] = [];
+    for await (const w of h.client.workflow.list({
+      query: `WorkflowType = 'queryWorkflow' AND WorkflowId STARTS_WITH 'query/dashboard-' AND StartTime > '${since}'`,
+    })) {
+      const done = w.status.name === 'COMPLETED';
+      out.push(
+        done
+          ? ((await h.client.workflow.getHandle(w.workflowId).result()) as QueryResult)
+          : ({ columns: [], rows: [] } as unknown as QueryResult),
+      );
+    }
+    return out;
+  }
+
   afterAll(async () => {
     await ensureServices(['s3']).catch(() => undefined);
     await browser?.close();
@@ -106,7 +128,71 @@ describe('dashboard in a browser', () => {
     const market = await runQuery(h.client, h.config, marketSql(h.config.glue.table));
     expect(holdsLateRows(market)).toBe(true);
     expect(market.stats?.objectsDownloaded).toBe(0);
+    // And the chart a first visit draws (the first symbol, all its days) was read after the new rows too.
+    await waitFor('the chart of the first symbol read by the warm-up', async () => {
+      for (const r of await dashboardQueriesSince(since)) {
+        if (r.columns[0]?.name === 'day' && r.rows.length === 716) return true;
+      }
+      return false;
+    });
   });
+
+  itBrowser('starts the queries of the chart a page draws first when the page is requested', async () => {
+    // A symbol nothing has charted yet, remembered by the page's cookie from an earlier visit.
+    const since = new Date().toISOString();
+    const res = await fetch(dashboard.url, { headers: { Cookie: 'ticklake_symbol=SAMPLE-IN' } });
+    expect(res.status).toBe(200);
+    // No script runs here: the server reads the symbols and the chart of SAMPLE-IN by itself.
+    const started = await waitFor('the request for the page to start the chart of SAMPLE-IN', async () => {
+      const answers = await dashboardQueriesSince(since);
+      return answers.some((r) => r.columns[0]?.name === 'day' && r.rows.length === 587) && answers.length;
+    });
+    // What the page's script asks for next is answered at once, without a query of its own.
+    const config = (await (
+      await fetch(new URL('api/config', dashboard.url), { headers: { Cookie: 'ticklake_symbol=SAMPLE-IN' } })
+    ).json()) as { symbol?: string };
+    expect(config.symbol).toBe('SAMPLE-IN');
+    const series = (await (
+      await fetch(new URL('api/series?symbol=SAMPLE-IN&from=&to=', dashboard.url))
+    ).json()) as SeriesView;
+    expect(series.ticks).toBe(587);
+    expect((await dashboardQueriesSince(since)).length).toBe(started);
+  });
+
+  itBrowser(
+    'gives a first visit the answer it read earlier, marked with its age, while it reads the current one',
+    async () => {
+      // A second server without the warm-up: nothing keeps its answers current with no page open.
+      const other = await startDashboard(
+        h.config,
+        () => Promise.resolve(h.client),
+        dashboardOptions({ port: 0 }, { ...env, TICKLAKE_DASHBOARD_WARM_MS: '0' }),
+        { info: () => undefined, warn: () => undefined },
+      );
+      try {
+        const get = async (q: string) => {
+          const res = await fetch(new URL(`api/series?symbol=SAMPLE-IN&from=&to=${q}`, other.url));
+          expect(res.status).toBe(200);
+          return (await res.json()) as SeriesView & HeldAnswer;
+        };
+        const read = await get('');
+        const readAt = Date.now();
+        expect(read.heldMs).toBeUndefined();
+        // With no page open an answer is current for 5 s; after that a page's first request gets it at
+        // once, with its age, while the server reads it again.
+        await new Promise((r) => setTimeout(r, Math.max(0, readAt + 5_100 - Date.now())));
+        const held = await get('&held=1');
+        expect(held.heldMs).toBeGreaterThanOrEqual(5_000);
+        expect(held.days).toEqual(read.days);
+        // The page then asks again (without held=1) and gets the answer read now.
+        const current = await get('');
+        expect(current.heldMs).toBeUndefined();
+        expect(current.ticks).toBe(587);
+      } finally {
+        await other.close();
+      }
+    },
+  );
 
   itBrowser('loads with no console errors and draws its first chart', async () => {
     const started = Date.now();
@@ -118,6 +204,18 @@ describe('dashboard in a browser', () => {
     );
     const s = await pageState(page);
     console.log(`first chart drawn ${s.firstChartMs!.toFixed(0)} ms after navigation (${Date.now() - started} ms)`);
+    // A first visit (nothing remembered) asks for its chart beside the symbols, not after them: the
+    // server names the symbol it prepared.
+    const requests = await page.evaluate(() =>
+      (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((e) => ({
+        path: new URL(e.name).pathname,
+        startTime: e.startTime,
+        responseEnd: e.responseEnd,
+      })),
+    );
+    const market = requests.find((r) => r.path === '/api/market')!;
+    const series = requests.find((r) => r.path === '/api/series')!;
+    expect(series.startTime).toBeLessThan(market.responseEnd);
     await page.waitForSelector('#replays', { state: 'attached', timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('#services li.ok') !== null, undefined, {
       timeout: 10_000,

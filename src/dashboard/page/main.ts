@@ -7,7 +7,7 @@
  * `window.ticklakeDashboard` for the tests and for anyone curious.
  */
 import uPlot from 'uplot';
-import type { MarketView, SeriesView } from '../server';
+import type { HeldAnswer, MarketView, SeriesView } from '../server';
 import type { PipelineSnapshot, ReplayView, ServiceState, SinkView } from '../pipeline-state';
 import type { HistoryView } from '../history';
 
@@ -22,15 +22,19 @@ interface Config {
   engine: string;
   table: string;
   maxPoints: number;
+  /** The chart to draw first, which the server started reading when it sent the page. */
+  symbol?: string;
 }
 
 interface DashboardState {
   config?: Config;
-  market?: MarketView;
-  series?: SeriesView;
+  market?: MarketView & HeldAnswer;
+  series?: SeriesView & HeldAnswer;
   pipeline?: PipelineEvent;
-  /** ms from navigation start to the first chart drawn. */
+  /** ms from navigation start to the first chart drawn (maybe an answer read earlier, marked as such). */
   firstChartMs?: number;
+  /** ms from navigation start to the first chart drawn from a current answer. */
+  firstCurrentChartMs?: number;
   /** Times the chart was drawn, and how long the last drawing took in the page (data in hand), ms. */
   chartDraws: number;
   drawMs?: number;
@@ -90,14 +94,27 @@ let chart: uPlot | undefined;
 let marketFailed = false;
 let marketTried = 0;
 let seriesAsked = 0;
+/** The latest chart request (symbol and range), and the number of the request whose answer is drawn. */
+let seriesWanted = '';
+let seriesDrawn = 0;
 /** The symbol whose chart is being read, if any. */
 let seriesLoading: string | undefined;
 
 const REMEMBERED = 'ticklake.symbol';
 
-/** The symbol shown; before the symbols are known, the one shown last time (so both load at once). */
+/** The symbol shown last time, or the one the server prepared; kept in a cookie too, for the server. */
+function rememberedSymbol(): string {
+  return localStorage.getItem(REMEMBERED) ?? state.config?.symbol ?? '';
+}
+
+function rememberSymbol(symbol: string): void {
+  localStorage.setItem(REMEMBERED, symbol);
+  document.cookie = `ticklake_symbol=${encodeURIComponent(symbol)}; Path=/; SameSite=Strict; Max-Age=31536000`;
+}
+
+/** The symbol shown; before the symbols are known, the one remembered (so both load at once). */
 function selectedSymbol(): string {
-  return $<HTMLSelectElement>('symbol').value || (state.market ? '' : (localStorage.getItem(REMEMBERED) ?? ''));
+  return $<HTMLSelectElement>('symbol').value || (state.market ? '' : rememberedSymbol());
 }
 
 function daysBefore(day: string, n: number, unit: 'y' | 'm'): string {
@@ -125,17 +142,37 @@ function range(): { from: string; to: string } {
   return { from: from.value, to: '' };
 }
 
-/** Reads the symbols and the chart again; `refreshing`: the lake changed (else the chart may be current). */
-async function refreshMarket(refreshing = true): Promise<void> {
+/** Marks an answer read earlier, drawn while the current one is read (a first visit's). */
+function heldNote(heldMs: number): HTMLElement {
+  const at = new Date(Date.now() - heldMs).toLocaleTimeString();
+  return h('span', { class: 'held' }, `the lake as of ${at} (${num(heldMs / 1000)} s ago), reading it now…`);
+}
+
+/**
+ * Reads the symbols and the chart again; `refreshing`: the lake changed (else the chart may be current).
+ * `held`: an answer read earlier will do while the current one is read (then asked for at once).
+ */
+async function refreshMarket(refreshing = true, held = false): Promise<void> {
   marketTried = Date.now();
+  // A chart over all days or fixed days does not depend on the symbols' last days: both are read at once.
+  const preset = $<HTMLSelectElement>('range').value;
+  const askedFor = selectedSymbol();
+  const alongside =
+    refreshing && state.market && (preset === 'all' || preset === 'custom') ? refreshSeries() : undefined;
   try {
-    const market = await getJson<MarketView>('/api/market');
+    const market = await getJson<MarketView & HeldAnswer>(`/api/market${held ? '?held=1' : ''}`);
     state.market = market;
     marketFailed = false;
     renderSymbols(market);
+    fill(
+      'market-status',
+      market.truncated && `showing ${market.symbols.length} of ${market.totalSymbols} symbols `,
+      market.heldMs !== undefined && heldNote(market.heldMs),
+    );
+    if (market.heldMs !== undefined) void refreshMarket(false);
     const shown = selectedSymbol();
+    if (alongside && shown === askedFor) return await alongside;
     if (!refreshing && (state.series?.symbol === shown || seriesLoading === shown)) return;
-    fill('market-status', market.truncated ? `showing ${market.symbols.length} of ${market.totalSymbols} symbols` : '');
     await refreshSeries();
   } catch (err) {
     marketFailed = true;
@@ -145,7 +182,7 @@ async function refreshMarket(refreshing = true): Promise<void> {
 
 function renderSymbols(market: MarketView): void {
   const select = $<HTMLSelectElement>('symbol');
-  const current = select.value || (localStorage.getItem(REMEMBERED) ?? '');
+  const current = select.value || rememberedSymbol();
   const names = market.symbols.map((s) => s.symbol);
   if (names.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
     select.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
@@ -169,7 +206,7 @@ function renderSymbols(market: MarketView): void {
     .replaceChildren(...rows);
 }
 
-async function refreshSeries(): Promise<void> {
+async function refreshSeries(held = false): Promise<void> {
   const symbol = selectedSymbol();
   if (!symbol) {
     fill('series-note', 'the lake has no ticks yet: start a replay (npx ticklake replay start <file>)');
@@ -177,21 +214,28 @@ async function refreshSeries(): Promise<void> {
   }
   const { from, to } = range();
   const asked = ++seriesAsked;
-  const q = new URLSearchParams({ symbol, from, to });
+  const q = new URLSearchParams({ symbol, from, to }).toString();
+  seriesWanted = q;
   seriesLoading = symbol;
   try {
-    const s = await getJson<SeriesView>(`/api/series?${q.toString()}`).finally(() => {
+    const s = await getJson<SeriesView & HeldAnswer>(`/api/series?${q}${held ? '&held=1' : ''}`).finally(() => {
       if (asked === seriesAsked) seriesLoading = undefined;
     });
-    if (asked !== seriesAsked) return; // a newer request is on its way
+    // Another chart was asked for since, or a newer answer is drawn already. (An answer to the same
+    // request as the latest is drawn: the newer one, on its way, replaces it.)
+    if (q !== seriesWanted || asked < seriesDrawn) return;
+    seriesDrawn = asked;
     state.series = s;
-    localStorage.setItem(REMEMBERED, s.symbol);
+    rememberSymbol(s.symbol);
     drawChart(s);
     fill(
       'series-note',
       s.note ??
         `${num(s.points)} ticks of ${s.symbol}${s.days.length ? ` from ${s.days[0]} to ${s.days[s.days.length - 1]}` : ''}`,
+      s.heldMs !== undefined && ' · ',
+      s.heldMs !== undefined && heldNote(s.heldMs),
     );
+    if (s.heldMs !== undefined) void refreshSeries();
   } catch (err) {
     marketFailed = true;
     if (asked === seriesAsked) fill('series-note', h('span', { class: 'unavailable' }, (err as Error).message));
@@ -200,7 +244,7 @@ async function refreshSeries(): Promise<void> {
 
 const toSeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
 
-function drawChart(s: SeriesView): void {
+function drawChart(s: SeriesView & HeldAnswer): void {
   const t0 = performance.now();
   const el = $('chart');
   const data: uPlot.AlignedData = [s.days.map(toSeconds), s.close, s.high, s.low];
@@ -230,6 +274,7 @@ function drawChart(s: SeriesView): void {
   state.chartDraws++;
   state.drawMs = performance.now() - t0;
   state.firstChartMs ??= performance.now();
+  if (s.heldMs === undefined) state.firstCurrentChartMs ??= performance.now();
 }
 
 // Pipeline -------------------------------------------------------------------------------------------
@@ -498,9 +543,10 @@ async function start(): Promise<void> {
     state.lakeVersion = (JSON.parse((m as MessageEvent<string>).data) as { lakeVersion: number }).lakeVersion;
     void refreshMarket();
   });
-  // The chart of the symbol shown last time loads beside the symbols.
-  const first = localStorage.getItem(REMEMBERED) ? refreshSeries() : Promise.resolve();
-  await Promise.all([refreshMarket(false), first]);
+  // The chart of the symbol shown last time (or prepared by the server) loads beside the symbols.
+  // Both may be answers read earlier (by the server's warm-up), marked as such while it reads them now.
+  const first = rememberedSymbol() ? refreshSeries(true) : Promise.resolve();
+  await Promise.all([refreshMarket(false, true), first]);
 }
 
 void start();
