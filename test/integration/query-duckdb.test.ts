@@ -468,8 +468,11 @@ describe('queries with DuckDB over a local lake', () => {
       expect(next.remembered).toBe(false);
       expect([2, 3]).toContain(next.n);
       await runCrawl(h.client, h.config);
-      // Registered: read by the next query, well within the time partitions are remembered.
-      expect(await count()).toEqual({ n: 3, remembered: false });
+      // Registered: read by the next query, well within the time partitions are remembered. When the
+      // sink's notice was crawled before the query above, the catalog it read held the folder already,
+      // and the list it remembered serves; otherwise the folder is new to the list and the catalog is
+      // read again.
+      expect(await count()).toEqual({ n: 3, remembered: next.n === 3 });
       expect(await count()).toEqual({ n: 3, remembered: true });
     } finally {
       await engine.close();
