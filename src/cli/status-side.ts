@@ -67,5 +67,8 @@ function startThread(): Worker {
   const ext = path.extname(__filename);
   const entry = path.join(__dirname, `status-thread${ext}`);
   if (ext === '.js') return new Worker(entry);
-  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, { eval: true });
+  // tsx resolved here, where it is found, not from the thread's working directory.
+  return new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(entry)});`, {
+    eval: true,
+  });
 }

@@ -15,6 +15,8 @@ import { loadConfig, REPO_ROOT } from '../../src/config';
 import { compactLakeReport } from '../../src/compact/lake-report';
 import { brokerLag } from '../../src/cli/broker-lag';
 import { askBrokerAndLake } from '../../src/cli/status-side';
+import { prepareInfrastructure } from '../../src/pipeline';
+import { waitFor } from '../../src/concurrency';
 
 const exec = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin', 'ticklake.js');
@@ -76,6 +78,10 @@ describe('ticklake start-up', () => {
   });
 
   it('asks the broker and the lake for status on a second thread: the main thread loads neither kafkajs nor S3', async () => {
+    // The configured topic and bucket, as `ticklake start` makes them: status has something to report
+    // (a topic just made answers once its partitions have leaders).
+    await prepareInfrastructure(loadConfig());
+    await waitFor('the new topic to answer for its lag', () => brokerLag(loadConfig()), 30_000);
     const r = await run(['status', '--json']);
     const status = JSON.parse(r.stdout) as { lag: unknown; compaction: { table?: string } | null };
     // Both answered (the services are up), though the main thread loaded neither client.
