@@ -147,6 +147,17 @@ function curatedCopy(columns: readonly ColumnType[], raw: string, old: string | 
   );
 }
 
+/** Reports to `onPhase` the wall and CPU time (the whole process's) since its previous call, as a phase. */
+function phaseTimer(onPhase?: (phase: string, ms: number, cpuMs: number) => void): (name: string) => void {
+  let mark = { at: performance.now(), cpu: process.cpuUsage() };
+  return (name) => {
+    if (!onPhase) return;
+    const cpu = process.cpuUsage(mark.cpu);
+    onPhase(name, performance.now() - mark.at, (cpu.user + cpu.system) / 1000);
+    mark = { at: performance.now(), cpu: process.cpuUsage() };
+  };
+}
+
 /** Uploads a written file and checks the stored length; its ETag and bytes. */
 async function uploadChecked(
   s3: S3Client,
@@ -178,13 +189,7 @@ export async function compactWindow(args: {
   onPhase?: (phase: string, ms: number, cpuMs: number) => void;
 }): Promise<WindowOutcome> {
   const started = Date.now();
-  let mark = { at: performance.now(), cpu: process.cpuUsage() };
-  const phase = (name: string) => {
-    if (!args.onPhase) return;
-    const cpu = process.cpuUsage(mark.cpu);
-    args.onPhase(name, performance.now() - mark.at, (cpu.user + cpu.system) / 1000);
-    mark = { at: performance.now(), cpu: process.cpuUsage() };
-  };
+  const phase = phaseTimer(args.onPhase);
   const { s3, bucket, window, columns } = args;
   const dir = await fs.promises.mkdtemp(path.join(args.workDir, 'window-'));
   const c = await args.instance.connect();
@@ -383,13 +388,7 @@ export async function compactWindows(args: {
   onPhase?: (phase: string, ms: number, cpuMs: number) => void;
 }): Promise<BatchOutcome[]> {
   const started = Date.now();
-  let mark = { at: performance.now(), cpu: process.cpuUsage() };
-  const phase = (name: string) => {
-    if (!args.onPhase) return;
-    const cpu = process.cpuUsage(mark.cpu);
-    args.onPhase(name, performance.now() - mark.at, (cpu.user + cpu.system) / 1000);
-    mark = { at: performance.now(), cpu: process.cpuUsage() };
-  };
+  const phase = phaseTimer(args.onPhase);
   const { s3, bucket, columns } = args;
   const windows = args.windows.map((b) => b.window);
   const n = windows.length;
