@@ -141,7 +141,8 @@ describe('sink pause and resume', () => {
     expect(final.lastFlushAt).toBeDefined();
     // Freshness from outside, of the records that arrived live (committed after the sink was writing,
     // before the pause): each one's object appeared within the flush bound of its commit, give or
-    // take the sink's fetch wait (100 ms) and the listing's period (50 ms).
+    // take the sink's fetch wait (100 ms), the listing's period (50 ms) and 100 ms of scheduling on a
+    // busy machine (a flush timer that misses its bound is late by far more).
     const freshness = lake
       .filter(({ record }) => {
         const at = committedAt.get(record.row);
@@ -154,7 +155,7 @@ describe('sink pause and resume', () => {
       `freshness from outside of ${freshness.length} live records: p50 ${freshness[freshness.length >> 1]} ms, ` +
         `max ${freshness[freshness.length - 1]} ms (the sink's own maximum ${final.maxFreshnessMs} ms)`,
     );
-    expect(freshness[freshness.length - 1]).toBeLessThanOrEqual(config.sink.flushMs + 150);
+    expect(freshness[freshness.length - 1]).toBeLessThanOrEqual(config.sink.flushMs + 250);
     // Every partition is committed up to its end (an empty one has nothing to commit).
     for (const p of final.partitions) expect(p.highWatermark === '0' || p.committed === p.highWatermark).toBe(true);
 

@@ -104,7 +104,16 @@ describe('sink scale-out', () => {
     const writers = new Set(manifests.map((m) => m.writer!.split('/').slice(0, -2).join('/')));
     expect(writers).toEqual(new Set([a.workflowId, b.workflowId]));
     // Counted once between them: a cut rewritten after a rebalance counts as a rewrite, not a record.
-    const [fa, fb] = await Promise.all([sinkStatus(a), sinkStatus(b)]);
+    // Their progress arrives with their heartbeats, which the server may hold back for a while after
+    // the last flush: wait until it accounts for every record (or fail at the deadline).
+    const [fa, fb] = await waitFor(
+      'both sinks to report their last flushes',
+      async () => {
+        const [sa, sb] = await Promise.all([sinkStatus(a), sinkStatus(b)]);
+        return sa.records + sb.records + sa.rewrittenRecords + sb.rewrittenRecords >= rows.length && [sa, sb];
+      },
+      30_000,
+    );
     expect(fa.records + fb.records).toBeLessThanOrEqual(rows.length);
     // Each member wrote records of its own, and every record was written by one of them at least once
     // (as a record, or as a rewrite of a cut the other had started).
