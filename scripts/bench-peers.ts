@@ -583,7 +583,7 @@ async function main(): Promise<void> {
     );
 
     // 2. Both sinks' processes.
-    worker = new WorkerProcess(base, path.join(tmp, 'worker.log'));
+    worker = new WorkerProcess(base, path.join(tmp, 'worker.log'), [], { compiled: true });
     // Connect's default REST port, shifted like every port of the stack.
     const restPort = 8083 + stack.offset;
     const [, started, tool] = await Promise.all([

@@ -3,7 +3,7 @@
  * as a subprocess (so its memory and CPU can be read), unique names per run, Kafka progress probes,
  * and the lake reader. Scripts only; the pipeline's code is in src/.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -215,9 +215,25 @@ export function loadAverage(): string {
 
 // ---- the worker subprocess -----------------------------------------------------------------------
 
+let buildChecked = false;
+
 /**
- * `src/worker-main.ts` in a child process (node --import tsx, so the pid is the worker's own). Its
- * output goes to a log file; `ready()` waits for its "polling task queue" line.
+ * The compiled worker, as `npm run worker` and `npm start` run it (its workflow code bundled at build
+ * time), built first when a source is newer than the build.
+ */
+function compiledWorker(): string {
+  if (!buildChecked) {
+    execFileSync(process.execPath, ['scripts/build.js', '--if-stale'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    buildChecked = true;
+  }
+  return path.join(REPO_ROOT, 'dist', 'src', 'worker-main.js');
+}
+
+/**
+ * The worker in a child process (the pid is the worker's own). `compiled`: the build's worker, as
+ * deployed; otherwise `src/worker-main.ts` through tsx, whose workflow code is bundled when it starts
+ * (what tests run, without a build). Its output goes to a log file; `ready()` waits for its "polling
+ * task queue" line.
  */
 export class WorkerProcess {
   readonly child: ChildProcess;
@@ -230,9 +246,11 @@ export class WorkerProcess {
     env: NodeJS.ProcessEnv,
     readonly logFile: string,
     nodeArgs: string[] = [],
+    opts: { compiled?: boolean } = {},
   ) {
+    const entry = opts.compiled ? [compiledWorker()] : ['--import', 'tsx', 'src/worker-main.ts'];
     const log = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/worker-main.ts'], {
+    this.child = spawn(process.execPath, [...nodeArgs, ...entry], {
       cwd: REPO_ROOT,
       env,
       stdio: ['ignore', log, log],

@@ -184,7 +184,9 @@ export class LakeSink {
   private readonly markedDurable = new Set<number>();
   private markerWrites: Promise<void> = Promise.resolve();
   private readonly counters: SinkCounters;
+  /** Lake partitions this sink has written an object to; and those it has announced when first buffered. */
   private readonly seenPartitions = new Set<string>();
+  private readonly announcedPartitions = new Set<string>();
   private readonly tickMs: number;
   private expectedWriteMs = 50;
   private stopping = false;
@@ -498,7 +500,8 @@ export class LakeSink {
       const fetched = batchFetchedOffset(batch);
       if (fetched !== null && fetched !== undefined) s.committed = BigInt(fetched);
     }
-    s.writer.addBatch(batch.messages, Date.now());
+    const buffered = s.writer.addBatch(batch.messages, Date.now());
+    this.announce(buffered);
     s.position = max(s.position, BigInt(batch.lastOffset()) + 1n);
     s.highWatermark = max(s.highWatermark, BigInt(batch.highWatermark));
     this.noteFetch(s, batch.messages.length);
@@ -612,6 +615,14 @@ export class LakeSink {
     }
   }
 
+  /** Tells the catalog of lake partitions as soon as a record for them is buffered, before any is written. */
+  private announce(partitions: readonly string[]): void {
+    const fresh = partitions.filter((p) => !this.announcedPartitions.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.announcedPartitions.add(p);
+    this.opts.notifier?.add(fresh);
+  }
+
   private account(partition: number, r: FlushResult, started: number): void {
     const now = Date.now();
     const end = BigInt(r.manifest.end);
@@ -639,7 +650,9 @@ export class LakeSink {
     const fresh = r.lakePartitions.filter((p) => !this.seenPartitions.has(p));
     if (fresh.length > 0) {
       for (const p of fresh) this.seenPartitions.add(p);
-      this.opts.notifier?.add(fresh);
+      // Announced when first buffered; once more now that it has an object (a crawl that ran in
+      // between, for a table that did not exist yet, found the folder empty).
+      this.opts.notifier?.add(fresh, { again: true });
     }
     this.opts.log.debug('flushed', {
       partition,

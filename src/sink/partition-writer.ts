@@ -125,7 +125,7 @@ export class ManifestMismatchError extends Error {
   override name = 'ManifestMismatchError';
 }
 
-/** A message as kafkajs delivers it; the writer keeps these objects as they are (no copy per record). */
+/** A message as kafkajs delivers it; the writer keeps a record's offset and value (see addBatch). */
 export interface SinkMessage {
   /** Decimal string, as in kafkajs. */
   offset: string;
@@ -165,6 +165,26 @@ function headerText(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+const MAX_CACHED_PATHS = 100_000;
+
+/**
+ * A buffered record keeps its offset and value only: kafkajs's message (key, headers and their
+ * buffers) holds about 2.5 times the memory of the value's alone, and a full buffer holds hundreds of
+ * thousands of records. A message that is not a record is kept whole for its dead letter; so is a
+ * record above this size, which a cut written under a smaller message limit (another sink's manifest,
+ * adopted) would make a dead letter.
+ */
+const SLIM_MAX_BYTES = 1024;
+const SLIM = Symbol('slim');
+
+function slim(m: SinkMessage): SinkMessage {
+  return { offset: m.offset, key: null, value: m.value, timestamp: m.timestamp, [SLIM]: true } as SinkMessage;
+}
+
+function isSlim(m: SinkMessage): boolean {
+  return (m as SinkMessage & { [SLIM]?: true })[SLIM] === true;
+}
+
 /** Lake partition paths by the raw values they depend on: escaping runs once per distinct path. */
 class PathCache {
   private readonly paths = new Map<string, string>();
@@ -190,6 +210,8 @@ class PathCache {
     let path = this.paths.get(key);
     if (path === undefined) {
       path = partitionPath(this.partitionBy, partitionValues(record, this.partitionBy, this.symbolBuckets));
+      // A long-running writer's cache stays bounded (symbols × years grows slowly, but without end).
+      if (this.paths.size >= MAX_CACHED_PATHS) this.paths.clear();
       this.paths.set(key, path);
     }
     return path;
@@ -200,6 +222,15 @@ export class PartitionWriter {
   private messages: SinkMessage[] = [];
   /** Receive time (ms) of each buffered message, parallel to `messages`. */
   private received: number[] = [];
+  /**
+   * Lake partition path of each buffered message under this writer's own layout, parallel to
+   * `messages`; undefined for a message that is not a valid record (a dead letter). Each record is
+   * checked once, when it is buffered: the flush reuses the path unless it writes another layout.
+   */
+  private paths: (string | undefined)[] = [];
+  private readonly pathCache: PathCache;
+  /** Every lake partition this writer has buffered a record for. */
+  private readonly pathsSeen = new Set<string>();
   private bytes = 0;
   /** A cut imposed by an existing manifest that this writer must reproduce. */
   private adopted: FlushManifest | undefined;
@@ -208,7 +239,9 @@ export class PartitionWriter {
   constructor(
     private readonly opts: WriterOptions,
     private readonly storage: SinkStorage,
-  ) {}
+  ) {
+    this.pathCache = new PathCache(opts.partitionBy, opts.symbolBuckets);
+  }
 
   get size(): number {
     return this.messages.length;
@@ -232,21 +265,32 @@ export class PartitionWriter {
   /**
    * Buffers a batch of one partition, in log order. Messages at offsets already buffered (a batch
    * delivered again after an error) are skipped; the log must not skip records (control records may
-   * be missing, they are not records).
+   * be missing, they are not records). Returns the lake partitions the batch holds records for that
+   * this writer had never buffered before (the catalog can be told of them before they are written).
    */
-  addBatch(batch: readonly SinkMessage[], receivedAt: number): void {
-    if (batch.length === 0) return;
+  addBatch(batch: readonly SinkMessage[], receivedAt: number): string[] {
+    const fresh: string[] = [];
+    if (batch.length === 0) return fresh;
     const end = this.bufferedEnd;
     let from = 0;
     if (end !== undefined && BigInt(batch[0].offset) < end) {
       while (from < batch.length && BigInt(batch[from].offset) < end) from++;
     }
+    const maxBytes = this.opts.maxMessageBytes;
     for (let i = from; i < batch.length; i++) {
       const m = batch[i];
-      this.messages.push(m);
+      const check = checkRecord(m.value, maxBytes);
+      const path = check.ok ? this.pathCache.get(check) : undefined;
+      if (path !== undefined && !this.pathsSeen.has(path)) {
+        this.pathsSeen.add(path);
+        fresh.push(path);
+      }
+      this.messages.push(path !== undefined && m.value!.length <= SLIM_MAX_BYTES ? slim(m) : m);
       this.received.push(receivedAt);
+      this.paths.push(path);
       this.bytes += m.value?.length ?? 0;
     }
+    return fresh;
   }
 
   /** True while an adopted cut needs records that are not buffered yet (then the buffer must grow). */
@@ -323,7 +367,7 @@ export class PartitionWriter {
       let oldestReceivedAt = Number.POSITIVE_INFINITY;
       for (let i = 0; i < count; i++) oldestReceivedAt = Math.min(oldestReceivedAt, this.received[i]);
       const layout = adopted ? (adopted.layout ?? this.layout()) : this.layout();
-      const plan = this.plan(batch, first, end, layout);
+      const plan = this.plan(batch, first, end, layout, this.ownLayout(layout) ? this.paths : undefined);
       // Encoded before the manifest is written, so that the manifest can say how big its objects are.
       const bodies = await Promise.all(plan.objects.map((obj) => encodeLines(obj.values, obj.compression)));
       plan.manifest.bytes = bodies.reduce((n, b) => n + b.length, 0);
@@ -388,6 +432,7 @@ export class PartitionWriter {
       }
       this.messages.splice(0, count);
       this.received.splice(0, count);
+      this.paths.splice(0, count);
       for (const m of batch) this.bytes -= m.value?.length ?? 0;
       this.adopted = undefined;
       const manifest = adopted ?? plan.manifest;
@@ -406,29 +451,61 @@ export class PartitionWriter {
     throw new Error(`partition ${o.partition}: could not settle the cut at ${this.messages[0]?.offset}; retrying`);
   }
 
-  private plan(batch: SinkMessage[], first: bigint, end: bigint, layout: ManifestLayout) {
+  /** Whether `layout` places and checks records as this writer's own does (then buffered paths hold). */
+  private ownLayout(layout: ManifestLayout): boolean {
+    const o = this.opts;
+    return (
+      layout.maxMessageBytes === o.maxMessageBytes &&
+      layout.partitionBy.join('/') === o.partitionBy.join('/') &&
+      (!layout.partitionBy.includes('symbol_bucket') || layout.symbolBuckets === o.symbolBuckets)
+    );
+  }
+
+  /**
+   * The objects and manifest of a cut. `known` holds the partition path of each buffered message (from
+   * the first buffered one) when `layout` is the writer's own; otherwise every record is checked here.
+   */
+  private plan(
+    batch: SinkMessage[],
+    first: bigint,
+    end: bigint,
+    layout: ManifestLayout,
+    known: readonly (string | undefined)[] | undefined,
+  ) {
     const o = this.opts;
     const byPath = new Map<string, Buffer[]>();
     const dead: Buffer[] = [];
-    const paths = new PathCache(layout.partitionBy, layout.symbolBuckets);
-    for (const r of batch) {
-      const check = checkRecord(r.value, layout.maxMessageBytes);
-      if (!check.ok) {
-        const letter: DeadLetterRecord = {
-          topic: o.topic,
-          partition: o.partition,
-          offset: r.offset,
-          timestamp: r.timestamp,
-          reason: check.reason,
-          key_base64: r.key?.toString('base64') ?? null,
-          value_base64: r.value?.toString('base64') ?? null,
-          value_bytes: r.value?.length ?? 0,
-          headers: headerText(r.headers),
-        };
-        dead.push(Buffer.from(JSON.stringify(letter)));
-        continue;
+    const paths = known ? undefined : new PathCache(layout.partitionBy, layout.symbolBuckets);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i];
+      let path = known?.[i];
+      if (path === undefined) {
+        const check = checkRecord(r.value, layout.maxMessageBytes);
+        if (check.ok) path = (paths ?? this.pathCache).get(check);
+        else if (isSlim(r)) {
+          // Only a manifest whose message limit is below SLIM_MAX_BYTES can get here.
+          throw new ManifestMismatchError(
+            `manifest of partition ${o.partition} at ${first} was written with a message limit of ` +
+              `${layout.maxMessageBytes} bytes, under which the record at offset ${r.offset} is a dead letter; ` +
+              `this sink did not keep that record's key and headers: start the sink with maxMessageBytes ` +
+              `${layout.maxMessageBytes} (the manifest's) to rewrite the cut as it was written`,
+          );
+        } else {
+          const letter: DeadLetterRecord = {
+            topic: o.topic,
+            partition: o.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            reason: check.reason,
+            key_base64: r.key?.toString('base64') ?? null,
+            value_base64: r.value?.toString('base64') ?? null,
+            value_bytes: r.value?.length ?? 0,
+            headers: headerText(r.headers),
+          };
+          dead.push(Buffer.from(JSON.stringify(letter)));
+          continue;
+        }
       }
-      const path = paths.get(check);
       let values = byPath.get(path);
       if (!values) byPath.set(path, (values = []));
       values.push(r.value!);

@@ -294,4 +294,42 @@ describe('PartitionWriter', () => {
     expect(w.bufferedEnd).toBe(7n);
     expect((await w.flush())!.manifest).toMatchObject({ first: '2', end: '7', records: 5 });
   });
+
+  it('says which lake partitions a batch holds that it never buffered before, poison messages aside', async () => {
+    const w = new PartitionWriter(OPTS, new MemoryStorage());
+    expect(
+      w.addBatch(
+        [msg(0, tick('HSI', '1990-01-02')), msg(1, tick('DJI', '1990-01-02')), msg(2, tick('HSI', '1990-05-02'))],
+        1,
+      ),
+    ).toEqual(['symbol=HSI/year=1990', 'symbol=DJI/year=1990']);
+    expect(w.addBatch([msg(3, Buffer.from('not json')), msg(4, tick('HSI', '1991-01-02'))], 2)).toEqual([
+      'symbol=HSI/year=1991',
+    ]);
+    // Written or not, a partition it has buffered before is not new.
+    const r = await w.flush();
+    expect(r).toMatchObject({ records: 4, deadLetters: 1 });
+    expect(r!.lakePartitions.sort()).toEqual(['symbol=DJI/year=1990', 'symbol=HSI/year=1990', 'symbol=HSI/year=1991']);
+    expect(w.addBatch([msg(5, tick('DJI', '1990-03-04')), msg(6, tick('N225', '1990-03-04'))], 3)).toEqual([
+      'symbol=N225/year=1990',
+    ]);
+  });
+
+  it('refuses, saying what to do, to rewrite a cut whose smaller message limit makes a dead letter of a record it kept slim', async () => {
+    const s = new MemoryStorage();
+    const mid = tick('HSI', '1971-01-02', 2); // about 50 bytes: a record for the adopter, a dead letter at 40
+    const value = (o: number) => (o === 2 ? mid : Buffer.from(`{"symbol":"H","trade_date":"1970-01-0${o + 1}"}`));
+    const creator = new PartitionWriter({ ...OPTS, maxMessageBytes: 48 }, s);
+    fill(creator, 0, 4, value);
+    expect(await creator.flush()).toMatchObject({ records: 3, deadLetters: 1 });
+    const adopter = new PartitionWriter(OPTS, s);
+    fill(adopter, 0, 4, value);
+    await expect(adopter.flush()).rejects.toThrow(/message limit of 48 bytes.*start the sink with maxMessageBytes 48/);
+    // A sink with the manifest's limit rewrites it as written, key and headers of the dead letter included.
+    const before = new Map(s.objects);
+    const again = new PartitionWriter({ ...OPTS, maxMessageBytes: 48 }, s);
+    fill(again, 0, 4, value);
+    expect(await again.flush()).toMatchObject({ adopted: true, records: 3, deadLetters: 1 });
+    for (const [k, v] of before) if (!k.includes('_ticklake')) expect(s.objects.get(k)!.equals(v)).toBe(true);
+  });
 });
