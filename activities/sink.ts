@@ -23,6 +23,8 @@ export interface PartitionNotice {
   taskQueue: string;
   crawl: CrawlInput;
   partitions: string[];
+  /** Announced when buffered, before any object of them is written. */
+  buffered?: boolean;
 }
 
 export interface SinkDeps {
@@ -107,12 +109,18 @@ export function createSinkActivities(deps: SinkDeps) {
       const resume = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails as SinkProgress | undefined) : undefined;
       const crawl = input.crawl;
       const notify = deps.notifyPartitions;
-      const notifier =
+      // Two notifiers: partitions written to, and partitions only buffered so far (announced a flush
+      // bound ahead of their first object, so that the catalog has them when it is written).
+      const notifierOf = (buffered: boolean) =>
         crawl && notify
-          ? new PartitionNotifier((partitions) => notify({ taskQueue: ctx.info.taskQueue, crawl, partitions }), {
-              log,
-            })
+          ? new PartitionNotifier(
+              (partitions) =>
+                notify({ taskQueue: ctx.info.taskQueue, crawl, partitions, ...(buffered ? { buffered } : {}) }),
+              { intervalMs: 100, log },
+            )
           : undefined;
+      const notifier = notifierOf(false);
+      const earlyNotifier = notifierOf(true);
       const metrics = deps.metrics;
       const sink = new LakeSink({
         kafka: deps.kafka,
@@ -136,6 +144,7 @@ export function createSinkActivities(deps: SinkDeps) {
         attempt: ctx.info.attempt,
         resume,
         notifier,
+        earlyNotifier,
         onJoin: deps.onJoin,
         onCommit: deps.onCommit,
         consumer: deps.consumer,

@@ -166,17 +166,22 @@ export async function runCrawl(
  * (`symbol=HSI/year=1987`): signal-with-start of `crawl/<database>.<table>`, so the partitions are
  * registered within about a second even when no crawl workflow is running.
  */
+/** How long a crawl workflow started by the sink's notices gathers notices into one registration. */
+export const NOTICE_BATCH_MS = 50;
+
 export async function notifyNewPartitions(
   client: Client,
-  args: { taskQueue: string; crawl: CrawlInput; partitions: string[] },
+  args: { taskQueue: string; crawl: CrawlInput; partitions: string[]; buffered?: boolean },
 ): Promise<void> {
   if (args.partitions.length === 0) return;
   await client.workflow.signalWithStart(crawlWorkflow, {
     workflowId: workflowIds.crawl(args.crawl.database, args.crawl.table),
     taskQueue: args.taskQueue,
-    args: [args.crawl],
+    // A crawl workflow started by notices waits 50 ms for more before it registers a batch: the sink
+    // announces a partition when it buffers its first record, a flush bound (SINK_FLUSH_MS) ahead of its object.
+    args: [{ ...args.crawl, batchMs: NOTICE_BATCH_MS }],
     signal: newPartitionsSignal,
-    signalArgs: [{ partitions: args.partitions }],
+    signalArgs: [{ partitions: args.partitions, ...(args.buffered ? { buffered: true } : {}) }],
     ...attributes('crawl', {}),
   });
 }

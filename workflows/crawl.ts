@@ -8,7 +8,8 @@
  *   or was already running, and answers with that crawl's result.
  * - Signal `newPartitionsSignal` (the sink sends it with signal-with-start to `crawl/<database>.<table>`):
  *   registers the notified partitions with the table's current columns, notices that arrive within
- *   `batchMs` of each other together. A workflow started this way then waits `idleMs` for more
+ *   `batchMs` of each other together. A notice of partitions only `buffered` by the sink so far does
+ *   not start a crawl for a missing table. A workflow started this way then waits `idleMs` for more
  *   notices before it completes, and continues as new when its history grows. If the table does not
  *   exist yet, a crawl creates it from the lake.
  *
@@ -148,6 +149,9 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
   checkCrawlInput(input);
   const { idleMs = 300_000, batchMs = 200, maxHistoryEvents = 2_000, carry, ...crawl } = input;
   const pending = new Set<string>(carry?.pending ?? []);
+  // Pending partitions the sink has only buffered records for (no object yet): they do not make a
+  // crawl create a missing table, which would find nothing of them; their written notice does.
+  const bufferedOnly = new Set<string>();
   const counters: Counters = carry?.counters ?? {
     crawls: 0,
     noticeBatches: 0,
@@ -168,8 +172,13 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
     // A notice without partitions (an empty payload sent from the Web UI) changes nothing.
     const list: unknown[] = isRecord(notice) && Array.isArray(notice.partitions) ? notice.partitions : [];
     counters.partitionsNotified += list.length;
+    const buffered = isRecord(notice) && notice.buffered === true;
     for (const p of list) {
-      if (typeof p === 'string' && p.length > 0 && pending.size < MAX_PENDING) pending.add(p);
+      if (typeof p === 'string' && p.length > 0 && pending.size < MAX_PENDING) {
+        if (!buffered) bufferedOnly.delete(p);
+        else if (!pending.has(p)) bufferedOnly.add(p);
+        pending.add(p);
+      }
     }
   });
   setHandler(crawlNowUpdate, async (options) => {
@@ -233,7 +242,11 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
   async function registerNotices(): Promise<void> {
     await sleep(batchMs); // notices that arrive close together go in one batch
     const batch = [...pending].slice(0, MAX_BATCH);
-    for (const p of batch) pending.delete(p);
+    const written = batch.some((p) => !bufferedOnly.has(p));
+    for (const p of batch) {
+      pending.delete(p);
+      bufferedOnly.delete(p);
+    }
     counters.noticeBatches++;
     try {
       const r = await registerPartitions({ crawl, partitions: batch });
@@ -245,8 +258,9 @@ export async function crawlWorkflow(input: CrawlWorkflowInput): Promise<CrawlRes
           partitionBy: crawl.partitionBy,
         });
       }
-      // No table yet: a crawl creates it from the lake, notified partitions included.
-      if (r.tableMissing) requested++;
+      // No table yet: a crawl creates it from the lake, notified partitions included (once one of them
+      // has an object).
+      if (r.tableMissing && written) requested++;
     } catch (err) {
       lastError = crawlFailure(err).message;
       log.warn('registering notified partitions failed; the next crawl registers them from the manifests', {

@@ -36,6 +36,12 @@ export const sinkStatusQuery = defineQuery<SinkStatus>('status');
 /** Sink → crawl: lake partitions the sink has just written to (`symbol=HSI/year=1987`). Sent with signal-with-start. */
 export interface NewPartitionsNotice {
   partitions: string[];
+  /**
+   * The sink has buffered records for these partitions but written none yet: register them if the
+   * table exists, but do not crawl to create the table for them (the lake may hold nothing yet; the
+   * notice sent once their first object is written does that).
+   */
+  buffered?: boolean;
 }
 export const newPartitionsSignal = defineSignal<[NewPartitionsNotice]>('newPartitionsSignal');
 

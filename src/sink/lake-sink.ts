@@ -130,6 +130,8 @@ export interface LakeSinkOptions {
   resume?: SinkProgress;
   /** Announces lake partitions written to for the first time by this run. */
   notifier?: PartitionNotifier;
+  /** Announces lake partitions this run buffers a record for, before any is written. */
+  earlyNotifier?: PartitionNotifier;
   /** Called after every flush whose objects are durable (benchmarks measure freshness with it). */
   onFlush?: (result: FlushResult, completedAt: number) => void;
   /** Called when the consumer has joined the group, with its partitions (benchmarks time drains from here). */
@@ -443,6 +445,7 @@ export class LakeSink {
     clearInterval(this.ticker);
     clearInterval(this.watermarkTimer);
     this.opts.notifier?.close();
+    this.opts.earlyNotifier?.close();
   }
 
   private async disconnect(): Promise<void> {
@@ -620,7 +623,7 @@ export class LakeSink {
     const fresh = partitions.filter((p) => !this.announcedPartitions.has(p));
     if (fresh.length === 0) return;
     for (const p of fresh) this.announcedPartitions.add(p);
-    this.opts.notifier?.add(fresh);
+    this.opts.earlyNotifier?.add(fresh);
   }
 
   private account(partition: number, r: FlushResult, started: number): void {
@@ -650,9 +653,9 @@ export class LakeSink {
     const fresh = r.lakePartitions.filter((p) => !this.seenPartitions.has(p));
     if (fresh.length > 0) {
       for (const p of fresh) this.seenPartitions.add(p);
-      // Announced when first buffered; once more now that it has an object (a crawl that ran in
-      // between, for a table that did not exist yet, found the folder empty).
-      this.opts.notifier?.add(fresh, { again: true });
+      // Announced when first buffered (that notice registers it if the table exists); now that it has
+      // an object, announced as written (which also creates the table if there is none yet).
+      this.opts.notifier?.add(fresh);
     }
     this.opts.log.debug('flushed', {
       partition,

@@ -35,12 +35,9 @@ export class PartitionNotifier {
     this.maxPerNotice = options.maxPerNotice ?? 500;
   }
 
-  /**
-   * Queues the partitions that have not been announced yet; with `again`, also those that have (a
-   * partition announced before its first object existed is announced once more when it does).
-   */
-  add(partitions: readonly string[], opts: { again?: boolean } = {}): void {
-    for (const p of partitions) if (opts.again || !this.sent.has(p)) this.pending.add(p);
+  /** Queues the partitions that have not been announced yet. */
+  add(partitions: readonly string[]): void {
+    for (const p of partitions) if (!this.sent.has(p)) this.pending.add(p);
     this.schedule();
   }
 

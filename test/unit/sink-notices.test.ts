@@ -45,17 +45,4 @@ describe('PartitionNotifier', () => {
     expect(n.pendingCount).toBe(0);
     n.close();
   });
-
-  it('announces a partition once more when asked again, once however often', async () => {
-    const sent: string[][] = [];
-    const n = new PartitionNotifier((p) => (sent.push(p), Promise.resolve()), { intervalMs: 100 });
-    n.add(['a', 'b']);
-    await jest.advanceTimersByTimeAsync(0);
-    n.add(['a']);
-    n.add(['a'], { again: true });
-    n.add(['a'], { again: true });
-    await jest.advanceTimersByTimeAsync(100);
-    expect(sent).toEqual([['a', 'b'], ['a']]);
-    n.close();
-  });
 });

@@ -113,6 +113,37 @@ test('one crawl serves every crawlNow asked before it started; a full request is
   });
 });
 
+test('with no table yet, a notice of partitions only buffered starts no crawl; a notice of them written does', async () => {
+  const crawl = mockCrawl();
+  const tried: string[][] = [];
+  const activities = {
+    ...crawl.activities,
+    registerPartitions(i: RegisterPartitionsInput): Promise<RegisterPartitionsResult> {
+      tried.push(i.partitions);
+      return Promise.resolve({ registered: 0, existing: 0, rejected: [], tableMissing: true });
+    },
+  };
+  await tb.withWorker(activities, async (taskQueue) => {
+    const h = await tb.env.client.workflow.signalWithStart(crawlWorkflow, {
+      taskQueue,
+      workflowId: `crawl/${taskQueue}`,
+      args: [{ ...input, idleMs: 600_000, batchMs: 50 }],
+      signal: newPartitionsSignal,
+      signalArgs: [{ partitions: ['symbol=HSI/year=1987'], buffered: true }],
+    });
+    await until('the buffered notice tried', () => tried.length === 1);
+    expect(await h.query(crawlStatusQuery)).toMatchObject({ noticeBatches: 1, pendingCrawls: 0 });
+    expect(crawl.crawls).toHaveLength(0);
+    // The same partition written: the table is created by a crawl.
+    await h.signal(newPartitionsSignal, { partitions: ['symbol=HSI/year=1987'] });
+    await until('the crawl', () => crawl.crawls.length === 1);
+    expect(tried[1]).toEqual(['symbol=HSI/year=1987']);
+    crawl.crawls[0].release(result(1, 'full'));
+    await until('served', async () => (await h.query(crawlStatusQuery)).pendingCrawls === 0);
+    await h.terminate('test over');
+  });
+});
+
 test('a workflow started by notices registers them in batches, lingers idleMs, then ends', async () => {
   const crawl = mockCrawl();
   await tb.withWorker(crawl.activities, async (taskQueue) => {
