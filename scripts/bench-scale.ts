@@ -166,7 +166,7 @@ class Workers {
   async start(tag: string): Promise<WorkerProcess> {
     await this.stop();
     this.count++;
-    const worker = new WorkerProcess(this.env, `${this.logBase}-${this.count}-${tag}.log`);
+    const worker = new WorkerProcess(this.env, `${this.logBase}-${this.count}-${tag}.log`, [], { compiled: true });
     this.current = worker;
     await worker.ready();
     return worker;
