@@ -161,14 +161,15 @@ export async function runCrawl(
   });
 }
 
-/**
- * Tells the crawl workflow of a table that the sink has written to these lake partitions
- * (`symbol=HSI/year=1987`): signal-with-start of `crawl/<database>.<table>`, so the partitions are
- * registered within about a second even when no crawl workflow is running.
- */
 /** How long a crawl workflow started by the sink's notices gathers notices into one registration. */
 export const NOTICE_BATCH_MS = 50;
 
+/**
+ * Tells the crawl workflow of a table that the sink has written to these lake partitions
+ * (`symbol=HSI/year=1987`), or with `buffered` that it holds records for them not written yet:
+ * signal-with-start of `crawl/<database>.<table>`, so the partitions are registered within about a
+ * second even when no crawl workflow is running.
+ */
 export async function notifyNewPartitions(
   client: Client,
   args: { taskQueue: string; crawl: CrawlInput; partitions: string[]; buffered?: boolean },

@@ -186,9 +186,8 @@ export class LakeSink {
   private readonly markedDurable = new Set<number>();
   private markerWrites: Promise<void> = Promise.resolve();
   private readonly counters: SinkCounters;
-  /** Lake partitions this sink has written an object to; and those it has announced when first buffered. */
+  /** Lake partitions this sink has written an object to. */
   private readonly seenPartitions = new Set<string>();
-  private readonly announcedPartitions = new Set<string>();
   private readonly tickMs: number;
   private expectedWriteMs = 50;
   private stopping = false;
@@ -503,8 +502,10 @@ export class LakeSink {
       const fetched = batchFetchedOffset(batch);
       if (fetched !== null && fetched !== undefined) s.committed = BigInt(fetched);
     }
-    const buffered = s.writer.addBatch(batch.messages, Date.now());
-    this.announce(buffered);
+    // Partitions new to this writer are announced at once, before any of their records is written
+    // (the notifier sends each partition once, whichever writer buffered it).
+    const fresh = s.writer.addBatch(batch.messages, Date.now());
+    this.opts.earlyNotifier?.add(fresh);
     s.position = max(s.position, BigInt(batch.lastOffset()) + 1n);
     s.highWatermark = max(s.highWatermark, BigInt(batch.highWatermark));
     this.noteFetch(s, batch.messages.length);
@@ -616,14 +617,6 @@ export class LakeSink {
         error: String(err),
       });
     }
-  }
-
-  /** Tells the catalog of lake partitions as soon as a record for them is buffered, before any is written. */
-  private announce(partitions: readonly string[]): void {
-    const fresh = partitions.filter((p) => !this.announcedPartitions.has(p));
-    if (fresh.length === 0) return;
-    for (const p of fresh) this.announcedPartitions.add(p);
-    this.opts.earlyNotifier?.add(fresh);
   }
 
   private account(partition: number, r: FlushResult, started: number): void {
