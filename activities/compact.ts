@@ -57,6 +57,7 @@ import {
 import { commitState, deleteKeys, pruneStates, readLatestState } from '../src/compact/store';
 import { compactWindow, compactWindows, WindowRefused } from '../src/compact/window';
 import { INVALID_COMPACT_INPUT } from '../src/errors/compact';
+import { IdleInstance } from '../src/idle-instance';
 import type {
   CompactCommitResult,
   CompactExpireResult,
@@ -73,7 +74,11 @@ export interface CompactDeps {
   glue: GlueClient;
   /** Scratch space for windows being compacted. Default: the system's temporary directory. */
   workDir?: string;
+  /** The DuckDB instance is closed this many ms after its last window if no commit closed it first. Default 60,000. */
+  duckdbIdleMs?: number;
 }
+
+const DUCKDB_IDLE_MS = 60_000;
 
 export const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
 export const PARQUET_INPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat';
@@ -111,18 +116,21 @@ function checkInput(input: CompactInput): void {
 export function createCompactActivities(deps: CompactDeps) {
   const { s3, glue } = deps;
   const workDir = deps.workDir ?? path.join(os.tmpdir(), 'ticklake-compact');
-  let instance: Promise<DuckDBInstance> | undefined;
-  const duckdb = () => {
-    instance ??= (async () => {
+  // Opened by the first window of a run, closed when the run commits (or a minute after its last
+  // window, for a run that stops before): the memory of a run is not held until the next one, an hour
+  // later on the schedule.
+  const duckdb = new IdleInstance<DuckDBInstance>({
+    open: async () => {
       await fs.promises.mkdir(workDir, { recursive: true });
       return DuckDBInstance.create(':memory:', {
         threads: '2',
         memory_limit: '1GB',
         temp_directory: path.join(workDir, '.duckdb-tmp'),
       });
-    })();
-    return instance;
-  };
+    },
+    close: (instance) => instance.closeSync(),
+    idleMs: deps.duckdbIdleMs ?? DUCKDB_IDLE_MS,
+  });
 
   async function planCompaction(input: CompactInput): Promise<CompactPlanSummary> {
     checkInput(input);
@@ -240,16 +248,18 @@ export function createCompactActivities(deps: CompactDeps) {
     };
     const timer = setInterval(() => heartbeat(last), 5000);
     try {
-      const outcome = await compactWindow({
-        s3,
-        bucket: input.bucket,
-        instance: await duckdb(),
-        workDir,
-        columns: plan.columns,
-        window,
-        key: curatedFileKey(input.curatedPrefix, input.table, partition, plan.generation, plan.planId),
-        heartbeat: beat,
-      });
+      const outcome = await duckdb.use((instance) =>
+        compactWindow({
+          s3,
+          bucket: input.bucket,
+          instance,
+          workDir,
+          columns: plan.columns,
+          window,
+          key: curatedFileKey(input.curatedPrefix, input.table, partition, plan.generation, plan.planId),
+          heartbeat: beat,
+        }),
+      );
       return { partition, ok: true, outcome };
     } catch (err) {
       if (err instanceof WindowRefused) {
@@ -287,15 +297,17 @@ export function createCompactActivities(deps: CompactDeps) {
     };
     const timer = setInterval(() => heartbeat(last), 5000);
     try {
-      const outcomes = await compactWindows({
-        s3,
-        bucket: input.bucket,
-        instance: await duckdb(),
-        workDir,
-        columns: plan.columns,
-        windows,
-        heartbeat: beat,
-      });
+      const outcomes = await duckdb.use((instance) =>
+        compactWindows({
+          s3,
+          bucket: input.bucket,
+          instance,
+          workDir,
+          columns: plan.columns,
+          windows,
+          heartbeat: beat,
+        }),
+      );
       return outcomes.map((o): CompactWindowResult => {
         if (o.outcome) return { partition: o.partition, ok: true, outcome: o.outcome };
         const err = o.refused!;
@@ -314,6 +326,9 @@ export function createCompactActivities(deps: CompactDeps) {
     startedAt: string,
     runId: string,
   ): Promise<CompactCommitResult> {
+    // The run's windows are done: its DuckDB memory goes back to the system now (an instance another
+    // run is using stays open).
+    await duckdb.close();
     const plan = await readPlan(input, key);
     const state = await latest(s3, input);
     if (state.generation >= plan.generation) {

@@ -43,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSinkActivities({
       kafka: deps.kafka,
       s3: deps.aws.s3,
+      glue: deps.aws.glue,
       notifyPartitions: deps.notifyPartitions,
       metrics: deps.metrics,
     }),

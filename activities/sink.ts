@@ -7,9 +7,11 @@
  */
 import { ApplicationFailure, CancelledFailure, Context, log } from '@temporalio/activity';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { GlueClient } from '@aws-sdk/client-glue';
 import type { Kafka } from 'kafkajs';
 import type { PipelineMetrics } from '../src/metrics';
 import { checkTableLayout, LayoutMismatchError } from '../src/catalog/layout-record';
+import { registerPartitionPaths } from '../src/catalog/crawl';
 import { INVALID_SINK_CONFIG, SINK_LAYOUT_CONFLICT } from '../src/errors/sink';
 import { compressionProblem } from '../src/sink/format';
 import { LakeSink, SinkFailure, type LakeSinkOptions } from '../src/sink/lake-sink';
@@ -35,6 +37,11 @@ export interface SinkDeps {
    * to a client). Without it no notices are sent.
    */
   notifyPartitions?: (notice: PartitionNotice) => Promise<void>;
+  /**
+   * With it, the sink registers the partitions it has only buffered records for in Glue itself, and
+   * the crawl workflow hears of them with their written notice (see registerAhead).
+   */
+  glue?: GlueClient;
   metrics?: PipelineMetrics;
   /** Replaces the S3 storage of a bucket (benchmarks wrap it to time writes). */
   storage?: (bucket: string) => SinkStorage;
@@ -88,6 +95,26 @@ async function configProblem(deps: SinkDeps, input: SinkInput): Promise<string |
   return undefined;
 }
 
+/**
+ * Registers partitions the sink has just buffered records for, from the sink's own process: a notice
+ * through the crawl workflow (signal, batch, activity, one batch at a time) came after the partition's
+ * first object for a third of the records at 2,000 records/s (docs/benchmarks.md, bench:peers). Returns
+ * whether the crawl workflow must still hear of them now: the table does not exist yet (its written
+ * notice has the crawl create it), a path did not fit the layout, or Glue failed.
+ */
+async function registerAhead(glue: GlueClient, notice: PartitionNotice): Promise<boolean> {
+  try {
+    const r = await registerPartitionPaths(glue, { crawl: notice.crawl, partitions: notice.partitions });
+    return r.tableMissing || r.rejected.length > 0;
+  } catch (err) {
+    log.warn('registering buffered partitions failed; the crawl workflow registers them', {
+      partitions: notice.partitions.length,
+      error: String(err),
+    });
+    return true;
+  }
+}
+
 /** One activity execution (the same across its attempts): `<workflow id>/<run id>/<activity id>`. */
 function writerId(ctx: Context): string {
   const wf = ctx.info.workflowExecution;
@@ -109,13 +136,21 @@ export function createSinkActivities(deps: SinkDeps) {
       const resume = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails as SinkProgress | undefined) : undefined;
       const crawl = input.crawl;
       const notify = deps.notifyPartitions;
-      // Two notifiers: partitions written to, and partitions only buffered so far (announced a flush
+      // Two notifiers: partitions written to, and partitions only buffered so far (registered a flush
       // bound ahead of their first object, so that the catalog has them when it is written).
       const notifierOf = (buffered: boolean) =>
         crawl && notify
           ? new PartitionNotifier(
-              (partitions) =>
-                notify({ taskQueue: ctx.info.taskQueue, crawl, partitions, ...(buffered ? { buffered } : {}) }),
+              async (partitions) => {
+                const notice: PartitionNotice = {
+                  taskQueue: ctx.info.taskQueue,
+                  crawl,
+                  partitions,
+                  ...(buffered ? { buffered } : {}),
+                };
+                if (buffered && deps.glue && !(await registerAhead(deps.glue, notice))) return;
+                await notify(notice);
+              },
               { intervalMs: 100, log },
             )
           : undefined;

@@ -8,8 +8,8 @@
  *   or was already running, and answers with that crawl's result.
  * - Signal `newPartitionsSignal` (the sink sends it with signal-with-start to `crawl/<database>.<table>`):
  *   registers the notified partitions with the table's current columns, notices that arrive within
- *   `batchMs` of each other together. A notice of partitions only `buffered` by the sink so far does
- *   not start a crawl for a missing table. A workflow started this way then waits `idleMs` for more
+ *   `batchMs` of each other together. A notice of partitions only `buffered` by the sink so far (sent
+ *   when the sink could not register them itself) does not start a crawl for a missing table. A workflow started this way then waits `idleMs` for more
  *   notices before it completes, and continues as new when its history grows. If the table does not
  *   exist yet, a crawl creates it from the lake.
  *

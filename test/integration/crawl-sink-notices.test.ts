@@ -1,7 +1,8 @@
 /**
  * The sink's notices end to end: replaying the sample through Kafka and the sink registers every lake
  * partition in Glue within seconds of its first file, with no crawl asked for; and a partition is
- * registered while its first records are still buffered, before any object of it is written.
+ * registered by the sink itself while its first records are still buffered, before any object of it
+ * is written (the crawl workflow hears of it with its written notice).
  */
 import path from 'node:path';
 import { DeleteDatabaseCommand, GetPartitionsCommand } from '@aws-sdk/client-glue';
@@ -124,6 +125,11 @@ describe('sink notices register partitions', () => {
       await producer.send([tick('HSI', '1990-01-02', 2)]);
       await waitFor('the first partition registered', async () => (await partitions()).length === 1, 60_000, 250);
       expect(await objects('1990')).toBe(1);
+      const crawlStatus = () =>
+        e.client.workflow
+          .getHandle(workflowIds.crawl(e.config.glue.database, e.config.glue.table))
+          .query(crawlStatusQuery);
+      const notifiedBefore = (await crawlStatus()).partitionsNotified;
 
       const sent = Date.now();
       await producer.send([tick('HSI', '1991-01-02', 3), tick('HSI', '1991-01-03', 4)]);
@@ -141,6 +147,9 @@ describe('sink notices register partitions', () => {
       expect(seenAt - sent).toBeLessThan(6_000);
       expect(await objects('1991')).toBe(0);
       expect(registered.StorageDescriptor?.Location).toContain('/year=1991/');
+      // The table exists: the sink registered it itself, and the crawl workflow hears of it only once
+      // it is written.
+      expect((await crawlStatus()).partitionsNotified).toBe(notifiedBefore);
       // Then the cut is written, and the partition stays registered.
       await waitFor('the 1991 object', async () => (await objects('1991')) === 1, 30_000, 250);
       expect((await partitions()).map((p) => p.Values![0]).sort()).toEqual(['1990', '1991']);
