@@ -457,6 +457,9 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
   // What the figure is made of: the object's listing alone, and how many records waited for the catalog.
   const listedOnly: number[] = [];
   let waitedForCatalog = 0;
+  // Partitions registered after one of their objects was listed: how long after their first record.
+  const firstIngested = new Map<string, number>();
+  const lateRegistrations = new Map<string, number>();
   for (const { key, records } of objects) {
     const parsed = parseDataObjectKey(key, root, config.lake.partitionBy);
     if (!parsed) throw new Error(`${key} is not a data object of the table`);
@@ -468,13 +471,23 @@ async function freshTicklake(ctx: Context, input: FreshInput): Promise<Freshness
       if (ingested < measuredFrom) continue;
       samples.push(Math.max(listed, registered) - ingested);
       listedOnly.push(listed - ingested);
-      if (registered > listed) waitedForCatalog++;
+      const id = partitionId(parsed.values);
+      firstIngested.set(id, Math.min(firstIngested.get(id) ?? Infinity, ingested));
+      if (registered > listed) {
+        waitedForCatalog++;
+        lateRegistrations.set(id, registered);
+      }
     }
   }
+  const lateBy = [...lateRegistrations].map(([id, at]) => at - firstIngested.get(id)!);
   log(
     `  ticklake freshness, the object listed alone: p50 ${Math.round(percentile(listedOnly, 50))} ms, ` +
       `p99 ${Math.round(percentile(listedOnly, 99))} ms; ${waitedForCatalog} of ${listedOnly.length} records ` +
-      'were listed before their partition was registered',
+      'were listed before their partition was registered' +
+      (lateBy.length > 0
+        ? ` (${lateBy.length} of ${firstIngested.size} partitions, registered p50 ${Math.round(percentile(lateBy, 50))} ms, ` +
+          `max ${Math.round(Math.max(...lateBy))} ms after their first record)`
+        : ''),
   );
   const diff = diffLake(
     input.expected,
