@@ -38,8 +38,8 @@ export interface SinkDeps {
    */
   notifyPartitions?: (notice: PartitionNotice) => Promise<void>;
   /**
-   * With it, the sink registers the partitions it has only buffered records for in Glue itself, and
-   * the crawl workflow hears of them with their written notice (see registerAhead).
+   * With it, the sink registers the partitions it has only buffered records for in Glue itself; the
+   * crawl workflow hears only of those it could not register (see registerAhead).
    */
   glue?: GlueClient;
   metrics?: PipelineMetrics;
@@ -136,19 +136,27 @@ export function createSinkActivities(deps: SinkDeps) {
       const resume = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails as SinkProgress | undefined) : undefined;
       const crawl = input.crawl;
       const notify = deps.notifyPartitions;
-      // Two notifiers: partitions written to, and partitions only buffered so far (registered a flush
-      // bound ahead of their first object, so that the catalog has them when it is written).
+      // Two notifiers: partitions only buffered so far (registered a flush bound ahead of their first
+      // object, so that the catalog has them when it is written), and partitions written to: those the
+      // sink registered itself need no notice; the others go to the crawl workflow, which creates a
+      // missing table.
+      const registeredBySink = new Set<string>();
       const notifierOf = (buffered: boolean) =>
         crawl && notify
           ? new PartitionNotifier(
               async (partitions) => {
+                if (!buffered) partitions = partitions.filter((p) => !registeredBySink.has(p));
+                if (partitions.length === 0) return;
                 const notice: PartitionNotice = {
                   taskQueue: ctx.info.taskQueue,
                   crawl,
                   partitions,
                   ...(buffered ? { buffered } : {}),
                 };
-                if (buffered && deps.glue && !(await registerAhead(deps.glue, notice))) return;
+                if (buffered && deps.glue && !(await registerAhead(deps.glue, notice))) {
+                  for (const p of partitions) registeredBySink.add(p);
+                  return;
+                }
                 await notify(notice);
               },
               { intervalMs: 100, log },

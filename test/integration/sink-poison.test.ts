@@ -1,13 +1,14 @@
 /**
  * Poison messages written straight to the topic (not JSON, JSON without symbol, a 2 MB message, a
  * null value) go to the dead-letter prefix with their raw bytes, topic, partition, offset and reason,
- * are counted, and every good message still reaches the lake. New lake partitions are announced to
- * the crawl workflow with signal-with-start.
+ * are counted, and every good message still reaches the lake. Every new lake partition is registered
+ * in Glue (by the sink, or through the crawl workflow while the table does not exist).
  */
 import { randomBytes } from 'node:crypto';
 import { CompressionTypes } from 'kafkajs';
 import { createAwsClients } from '../../src/adapters/aws';
-import { startSink, waitForSinkCaughtUp, workflowIds } from '../../src/pipeline';
+import { registeredPartitions, partitionId } from '../../src/catalog/glue-catalog';
+import { startSink, waitForSinkCaughtUp } from '../../src/pipeline';
 import { pauseSignal } from '../../workflows/definitions';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import { symbolBucket } from '../../src/symbol-bucket';
@@ -107,35 +108,26 @@ describe('sink poison messages', () => {
     });
     expect(status.state).toBe('running');
 
-    // The crawl workflow of the table heard of every lake partition (signal-with-start).
+    // Every lake partition is registered in Glue: by the sink as it buffered the partition's first
+    // record, or through the crawl workflow (signal-with-start) while the table did not exist yet.
     const expected = new Set(
-      lake.map(
-        ({ record }) =>
-          `year=${record.trade_date.slice(0, 4)}/symbol_bucket=${symbolBucket(record.symbol, config.lake.symbolBuckets)}`,
+      lake.map(({ record }) =>
+        partitionId([record.trade_date.slice(0, 4), String(symbolBucket(record.symbol, config.lake.symbolBuckets))]),
       ),
     );
-    const crawlId = workflowIds.crawl(config.glue.database, config.glue.table);
-    const announced = await waitFor(
-      'the crawl workflow to be told of every partition',
+    const { glue } = createAwsClients(config.aws);
+    const registered = await waitFor(
+      'every lake partition registered in Glue',
       async () => {
-        const seen = new Set<string>();
-        for await (const wf of client.workflow.list({ query: `WorkflowId = '${crawlId}'` })) {
-          const history = await client.workflow.getHandle(crawlId, wf.runId).fetchHistory();
-          for (const e of history.events ?? []) {
-            const signal = e.workflowExecutionSignaledEventAttributes;
-            if (signal?.signalName !== 'newPartitionsSignal') continue;
-            const payload = signal.input?.payloads?.[0]?.data;
-            if (!payload) continue;
-            const notice = JSON.parse(Buffer.from(payload).toString('utf8')) as { partitions: string[] };
-            for (const p of notice.partitions) seen.add(p);
-          }
-        }
-        return [...expected].every((p) => seen.has(p)) && seen;
+        const found = await registeredPartitions(glue, config.glue.database, config.glue.table).catch(
+          () => new Set<string>(),
+        );
+        return [...expected].every((p) => found.has(p)) && found;
       },
       30_000,
       500,
     );
-    expect([...announced].sort()).toEqual([...expected].sort());
+    expect([...registered].sort()).toEqual([...expected].sort());
 
     await sink.signal(pauseSignal);
     await waitFor('the sink to drain', async () => (await sinkStatus(sink)).state === 'paused', 10_000);
