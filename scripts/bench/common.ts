@@ -252,7 +252,8 @@ export class WorkerProcess {
     const log = fs.openSync(logFile, 'a');
     this.child = spawn(process.execPath, [...nodeArgs, ...entry], {
       cwd: REPO_ROOT,
-      env,
+      // As `npm start` and `npm run worker` run it (scripts/bootstrap.js).
+      env: { MALLOC_ARENA_MAX: '2', ...env },
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
