@@ -25,7 +25,7 @@ function mtime(file) {
 /**
  * glibc's malloc keeps an arena per thread that allocates (the worker's: Temporal's core, libuv's pool,
  * DuckDB's), and memory freed in one is seldom given back: two arenas keep the worker's peak RSS about
- * 60 MB lower with no measured cost (docs/benchmarks.md, bench:peers). A value set by the user wins.
+ * 60 MB lower with no measured cost (docs/architecture.md, "Bounded memory"). A value set by the user wins.
  */
 const WORKER_ENV = { MALLOC_ARENA_MAX: '2' };
 
