@@ -30,14 +30,15 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import { GetTableCommand, type GlueClient } from '@aws-sdk/client-glue';
+import { CreateTableCommand, GetTableCommand, type GlueClient, type Table } from '@aws-sdk/client-glue';
 import type { Client } from '@temporalio/client';
 import type { Admin } from 'kafkajs';
 import { createAwsClients } from '../src/adapters/aws';
 import { ensureTopics } from '../src/adapters/kafka';
 import { ensureBucket } from '../src/adapters/s3';
 import { connectClient } from '../src/adapters/temporal';
-import { partitionId, registeredPartitions } from '../src/catalog/glue-catalog';
+import { ensureDatabase, getTable, partitionId, registeredPartitions } from '../src/catalog/glue-catalog';
+import { s3Url } from '../src/catalog/glue-table';
 import { listKeys } from '../src/catalog/lake-scan';
 import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
 import { parseDataObjectKey, partitionValues, tableRoot } from '../src/lake-layout';
@@ -163,6 +164,8 @@ interface Context {
   commitIntervalMs: number;
   kafkaBrokers: string;
   catalogFor: (bucket: string) => Record<string, string>;
+  /** ticklake's table as the warm-up's crawl made it: each measured run's table is created from it. */
+  tableTemplate?: Table;
 }
 
 function ticklakeConfig(ctx: Context, topic: string, tag: string): TicklakeConfig {
@@ -192,10 +195,38 @@ function lakePartitions(rows: readonly ExpectedRow[], config: TicklakeConfig): S
   );
 }
 
+/**
+ * A measured run's Glue table, created before its drain as the peer's is (the Iceberg table is created
+ * by the bench tool before its connector starts): the warm-up's table, which ticklake's crawl inferred
+ * from the same records, under the run's database and bucket. The sink then registers its partitions
+ * in an existing table, as a long-running sink does; the warm-up drain is the one whose crawl creates it.
+ */
+async function prepareTicklakeTable(ctx: Context, config: TicklakeConfig): Promise<void> {
+  const t = ctx.tableTemplate;
+  if (!t) return;
+  await ensureDatabase(ctx.glue, config.glue.database);
+  await ctx.glue.send(
+    new CreateTableCommand({
+      DatabaseName: config.glue.database,
+      TableInput: {
+        Name: config.glue.table,
+        TableType: t.TableType,
+        Parameters: t.Parameters,
+        PartitionKeys: t.PartitionKeys,
+        StorageDescriptor: {
+          ...t.StorageDescriptor,
+          Location: s3Url(config.lake.bucket, tableRoot(config.lake.prefix, config.glue.table)),
+        },
+      },
+    }),
+  );
+}
+
 /** One drain of the whole topic by ticklake's sink (a sink workflow on the worker subprocess). */
 async function drainTicklake(ctx: Context, run: number, tag: string): Promise<DrainRun> {
   const config = ticklakeConfig(ctx, ctx.topic, tag);
   await ensureBucket(ctx.s3, config.lake.bucket);
+  await prepareTicklakeTable(ctx, config);
   const group = config.sink.groupId;
   const cpuBefore = ctx.worker.cpuSeconds() ?? NaN;
   const rss = rssSampler(ctx.worker.pid);
@@ -667,6 +698,10 @@ async function main(): Promise<void> {
           `; exactly once: ${r.verified ? 'yes' : 'NO'}; load average ${loadAverage()}`,
       );
     show('ticklake', await drainTicklake(ctx, 0, 'w'));
+    const warmConfig = ticklakeConfig(ctx, ctx.topic, 'w');
+    ctx.tableTemplate = await getTable(ctx.glue, warmConfig.glue.database, warmConfig.glue.table);
+    if (!ctx.tableTemplate)
+      throw new Error(`the warm-up left no table ${warmConfig.glue.database}.${warmConfig.glue.table}`);
     show('peer', await drainPeer(ctx, 0, 'w'));
     const tickRuns: DrainRun[] = [];
     const peerRuns: DrainRun[] = [];

@@ -184,6 +184,9 @@ export function listening(port: number): boolean {
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
+/** A full collection when V8's heap has doubled since the last (scripts/bootstrap.js says why). */
+export const WORKER_HEAP_FLAG = '--heap-growing-percent=100';
+
 /** CPU seconds (user + system, all threads) a live process has used, or undefined if it is gone. */
 export function cpuSeconds(pid: number): number | undefined {
   try {
@@ -249,8 +252,10 @@ export class WorkerProcess {
     opts: { compiled?: boolean } = {},
   ) {
     const entry = opts.compiled ? [compiledWorker()] : ['--import', 'tsx', 'src/worker-main.ts'];
+
     const log = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, [...nodeArgs, ...entry], {
+    // The V8 flag `npm start`, `npm run worker` and the systemd unit give the worker (scripts/bootstrap.js).
+    this.child = spawn(process.execPath, [WORKER_HEAP_FLAG, ...nodeArgs, ...entry], {
       cwd: REPO_ROOT,
       // As `npm start` and `npm run worker` run it (scripts/bootstrap.js).
       env: { MALLOC_ARENA_MAX: '2', ...env },

@@ -35,14 +35,25 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
 const SCALARS = new Set(['string', 'bigint', 'double', 'boolean', 'date', 'timestamp']);
 
+/** Field names already turned into column names: a crawl meets the same dozen fields in every record. */
+const columnNames = new Map<string, string>();
+const MAX_COLUMN_NAMES = 10_000;
+
 /** Glue/Athena column names: lowercase snake_case. */
 export function columnName(field: string): string {
-  return field
-    .trim()
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/^_+|_+$/g, '');
+  let name = columnNames.get(field);
+  if (name === undefined) {
+    name = field
+      .trim()
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '');
+    // Records with ever-new field names (a lake of maps written as objects) must not grow it without end.
+    if (columnNames.size >= MAX_COLUMN_NAMES) columnNames.clear();
+    columnNames.set(field, name);
+  }
+  return name;
 }
 
 // ---- type strings ---------------------------------------------------------------------------------

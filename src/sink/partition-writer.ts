@@ -147,6 +147,12 @@ interface PlannedObject {
  * critical path of the next flush, queues behind them.
  */
 const PUT_CONCURRENCY = 8;
+/**
+ * Objects of a cut compressed at once. libuv's thread pool compresses four at a time (its default
+ * size); more in flight only hold their uncompressed copies and zlib states (about 280 KB each at
+ * gzip level 1) while they wait: unbounded, the cuts of one drain held 187 zlib states (53 MB) at once.
+ */
+const ENCODE_CONCURRENCY = 4;
 
 async function eachLimit(count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -369,7 +375,10 @@ export class PartitionWriter {
       const layout = adopted ? (adopted.layout ?? this.layout()) : this.layout();
       const plan = this.plan(batch, first, end, layout, this.ownLayout(layout) ? this.paths : undefined);
       // Encoded before the manifest is written, so that the manifest can say how big its objects are.
-      const bodies = await Promise.all(plan.objects.map((obj) => encodeLines(obj.values, obj.compression)));
+      const bodies: Buffer[] = new Array<Buffer>(plan.objects.length);
+      await eachLimit(plan.objects.length, ENCODE_CONCURRENCY, async (i) => {
+        bodies[i] = await encodeLines(plan.objects[i].values, plan.objects[i].compression);
+      });
       plan.manifest.bytes = bodies.reduce((n, b) => n + b.length, 0);
 
       const mKey = manifestKey(o.prefix, o.groupId, o.topic, o.partition, first.toString());

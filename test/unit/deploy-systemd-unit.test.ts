@@ -53,8 +53,12 @@ describe('deploy/ticklake-worker.service', () => {
     expect(path.isAbsolute(one('Service', 'WorkingDirectory'))).toBe(true);
     const exec = one('Service', 'ExecStart').split(/\s+/);
     expect(path.isAbsolute(exec[0])).toBe(true);
-    // node on the compiled worker: one process, which receives the stop signal itself.
-    expect(exec.slice(1)).toEqual(['node', 'dist/src/worker-main.js']);
+    // node on the compiled worker: one process, which receives the stop signal itself; with the heap
+    // flag `npm start` and `npm run worker` give it (scripts/bootstrap.js).
+    expect(exec.slice(1)).toEqual(['node', '--heap-growing-percent=100', 'dist/src/worker-main.js']);
+    expect(fs.readFileSync(path.join(REPO, 'scripts', 'bootstrap.js'), 'utf8')).toContain(
+      "WORKER_NODE_FLAGS = ['--heap-growing-percent=100']",
+    );
     expect(fs.existsSync(path.join(REPO, 'src', 'worker-main.ts'))).toBe(true);
     // `npm run build` writes it after `npm install --omit=dev`, which must keep what the build runs.
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
