@@ -252,12 +252,10 @@ export class WorkerProcess {
     opts: { compiled?: boolean } = {},
   ) {
     const entry = opts.compiled ? [compiledWorker()] : ['--import', 'tsx', 'src/worker-main.ts'];
-
     const log = fs.openSync(logFile, 'a');
-    // The V8 flag `npm start`, `npm run worker` and the systemd unit give the worker (scripts/bootstrap.js).
+    // With the V8 flag and the malloc setting `npm start` and `npm run worker` give it (scripts/bootstrap.js).
     this.child = spawn(process.execPath, [WORKER_HEAP_FLAG, ...nodeArgs, ...entry], {
       cwd: REPO_ROOT,
-      // As `npm start` and `npm run worker` run it (scripts/bootstrap.js).
       env: { MALLOC_ARENA_MAX: '2', ...env },
       stdio: ['ignore', log, log],
     });
