@@ -188,6 +188,9 @@ interface QueryFigures {
   warm_runs_ms: number[];
   rows: number;
   objects_read?: number;
+  /** The engine's phases (ms) of the cold run and of the last warm run. */
+  cold_phases?: Record<string, number>;
+  warm_phases?: Record<string, number>;
 }
 
 async function timedQuery(
@@ -195,12 +198,17 @@ async function timedQuery(
   config: TicklakeConfig,
   q: ScaleQuery,
   opts: QueryOptions,
-): Promise<{ ms: number; rows: number; objectsRead?: number }> {
+): Promise<{ ms: number; rows: number; objectsRead?: number; phases?: Record<string, number> }> {
   const t = performance.now();
   const result = await runQuery(client, config, q.sql, q.params, opts);
   const ms = performance.now() - t;
   q.check(result);
-  return { ms, rows: result.rowCount, objectsRead: result.stats.objectsRead };
+  return {
+    ms,
+    rows: result.rowCount,
+    objectsRead: result.stats.objectsRead,
+    phases: { engineMs: result.stats.engineMs, ...result.stats.phases },
+  };
 }
 
 /** Phase 5: a second sink group drains the whole topic (no notices); records/s from its join to lag 0. */
@@ -456,7 +464,12 @@ async function measureSize(args: {
       await workers.start(`cold-${q.name}`);
       const cold = await timedQuery(client, config, q, qopts);
       const warm: number[] = [];
-      for (let i = 0; i < warmRuns; i++) warm.push((await timedQuery(client, config, q, qopts)).ms);
+      let warmPhases: Record<string, number> | undefined;
+      for (let i = 0; i < warmRuns; i++) {
+        const run = await timedQuery(client, config, q, qopts);
+        warm.push(run.ms);
+        warmPhases = run.phases;
+      }
       const cached = directoryBytes(cacheDir);
       if (cached === 0) {
         log(
@@ -472,10 +485,13 @@ async function measureSize(args: {
         warm_runs_ms: warm.map((m) => Math.round(m)),
         rows: cold.rows,
         objects_read: cold.objectsRead,
+        cold_phases: cold.phases,
+        warm_phases: warmPhases,
       };
       log(
         `${label}: ${q.title}: cold ${Math.round(cold.ms)} ms (${cold.objectsRead ?? '?'} objects read), warm median ` +
-          `${Math.round(median(warm))} ms (${warm.map((m) => Math.round(m)).join(' ')}); ${cold.rows} rows checked`,
+          `${Math.round(median(warm))} ms (${warm.map((m) => Math.round(m)).join(' ')}); ${cold.rows} rows checked; ` +
+          `engine phases cold ${JSON.stringify(cold.phases)}, warm ${JSON.stringify(warmPhases)}`,
       );
     }
 

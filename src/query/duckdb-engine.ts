@@ -104,6 +104,13 @@ const RENAME_CONCURRENCY = 16;
 /** Columns of a batch conversion's own: the input file and its index in the batch. */
 const BATCH_FILE_COLUMN = '__ticklake_file';
 const BATCH_COLUMN = '__ticklake_batch';
+/**
+ * Compression of the copies: LZ4 (Parquet's LZ4_RAW). On local disk a copy's size matters less than the
+ * CPU: against ZSTD, making a copy of a 16,000-record object takes about 13 % less CPU and an aggregate
+ * over the copies about 35 % less time, for copies about 35 % larger (docs/benchmarks.md, "At scale").
+ * Copies made with ZSTD before are read as they are.
+ */
+const CACHE_COMPRESSION = 'lz4_raw';
 /** Changes when the way copies are made changes, so that older copies are not read. */
 const CONVERSION_VERSION = 1;
 
@@ -587,7 +594,7 @@ export class DuckDBEngine implements QueryEngine {
 
   /**
    * Fetches lake objects and writes each as Parquet to its `file`: typed as the catalog says, its
-   * partition values as columns, compressed with ZSTD. Objects are downloaded `downloadConcurrency` at
+   * partition values as columns, compressed with LZ4. Objects are downloaded `downloadConcurrency` at
    * a time into a work directory; small ones are converted together, a batch per DuckDB statement (a
    * COPY partitioned by the object's index in the batch, each part then renamed to its object's file;
    * four batches at a time, so that downloads and conversions overlap), since a statement and a file
@@ -714,7 +721,7 @@ export class DuckDBEngine implements QueryEngine {
             `, filename = ${sqlString(BATCH_FILE_COLUMN)}`,
           )} j ` +
           `JOIN (VALUES ${map}) m(${mapColumns.join(', ')}) USING (${BATCH_FILE_COLUMN})) ` +
-          `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, PARTITION_BY (${BATCH_COLUMN}))`,
+          `TO ${sqlString(out)} (FORMAT parquet, COMPRESSION ${CACHE_COMPRESSION}, ROW_GROUP_SIZE ${ROW_GROUP_ROWS}, PARTITION_BY (${BATCH_COLUMN}))`,
       );
     } finally {
       connection.closeSync();
@@ -749,7 +756,7 @@ export class DuckDBEngine implements QueryEngine {
       await connection.run(
         `COPY (SELECT ${select.join(', ')} FROM ${this.jsonScan([raw], columns)}` +
           `${order.length > 0 ? ` ORDER BY ${order.join(', ')}` : ''}) ` +
-          `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+          `TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${CACHE_COMPRESSION}, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
       );
       await fs.promises.rename(tmp, file);
     } finally {
@@ -838,16 +845,21 @@ export class DuckDBEngine implements QueryEngine {
   ): Promise<Omit<LakeObject, 'values'>[]> {
     if (!entry) return this.list(bucket, folder);
     const top = await this.listDelimited(bucket, folder);
-    const out = top.objects;
-    for (const topic of top.prefixes) {
-      const byPartition = await this.listDelimited(bucket, topic);
-      out.push(...byPartition.objects);
-      for (const source of byPartition.prefixes) {
-        const mark = entry.watermarks[source.slice(folder.length, -1)];
-        out.push(...(await this.list(bucket, source, mark === undefined ? undefined : `${source}${padOffset(mark)}`)));
-      }
-    }
-    return out;
+    // The topics, then each topic's Kafka partitions, listed side by side: three requests deep, not one
+    // after another per source.
+    const topics = await Promise.all(
+      top.prefixes.map(async (topic) => {
+        const byPartition = await this.listDelimited(bucket, topic);
+        const sources = await Promise.all(
+          byPartition.prefixes.map((source) => {
+            const mark = entry.watermarks[source.slice(folder.length, -1)];
+            return this.list(bucket, source, mark === undefined ? undefined : `${source}${padOffset(mark)}`);
+          }),
+        );
+        return [...byPartition.objects, ...sources.flat()];
+      }),
+    );
+    return [...top.objects, ...topics.flat()];
   }
 
   /** Objects directly under a prefix up to the next '+', and the prefixes ending in '+' below it. */

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
@@ -545,6 +546,19 @@ describe('queries with DuckDB over a local lake', () => {
       }
       const [alone, batched] = answers;
       expect(batched.copies).toEqual(alone.copies);
+      // Copies are LZ4 (cheaper to write and to scan than ZSTD), made alone or in a batch.
+      const reader = await DuckDBInstance.create(':memory:');
+      try {
+        const c = await reader.connect();
+        const files = engines.flatMap(({ cacheDir }) => copies(cacheDir).map((f) => path.join(cacheDir, f)));
+        const codecs = await c.runAndReadAll(
+          `SELECT DISTINCT compression FROM parquet_metadata([${files.map((f) => `'${f}'`).join(', ')}])`,
+        );
+        expect(codecs.getRowsJS().map((r) => r[0])).toEqual(['LZ4_RAW']);
+        c.closeSync();
+      } finally {
+        reader.closeSync();
+      }
       expect(batched.out.columns).toEqual(alone.out.columns);
       expect(batched.out.rows).toEqual(alone.out.rows);
       expect(batched.out.rows.filter((r) => r[0] === 'ZZBATCH')).toHaveLength(6000);
