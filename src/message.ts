@@ -10,7 +10,7 @@ export interface LakeRecord extends Tick {
   source: string;
   /** 1-based line number of the row in the source file (the header is line 1). */
   row: number;
-  /** ISO-8601 time the producer read the row. */
+  /** ISO-8601 time the producer read the row; when a paced replay held it back until due, that time. */
   ingested_at: string;
 }
 

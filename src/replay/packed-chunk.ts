@@ -46,6 +46,8 @@ export interface PackedChunk {
   headerNames: [string[], string[]];
   /** Kafka timestamp of every message of the chunk (ms since the epoch, as text). */
   timestamp: string;
+  /** Kafka timestamp per row (ms since the epoch), once some rows are restamped (restamp). */
+  timestamps?: Float64Array;
 }
 
 /**
@@ -184,6 +186,44 @@ export class ChunkPacker {
   }
 }
 
+/** A tick's value ends with its ingestion time: `"ingested_at":"<ISO-8601, 24 characters>"}` (tickMessage). */
+const STAMP_FIELD = Buffer.from('"ingested_at":"');
+const STAMP_END = Buffer.from('"}');
+const ISO_LENGTH = 24;
+
+/** Row i's ingestion time (ms since the epoch): the chunk's, or the one restamp gave it. */
+export function stampOf(c: PackedChunk, i: number): number {
+  return c.timestamps ? c.timestamps[i] : Number(c.timestamp);
+}
+
+/**
+ * Gives rows `from` to the end of the chunk the ingestion time `at` (ms since the epoch): their Kafka
+ * timestamp, and in each tick's value the text of `ingested_at`, rewritten in place (the same length:
+ * an ISO-8601 time of years 0 to 9999 has 24 characters). A paced replay packs rows ahead of the time
+ * they are due; the rows it held back are restamped when they go, so that `ingested_at` says when the
+ * row entered the pipeline, not when it was read ahead. Dead letters carry the time in the Kafka
+ * timestamp only.
+ */
+export function restamp(c: PackedChunk, from: number, at: number): void {
+  const iso = new Date(at).toISOString();
+  if (iso.length !== ISO_LENGTH) return;
+  const bytes = chunkBytes(c);
+  const times = (c.timestamps ??= new Float64Array(c.count).fill(Number(c.timestamp)));
+  for (let i = from; i < c.count; i++) {
+    times[i] = at;
+    if (c.kinds[i] !== TICK) continue;
+    const end = c.bounds[c.first[i] + 2];
+    const start = end - STAMP_END.length - ISO_LENGTH;
+    if (
+      start - STAMP_FIELD.length < c.bounds[c.first[i] + 1] ||
+      !bytes.subarray(end - STAMP_END.length, end).equals(STAMP_END) ||
+      !bytes.subarray(start - STAMP_FIELD.length, start).equals(STAMP_FIELD)
+    )
+      throw new Error(`row ${c.lines[i]}: its message does not end with its ingestion time; it cannot be restamped`);
+    bytes.write(iso, start, 'latin1');
+  }
+}
+
 /** The buffers a PackedChunk can hand to postMessage's transfer list. */
 export function transferables(c: PackedChunk): ArrayBuffer[] {
   return [c.bytes, c.bounds, c.first, c.kinds, c.lines, c.nextLines, c.ends, c.runs, c.keyIds, c.messageKeyIds].map(
@@ -213,7 +253,7 @@ export function messageAt(c: PackedChunk, bytes: Buffer, i: number): ChunkMessag
     headers.push({ [name]: bytes.subarray(b[j], b[j + 1]) });
     j++;
   }
-  return { key, value, headers, timestamp: c.timestamp };
+  return { key, value, headers, timestamp: c.timestamps ? String(c.timestamps[i]) : c.timestamp };
 }
 
 /** Bytes of row i's key, value and header values. */

@@ -16,7 +16,7 @@ import type { Kafka } from 'kafkajs';
 import type { RejectedRow, ReplayProgress } from '../../activities/types';
 import { SourceFileError, openSource, scanSource, type Cursor, type SourceFingerprint } from './csv-source';
 import { OrderError, planRuns, type ReplayOrder, type RunPlan } from './ordered-rows';
-import { DEAD_LETTER, TICK, chunkBytes, messageAt, rowBytes, type PackedChunk } from './packed-chunk';
+import { DEAD_LETTER, TICK, chunkBytes, messageAt, restamp, rowBytes, stampOf, type PackedChunk } from './packed-chunk';
 import { Pacer, type ReplaySpeed } from './pacing';
 import { POSITION_VERSION, checkPosition, positionMessage, readPosition, type ReplayPosition } from './positions';
 import { isFenced, type ProducerLease, type ProducerPool, type ReplayProducer } from './producer-pool';
@@ -102,6 +102,8 @@ export const MAX_BATCH_AGE_MS = 1000;
 /** When pacing, rows wait at most about this long (ms) for their transaction. */
 export const LINGER_MS = 100;
 const PROGRESS_EVERY_MS = 500;
+/** When paced, a row taken this long (ms) or more after its chunk was packed gets the time it is taken (restamp). */
+const RESTAMP_AFTER_MS = 20;
 /** Longest sleep between two looks at the stop signal. */
 const SLEEP_SLICE_MS = 200;
 /** How long a stopping replay waits for its in-flight transaction. */
@@ -156,7 +158,8 @@ function progressOf(
 /**
  * Rows per feed chunk. A chunk's rows get their ingestion time when the chunk is packed, a few chunks
  * ahead of sending: at full speed big chunks are cheapest; when paced, a chunk holds about a tenth of
- * a second of rows, so `ingested_at` stays within a few tenths of a second of the send.
+ * a second of rows, and a row taken more than RESTAMP_AFTER_MS after its chunk was packed (held back
+ * until due: a trading day's first rows wait up to a second) is restamped with the time it is taken.
  */
 export function chunkRows(speed: ReplaySpeed): number {
   const clamp = (rows: number) => Math.max(16, Math.min(ROWS_PER_CHUNK, Math.round(rows)));
@@ -401,6 +404,9 @@ class PassRunner {
               this.stats.paceWaitMs += Date.now() - sleepFrom;
               if (this.hooks.signal.aborted) return await this.stop(live);
             }
+            // Rows read ahead and held back until due say when they went, not when they were read.
+            const due = Date.now();
+            if (due - stampOf(chunk, i) >= RESTAMP_AFTER_MS) restamp(chunk, i, due);
             this.pacedRows++;
           }
           if (batch.rows === 0) batch.startedAt = now;
@@ -473,10 +479,10 @@ class PassRunner {
       for (const part of batch.parts) {
         const c = part.chunk;
         const data = chunkBytes(c);
-        const timestamp = Number(c.timestamp);
         for (let i = part.from; i < part.to; i++) {
           const m = messageAt(c, data, i);
           const topic = c.kinds[i] === TICK ? this.req.topic : this.req.dlqTopic;
+          const timestamp = stampOf(c, i);
           while (!producer.send(topic, m.value, m.key, m.headers, timestamp)) await producer.room();
         }
       }

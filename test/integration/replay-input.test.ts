@@ -4,6 +4,7 @@
  * schema or a missing file fails at once, non-retryable, naming the file; market-time order; loop mode.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
@@ -18,6 +19,7 @@ import { exactlyOnceProblems, expectedRows, readTopic } from './replay-helpers';
 import { removeResources } from './sink-support';
 import { startHarness, uniqueConfig, waitFor, type Harness } from './support';
 import { replayStatus } from '../../src/progress';
+import { writeMarketCsv } from '../../scripts/bench/market';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -188,6 +190,46 @@ describe('replay producer: input handling on the local services', () => {
       `${dates.size} trading days at ${daysPerSecond}/s took ${seconds.toFixed(1)} s (the activity ${activitySeconds.toFixed(1)} s, ` +
         `the schedule ${schedule.toFixed(1)} s)`,
     );
+  }, 120_000);
+
+  it('stamps a paced tick with the time it went, not the time it was read ahead', async () => {
+    const config = await topicsFor('replay-stamps', { KAFKA_PARTITIONS: '1' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-stamps-'));
+    try {
+      // 40 symbols a day: a day's first rows are read and packed while the day before waits its turn.
+      const file = path.join(dir, 'stamps.csv');
+      const days = 6;
+      await writeMarketCsv(file, { symbols: 40, days, seed: 7 });
+      const daysPerSecond = 4;
+      await (
+        await startReplay(h.client, config, {
+          file,
+          replayId: id('stamps'),
+          speed: { mode: 'days', tradingDaysPerSecond: daysPerSecond },
+        })
+      ).result();
+      const ticks = (await readTopic(createKafka(config.kafka, '-test'), config.kafka.topic)).map(
+        (m) => JSON.parse(m.value) as { trade_date: string; ingested_at: string },
+      );
+      expect(ticks).toHaveLength(40 * days);
+      const firstOf = new Map<string, number>();
+      for (const t of ticks) {
+        const at = Date.parse(t.ingested_at);
+        firstOf.set(t.trade_date, Math.min(firstOf.get(t.trade_date) ?? Infinity, at));
+      }
+      const dates = [...firstOf.keys()].sort();
+      expect(dates).toHaveLength(days);
+      const start = firstOf.get(dates[0])!;
+      // Day k is due 1/rate seconds after day k - 1; its earliest stamp is not sooner than that by more
+      // than the 20 ms after which a held-back row is restamped (and a few ms of timers). Stamped when
+      // packed, a day's first rows were up to a whole period (250 ms) early.
+      const early = dates
+        .map((d, k) => ({ date: d, earlyMs: start + (k * 1000) / daysPerSecond - firstOf.get(d)! }))
+        .filter((x) => x.earlyMs > 30);
+      expect(early).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('sends each tick to the partition kafkajs would pick for its key', async () => {

@@ -3,7 +3,16 @@ import path from 'node:path';
 import { scanSource, type SourceRow } from '../../src/replay/csv-source';
 import { planRuns } from '../../src/replay/ordered-rows';
 import { openOrderedSource } from '../../src/replay/ordered-source';
-import { ChunkPacker, DEAD_LETTER, TICK, chunkBytes, messageAt, type PackedChunk } from '../../src/replay/packed-chunk';
+import {
+  ChunkPacker,
+  DEAD_LETTER,
+  TICK,
+  chunkBytes,
+  messageAt,
+  restamp,
+  stampOf,
+  type PackedChunk,
+} from '../../src/replay/packed-chunk';
 import { openInlineFeed, openThreadFeed, type FeedOptions } from '../../src/replay/row-feed';
 import { deadLetterMessage, tickMessage } from '../../src/message';
 import { parseRow } from '../../src/tick';
@@ -70,6 +79,40 @@ describe('ChunkPacker and messageAt', () => {
       reason: "open is not a number: 'abc'",
       raw: 'HSI,2021-05-25,abc,28933.57031,28467.03906,28910.86914,28910.86914,1662390800.0,3758.4129882',
     });
+  });
+
+  it('restamps the rows from one on: their messages are those of tickMessage at the new time, the others unchanged', async () => {
+    const rows = await rowsOf(BAD);
+    const before = new Date('2026-01-02T03:04:05.678Z');
+    const after = new Date('2026-01-02T03:04:06.9Z');
+    const chunk = new ChunkPacker('bad-rows.csv').pack(rows, before);
+    const from = 5;
+    expect(chunk.kinds.slice(from).includes(DEAD_LETTER)).toBe(true);
+    restamp(chunk, from, after.getTime());
+    const bytes = chunkBytes(chunk);
+    for (let i = 0; i < chunk.count; i++) {
+      const at = i < from ? before : after;
+      const got = messageAt(chunk, bytes, i);
+      expect(stampOf(chunk, i)).toBe(at.getTime());
+      expect(got.timestamp).toBe(String(at.getTime()));
+      const r = parseRow(rows[i].fields);
+      if (r.ok) expect(text(got.value)).toBe(tickMessage(r.tick, 'bad-rows.csv', rows[i].line, at).value);
+      else expect(JSON.parse(text(got.value))).toMatchObject({ row: rows[i].line });
+    }
+    // A second restamp moves only the rows it is given.
+    const later = new Date('2026-01-02T03:04:08.000Z');
+    restamp(chunk, chunk.count - 1, later.getTime());
+    expect(stampOf(chunk, chunk.count - 2)).toBe(after.getTime());
+    expect(stampOf(chunk, chunk.count - 1)).toBe(later.getTime());
+  });
+
+  it('refuses to restamp a tick whose value does not end with its ingestion time', async () => {
+    const rows = await rowsOf(SAMPLE);
+    const chunk = new ChunkPacker('sample.csv').pack(rows.slice(0, 3), new Date('2026-01-02T03:04:05.678Z'));
+    const bytes = chunkBytes(chunk);
+    const value = messageAt(chunk, bytes, 1).value;
+    value[value.length - 1] = 0x20;
+    expect(() => restamp(chunk, 0, Date.now())).toThrow(/cannot be restamped/);
   });
 
   it('keeps the JSON of every sample tick identical to tickMessage, lineage included', async () => {
