@@ -75,6 +75,7 @@ interface Options {
   warmRuns: string;
   offset: string;
   keepStack?: boolean;
+  keepLake?: boolean;
   dataDir?: string;
   out: string;
 }
@@ -382,6 +383,10 @@ async function main(): Promise<void> {
     .option('--warm-runs <n>', 'warm runs of each query (the median is reported)', '5')
     .option('--offset <n>', 'port offset of its own stack', '5300')
     .option('--keep-stack', 'leave its own stack running (and its data dir) at the end')
+    .option(
+      '--keep-lake',
+      'with --keep-stack: also keep the lake, its catalog and the query cache, to query them after',
+    )
     .option('--data-dir <dir>', 'data dir of its own stack (default: a new temporary one)')
     .option('--via-pipeline', 'not offered: the raw lake is written directly in the sink format (see --help)')
     .option('--out <dir>', 'where the JSON results and worker logs go', path.join(REPO_ROOT, 'bench-results'));
@@ -644,8 +649,17 @@ async function main(): Promise<void> {
         .catch(() => undefined);
       await client.connection.close();
     }
-    await removeResources(config).catch((err: unknown) => log(`cleanup: ${String(err)}`));
-    fs.rmSync(cacheDir, { recursive: true, force: true });
+    if (opts.keepLake && opts.keepStack)
+      log(
+        `lake kept: ${Object.entries(base)
+          .filter(([k]) => /^(LAKE_BUCKET|GLUE_DATABASE|KAFKA_TOPIC|TICKLAKE_TASK_QUEUE|QUERY_ENGINE)$/.test(k))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
+    else {
+      await removeResources(config).catch((err: unknown) => log(`cleanup: ${String(err)}`));
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
     if (!opts.keepStack) {
       await stack.down().catch((err: unknown) => log(String(err)));
       if (!opts.dataDir) fs.rmSync(stack.dataDir, { recursive: true, force: true });

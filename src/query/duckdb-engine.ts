@@ -53,7 +53,7 @@ import { StateReader } from '../compact/store';
 import { rawVisible, type CompactState, type CuratedPartition } from '../compact/state';
 import { padOffset, partitionPath } from '../lake-layout';
 import { partitionId } from '../catalog/glue-catalog';
-import { keepPartition, partitionPredicate, referencedTables } from './pruning';
+import { hivePathMatches, keepPartition, partitionPredicate, referencedTables } from './pruning';
 import { ALLOW_WRITES_HINT, type QueryParam } from './sql-guard';
 
 export interface DuckDBEngineOptions {
@@ -558,21 +558,39 @@ export class DuckDBEngine implements QueryEngine {
 
     const projection = [...columns.map((c) => sqlIdent(c.name)), ...partitionKeys.map((k) => sqlIdent(k))].join(', ');
     const parts: string[] = [];
-    if (files.length > 0) parts.push(`SELECT ${projection} FROM read_parquet([${files.map(sqlString).join(', ')}])`);
-    for (const { file, entry } of curatedFiles) {
-      // A curated file has the table's columns of its time: later columns are NULL, widened ones cast.
-      const have = new Map(entry.file.columns.map((c) => [c.name, duckdbType(c.type)]));
-      const select = [
-        ...columns.map((c) =>
-          !have.has(c.name)
-            ? `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`
-            : have.get(c.name) === c.type
-              ? sqlIdent(c.name)
-              : `CAST(${sqlIdent(c.name)} AS ${c.type}) AS ${sqlIdent(c.name)}`,
-        ),
-        ...partitionKeys.map((k, i) => `${sqlString(entry.values[i] ?? '')} AS ${sqlIdent(k)}`),
-      ];
-      parts.push(`SELECT ${select.join(', ')} FROM read_parquet(${sqlString(file)})`);
+    // The copies hold their partition values as VARCHAR columns, the catalog's type; DuckDB's Hive
+    // partitioning would read them from the path instead, as numbers where they look like numbers.
+    if (files.length > 0)
+      parts.push(
+        `SELECT ${projection} FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)`,
+      );
+    // A curated file has the table's columns of its time: later columns are NULL, widened ones cast.
+    // Files of one set of columns are read by one scan, their partition values from their cached paths.
+    const groups = new Map<string, { file: string; entry: CuratedPartition }[]>();
+    for (const c of curatedFiles) {
+      const id = hivePathMatches(c.file, partitionKeys, c.entry.values) ? JSON.stringify(c.entry.file.columns) : c.file;
+      groups.set(id, [...(groups.get(id) ?? []), c]);
+    }
+    for (const group of groups.values()) {
+      const have = new Map(group[0].entry.file.columns.map((c) => [c.name, duckdbType(c.type)]));
+      const select = columns.map((c) =>
+        !have.has(c.name)
+          ? `CAST(NULL AS ${c.type}) AS ${sqlIdent(c.name)}`
+          : have.get(c.name) === c.type
+            ? sqlIdent(c.name)
+            : `CAST(${sqlIdent(c.name)} AS ${c.type}) AS ${sqlIdent(c.name)}`,
+      );
+      if (group.length === 1) {
+        const { file, entry } = group[0];
+        select.push(...partitionKeys.map((k, i) => `${sqlString(entry.values[i] ?? '')} AS ${sqlIdent(k)}`));
+        parts.push(`SELECT ${select.join(', ')} FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`);
+      } else {
+        select.push(...partitionKeys.map((k) => sqlIdent(k)));
+        parts.push(
+          `SELECT ${select.join(', ')} FROM read_parquet([${group.map((g) => sqlString(g.file)).join(', ')}], ` +
+            'hive_partitioning = true, hive_types_autocast = false)',
+        );
+      }
     }
     const body =
       parts.length === 0

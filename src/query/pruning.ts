@@ -273,3 +273,20 @@ export function keepPartition(
   }
   return true;
 }
+
+/** Characters a partition key or value may have for DuckDB to read it back from a path unchanged. */
+const PLAIN_VALUE = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Whether the `key=value` folders of a cached file's path are exactly the table's partition keys with
+ * the partition's values, in order and nothing else: then DuckDB's Hive partitioning gives each row its
+ * partition's values (as VARCHAR), so several files are read by one scan.
+ */
+export function hivePathMatches(file: string, keys: readonly string[], values: readonly string[]): boolean {
+  const pairs = file.split(/[\\/]/).filter((segment) => segment.includes('='));
+  return (
+    keys.length > 0 &&
+    pairs.length === keys.length &&
+    keys.every((k, i) => PLAIN_VALUE.test(k) && PLAIN_VALUE.test(values[i] ?? '') && pairs[i] === `${k}=${values[i]}`)
+  );
+}

@@ -89,6 +89,20 @@ describe('compaction: the curated Parquet zone', () => {
     await runCrawl(h.client, h.config);
     const before = await counts();
     expect(before).toEqual(expected());
+    // The partition columns, read from the raw objects' folders before and the curated files' after.
+    const byPartition = async () =>
+      (
+        await runQuery(
+          h.client,
+          h.config,
+          "SELECT year, symbol_bucket, count(*) AS n, count(*) FILTER (WHERE year = '2019') AS y2019 FROM ticks " +
+            'GROUP BY ALL ORDER BY ALL',
+        )
+      ).rows;
+    const partitionsBefore = await byPartition();
+    expect(partitionsBefore.length).toBeGreaterThan(2);
+    // Strings, as the catalog types partition keys (and Athena answers), not numbers read from the path.
+    expect(partitionsBefore.every((row) => typeof row[0] === 'string' && typeof row[1] === 'string')).toBe(true);
 
     const r = await compact();
     expect(r.rows).toBe(written.length);
@@ -96,6 +110,7 @@ describe('compaction: the curated Parquet zone', () => {
     expect(r.windows).toBeGreaterThan(0);
     expect(r.parquetBytes).toBeGreaterThan(0);
     expect(await counts()).toEqual(before);
+    expect(await byPartition()).toEqual(partitionsBefore);
 
     // Every window became one Parquet file, sorted by symbol then date, ZSTD.
     const s = await state();

@@ -1,5 +1,11 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { keepPartition, partitionPredicate, referencedTables, valueMatches } from '../../src/query/pruning';
+import {
+  hivePathMatches,
+  keepPartition,
+  partitionPredicate,
+  referencedTables,
+  valueMatches,
+} from '../../src/query/pruning';
 import { symbolBucket } from '../../src/symbol-bucket';
 
 const KEYS = ['symbol', 'year'];
@@ -172,5 +178,26 @@ describe('pruning of partitions derived from symbol and trade_date', () => {
   it('does not derive a bucket without the bucket count', async () => {
     const predicate = partitionPredicate(await tree("SELECT * FROM ticks WHERE symbol = 'HSI'"), 'ticks', LAYOUT, []);
     expect(partitions.filter((p) => keepPartition(p, LAYOUT, predicate))).toHaveLength(partitions.length);
+  });
+});
+
+describe('hivePathMatches', () => {
+  const keys = ['year', 'symbol_bucket'];
+  const file =
+    '/data/query-cache/parquet/lake/curated/ticks/year=2003/symbol_bucket=2/g000000000001/a.parquet.0f.parquet';
+  it("holds when the path's key=value folders are the partition's, in order and nothing else", () => {
+    expect(hivePathMatches(file, keys, ['2003', '2'])).toBe(true);
+  });
+  it('fails on another value, another order, a missing or an extra folder', () => {
+    expect(hivePathMatches(file, keys, ['2003', '3'])).toBe(false);
+    expect(hivePathMatches(file, ['symbol_bucket', 'year'], ['2', '2003'])).toBe(false);
+    expect(hivePathMatches(file, ['year'], ['2003'])).toBe(false);
+    expect(hivePathMatches(`/data/a=b${file}`, keys, ['2003', '2'])).toBe(false);
+    expect(hivePathMatches('/data/ticks/x.parquet', [], [])).toBe(false);
+  });
+  it('fails on a value DuckDB would not read back unchanged', () => {
+    const odd = '/c/ticks/exchange=NYSE%20A/x.parquet';
+    expect(hivePathMatches(odd, ['exchange'], ['NYSE%20A'])).toBe(false);
+    expect(hivePathMatches('/c/ticks/exchange=/x.parquet', ['exchange'], [''])).toBe(false);
   });
 });
