@@ -42,7 +42,7 @@ import {
   type GlueClient,
   type Table as GlueTable,
 } from '@aws-sdk/client-glue';
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { QueryError, type QueryEngine, type QueryHooks, type QueryOutcome, type QueryRequest } from './engine';
 import { duckdbCell, duckdbType } from './duckdb-values';
 import { PageBuilder } from './page';
@@ -50,7 +50,7 @@ import { PARAM_SYMBOL_BUCKETS } from '../catalog/glue-table';
 import { mapLimit } from '../catalog/lake-scan';
 import { ObjectCache } from './object-cache';
 import { StateReader } from '../compact/store';
-import { rawVisible, type CompactState, type CuratedPartition } from '../compact/state';
+import { cutOfKey, rawVisible, type CompactState, type CuratedPartition } from '../compact/state';
 import { padOffset, partitionPath } from '../lake-layout';
 import { partitionId } from '../catalog/glue-catalog';
 import { hivePathMatches, keepPartition, partitionPredicate, referencedTables } from './pruning';
@@ -73,6 +73,12 @@ export interface DuckDBEngineOptions {
   downloadConcurrency?: number;
   /** Small objects converted together, in one DuckDB statement, at most. Default 64; 1 converts each alone. */
   batchObjects?: number;
+  /**
+   * Pages of keys a listing of a whole partitioned table may take before its partitions are listed one
+   * by one instead. Default: as many as the rounds the partitions' own listings would take
+   * (LIST_CONCURRENCY at a time); 0 always lists partition by partition.
+   */
+  tableListingPages?: number;
 }
 
 const DEFAULT_MEMORY_LIMIT = '512MB';
@@ -203,6 +209,10 @@ export class DuckDBEngine implements QueryEngine {
   private readonly partitionMemos = new Map<string, PartitionMemo>();
   /** Keys under each table folder (`<bucket>/<folder>`) as last counted, or a lower bound (not complete). */
   private readonly tableSizes = new Map<string, { objects: number; complete: boolean; at: number }>();
+  /** Compacted partition folders (`<bucket>/<folder>`): the Kafka partition of their first key when last listed. */
+  private readonly firstSources = new Map<string, string>();
+  /** Compacted partition folders found to hold several Kafka partitions' objects: listed three deep. */
+  private readonly sharedFolders = new Set<string>();
 
   constructor(private readonly options: DuckDBEngineOptions) {
     this.cache = new ObjectCache(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
@@ -479,7 +489,7 @@ export class DuckDBEngine implements QueryEngine {
       let kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
       // One listing of the whole table folder when it takes no more requests than listing the kept
       // partitions would take rounds (LIST_CONCURRENCY at a time); it is given up past that many pages.
-      const maxPages = Math.ceil(kept.length / LIST_CONCURRENCY);
+      const maxPages = this.options.tableListingPages ?? Math.ceil(kept.length / LIST_CONCURRENCY);
       const sizeId = `${root.bucket}/${rootFolder}`;
       const size = this.tableSizes.get(sizeId);
       const tooLarge =
@@ -487,7 +497,7 @@ export class DuckDBEngine implements QueryEngine {
         Math.ceil(size.objects / LIST_PAGE) > maxPages &&
         (size.complete || Date.now() - size.at < TABLE_SIZE_RETRY_MS);
       let listing: TableListing | undefined;
-      if (kept.length > 0 && !tooLarge) {
+      if (kept.length > 0 && maxPages > 0 && !tooLarge) {
         listing = await timed('listMs', this.listTable(root.bucket, rootFolder, maxPages));
         this.tableSizes.set(sizeId, {
           objects: listing ? listing.objects : maxPages * LIST_PAGE + 1,
@@ -851,10 +861,17 @@ export class DuckDBEngine implements QueryEngine {
 
   /**
    * The raw objects of a partition a query may need: without a curated file, all of them; with one, only
-   * those at or above its watermarks. Object keys are `<topic>+<partition>+<first offset>`: a listing with
-   * the delimiter '+' names the topics and then the Kafka partitions present, and each Kafka partition
-   * with a watermark is listed from it (StartAfter), so the raw objects kept for the retention after
-   * their compaction (hundreds of thousands after a week of live streaming) are not listed by every query.
+   * those at or above its watermarks, so that the raw objects kept for the retention after their
+   * compaction (hundreds of thousands after a week of live streaming) are not listed by every query.
+   * Object keys are `<topic>+<partition>+<first offset>`, so one Kafka partition's keys are contiguous.
+   *
+   * A folder one Kafka partition writes (the default layout: a symbol bucket is one Kafka partition's)
+   * takes one round of two requests: the folder's first key, and a listing from the watermark of the
+   * Kafka partition that first key had last time. When the first key is still that Kafka partition's,
+   * every key before the watermark is a raw object already compacted and the listing holds all the
+   * others (any later Kafka partition's whole); otherwise the listing is made again from the right
+   * watermark. A folder found to hold several Kafka partitions' compacted objects is listed three
+   * requests deep instead (topics, then Kafka partitions, then each from its watermark).
    */
   private async listRaw(
     bucket: string,
@@ -862,9 +879,38 @@ export class DuckDBEngine implements QueryEngine {
     entry: CuratedPartition | undefined,
   ): Promise<Omit<LakeObject, 'values'>[]> {
     if (!entry) return this.list(bucket, folder);
+    const id = `${bucket}/${folder}`;
+    if (this.sharedFolders.has(id)) return this.listRawDeep(bucket, folder, entry);
+    const from = (source: string | undefined) => {
+      const mark = source === undefined ? undefined : entry.watermarks[source];
+      return mark === undefined ? undefined : `${folder}${source}+${padOffset(mark)}`;
+    };
+    const guess = this.firstSources.get(id);
+    const [first, guessed] = await Promise.all([
+      this.options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, MaxKeys: 1 })),
+      from(guess) === undefined ? undefined : this.list(bucket, folder, from(guess)),
+    ]);
+    const key = first.Contents?.[0]?.Key;
+    if (key === undefined) return [];
+    const source = cutOfKey(key.slice(folder.length))?.source;
+    const start = from(source);
+    if (source === undefined || start === undefined) {
+      this.firstSources.delete(id);
+      return this.listRawDeep(bucket, folder, entry);
+    }
+    this.firstSources.set(id, source);
+    const objects = source === guess && guessed ? guessed : await this.list(bucket, folder, start);
+    if (objects.some((o) => !rawVisible(o.key, entry))) this.sharedFolders.add(id);
+    return objects;
+  }
+
+  /** {@link listRaw} three requests deep: the topics, then each topic's Kafka partitions, side by side. */
+  private async listRawDeep(
+    bucket: string,
+    folder: string,
+    entry: CuratedPartition,
+  ): Promise<Omit<LakeObject, 'values'>[]> {
     const top = await this.listDelimited(bucket, folder);
-    // The topics, then each topic's Kafka partitions, listed side by side: three requests deep, not one
-    // after another per source.
     const topics = await Promise.all(
       top.prefixes.map(async (topic) => {
         const byPartition = await this.listDelimited(bucket, topic);

@@ -18,6 +18,7 @@ import { listKeys } from '../../src/catalog/lake-scan';
 import { readLatestState } from '../../src/compact/store';
 import { compactRoot, type CompactionPlan } from '../../src/compact/state';
 import { compactWindow } from '../../src/compact/window';
+import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { compactInput, runCrawl, runQuery, startCompaction } from '../../src/pipeline';
 import { compactWorkflow } from '../../workflows';
 import { compactScheduleId, ensureCompactSchedule } from '../../src/schedules';
@@ -215,6 +216,62 @@ describe('compaction: the curated Parquet zone', () => {
       (p) => p.startsWith('year=2019') && s1.partitions[p].rows > s0.partitions[p]?.rows,
     );
     expect(y2019).toBeDefined();
+  }, 180_000);
+
+  it("reads a compacted folder's new raw objects whichever Kafka partition writes them", async () => {
+    // KKK's 2023 folder is compacted from Kafka partition 1 alone; a later run that does not touch it
+    // gives it every partition's watermark. The local engine lists a large table's folders from the
+    // watermark of their first key's Kafka partition, and must notice when that first key becomes
+    // another partition's. This table is small enough to be listed whole, so a second reader lists it
+    // folder by folder as a large one is (tableListingPages 0).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compact-lister-'));
+    const lister = new DuckDBEngine({
+      s3,
+      glue,
+      cacheDir: path.join(dir, 'cache'),
+      resultsDir: path.join(dir, 'results'),
+      tableListingPages: 0,
+    });
+    const both = async () => {
+      const out = await lister.run(
+        {
+          sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+          params: [],
+          database: h.config.glue.database,
+          maxRows: 1000,
+          maxBytes: 1 << 20,
+          allowWrites: false,
+          queryId: 'compact-lister',
+        },
+        { heartbeat: () => undefined, signal: new AbortController().signal },
+      );
+      expect(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]))).toEqual(expected());
+      expect(await counts()).toEqual(expected());
+    };
+    try {
+      await flush(1, days('KKK', '2023-01-01', 5));
+      await flush(0, days('MMM', '2024-06-01', 2));
+      await runCrawl(h.client, h.config);
+      await compact();
+      await flush(2, days('MMM', '2024-07-01', 1));
+      await compact();
+      const kkk = Object.values((await state()).partitions).find((p) => p.values[0] === '2023');
+      expect(Object.keys(kkk!.watermarks).length).toBeGreaterThan(1);
+      await both();
+      await flush(1, days('KKK', '2023-02-01', 3));
+      await both();
+      await flush(0, days('KKK', '2023-04-01', 4));
+      await both();
+      await both();
+      await flush(3, days('KKK', '2023-05-01', 2));
+      await both();
+      await compact();
+      await both();
+      expect((await counts()).KKK).toBe(14);
+    } finally {
+      await lister.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('carries a new column into the curated zone (schema evolution)', async () => {
