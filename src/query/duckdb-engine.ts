@@ -892,7 +892,9 @@ export class DuckDBEngine implements QueryEngine {
     ]);
     const key = first.Contents?.[0]?.Key;
     if (key === undefined) return [];
-    const source = cutOfKey(key.slice(folder.length))?.source;
+    // A first key in a folder nested below this one (another layout's) says nothing of this folder's order.
+    const rest = key.slice(folder.length);
+    const source = rest.includes('/') ? undefined : cutOfKey(rest)?.source;
     const start = from(source);
     if (source === undefined || start === undefined) {
       this.firstSources.delete(id);
