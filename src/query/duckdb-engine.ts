@@ -1012,7 +1012,11 @@ export class DuckDBEngine implements QueryEngine {
     if (!STATEMENT_ERRORS.test(message)) return new Error(`DuckDB failed preparing the query (will retry): ${message}`);
     let hint = '';
     const unknownTable = /^Catalog Error: Table/i.test(message);
-    if (unknownTable || /^Binder Error: Referenced column/i.test(message)) {
+    if (/Cannot compare values of type VARCHAR and type (INTEGER|DECIMAL)_LITERAL/i.test(message)) {
+      hint =
+        '; partition columns are strings, as the catalog types them and Athena reads them: compare them with ' +
+        "strings (year = '2020') or cast them (CAST(year AS INTEGER) > 2019)";
+    } else if (unknownTable || /^Binder Error: Referenced column/i.test(message)) {
       try {
         const out = await this.options.glue.send(new GetTablesCommand({ DatabaseName: request.database }));
         const tables = out.TableList ?? [];
