@@ -579,7 +579,9 @@ export class DuckDBEngine implements QueryEngine {
     const groups = new Map<string, { file: string; entry: CuratedPartition }[]>();
     for (const c of curatedFiles) {
       const id = hivePathMatches(c.file, partitionKeys, c.entry.values) ? JSON.stringify(c.entry.file.columns) : c.file;
-      groups.set(id, [...(groups.get(id) ?? []), c]);
+      const group = groups.get(id);
+      if (group) group.push(c);
+      else groups.set(id, [c]);
     }
     for (const group of groups.values()) {
       const have = new Map(group[0].entry.file.columns.map((c) => [c.name, duckdbType(c.type)]));
@@ -886,9 +888,10 @@ export class DuckDBEngine implements QueryEngine {
       return mark === undefined ? undefined : `${folder}${source}+${padOffset(mark)}`;
     };
     const guess = this.firstSources.get(id);
+    const guessFrom = from(guess);
     const [first, guessed] = await Promise.all([
       this.options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, MaxKeys: 1 })),
-      from(guess) === undefined ? undefined : this.list(bucket, folder, from(guess)),
+      guessFrom === undefined ? undefined : this.list(bucket, folder, guessFrom),
     ]);
     const key = first.Contents?.[0]?.Key;
     if (key === undefined) return [];

@@ -23,7 +23,7 @@ import { tickMessage } from '../../src/message';
 import { runCrawl, startCompaction } from '../../src/pipeline';
 import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { symbolBucket } from '../../src/symbol-bucket';
-import { uniqueConfig, waitFor } from './support';
+import { engineSymbolCounts, uniqueConfig, waitFor } from './support';
 import { exited, ownStack, randomMs, sleep } from './own-stack';
 import { countsBySymbol, SAMPLE_CSV, sourceRows } from './sink-support';
 import { writeFlush, type TestRecord } from './crawl-support';
@@ -50,20 +50,7 @@ const workerEnv: NodeJS.ProcessEnv = {
 const startWorkerProcess = () => stack.startWorker(workerEnv);
 
 /** The reader's query: the per-symbol counts, through the local engine in this process. */
-function countQuery(engine: DuckDBEngine, queryId: string) {
-  return engine.run(
-    {
-      sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
-      params: [],
-      database: config.glue.database,
-      maxRows: 1000,
-      maxBytes: 1 << 20,
-      allowWrites: false,
-      queryId,
-    },
-    { heartbeat: () => undefined, signal: new AbortController().signal },
-  );
-}
+const countQuery = (engine: DuckDBEngine, queryId: string) => engineSymbolCounts(engine, config.glue.database, queryId);
 
 describe('compaction chaos on its own stack', () => {
   let client: Client | undefined;
@@ -138,8 +125,7 @@ describe('compaction chaos on its own stack', () => {
     const reader = (async () => {
       for (let i = 0; reading; i++) {
         try {
-          const out = await countQuery(i % 2 === 0 ? engine : lister, `chaos-reader-${i}`);
-          const counts = sorted(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])])));
+          const counts = sorted(await countQuery(i % 2 === 0 ? engine : lister, `chaos-reader-${i}`));
           seen.answers++;
           if (JSON.stringify(counts) !== JSON.stringify(expected))
             seen.wrong.push(`answer ${seen.answers}: ${JSON.stringify(counts)}`);
@@ -192,8 +178,7 @@ describe('compaction chaos on its own stack', () => {
     expect(result.totals.rows).toBe(rows.length);
 
     for (const reader of [engine, lister]) {
-      const out = await countQuery(reader, 'chaos-final');
-      expect(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]))).toEqual(expected);
+      expect(await countQuery(reader, 'chaos-final')).toEqual(expected);
     }
     console.log(
       `compaction chaos: ${rows.length} rows in ${objects} raw objects; ${faults.join('; ')}; ` +

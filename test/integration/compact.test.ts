@@ -25,7 +25,7 @@ import { compactScheduleId, ensureCompactSchedule } from '../../src/schedules';
 import { loadConfig, REPO_ROOT } from '../../src/config';
 import type { CompactResult } from '../../activities/types';
 import { PARQUET_SERDE, curatedTableName } from '../../activities/compact';
-import { startHarness, uniqueEnv, waitFor, type Harness } from './support';
+import { engineSymbolCounts, startHarness, uniqueEnv, waitFor, type Harness } from './support';
 
 const exec = promisify(execFile);
 const BIN = path.join(REPO_ROOT, 'bin', 'ticklake.js');
@@ -233,19 +233,7 @@ describe('compaction: the curated Parquet zone', () => {
       tableListingPages: 0,
     });
     const both = async () => {
-      const out = await lister.run(
-        {
-          sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
-          params: [],
-          database: h.config.glue.database,
-          maxRows: 1000,
-          maxBytes: 1 << 20,
-          allowWrites: false,
-          queryId: 'compact-lister',
-        },
-        { heartbeat: () => undefined, signal: new AbortController().signal },
-      );
-      expect(Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]))).toEqual(expected());
+      expect(await engineSymbolCounts(lister, h.config.glue.database, 'compact-lister')).toEqual(expected());
       expect(await counts()).toEqual(expected());
     };
     try {

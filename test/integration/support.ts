@@ -9,6 +9,7 @@ import { removeResources } from './sink-support';
 import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
+import type { DuckDBEngine } from '../../src/query/duckdb-engine';
 
 /** Task queues of {@link uniqueEnv}: what a harness on such a configuration made is its own to remove. */
 const UNIQUE_QUEUE_PREFIX = 'tq-';
@@ -97,4 +98,25 @@ export function csvStats(file: string): CsvStats {
     perSymbol.set(r[0], s);
   }
   return { rows: records.length, perSymbol };
+}
+
+/** Per-symbol counts through a local engine of the test's own (the symbol, the count, in symbol order). */
+export async function engineSymbolCounts(
+  engine: DuckDBEngine,
+  database: string,
+  queryId: string,
+): Promise<Record<string, number>> {
+  const out = await engine.run(
+    {
+      sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+      params: [],
+      database,
+      maxRows: 1000,
+      maxBytes: 1 << 20,
+      allowWrites: false,
+      queryId,
+    },
+    { heartbeat: () => undefined, signal: new AbortController().signal },
+  );
+  return Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]));
 }
