@@ -505,10 +505,33 @@ export class DuckDBEngine implements QueryEngine {
           at: Date.now(),
         });
       }
-      // The remembered partitions stand only when this query's own listing shows no folder with data
-      // that they do not hold (a new partition folder, or one registered since): then they are what
-      // GetPartitions would answer for every folder that has data. Otherwise the catalog is read again.
-      if (memo && (!listing || [...listing.folders.keys()].some((f) => !memo.folders.has(`${root.bucket}/${f}`)))) {
+      // A raw object whose window is compacted is read from the curated file instead: one state decides both.
+      const listPartition = async (p: { values: string[]; location: string }): Promise<LakeObject[]> => {
+        const { bucket, key } = parseS3Url(p.location);
+        const folder = withSlash(key);
+        const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
+        const raw =
+          listing && bucket === root.bucket && folder.startsWith(rootFolder)
+            ? (listing.folders.get(folder) ?? [])
+            : await this.listRaw(bucket, folder, entry);
+        return raw.filter((o) => rawVisible(o.key, entry)).map((o) => ({ ...o, values: p.values }));
+      };
+      const listAll = (list: { values: string[]; location: string }[]) =>
+        timed('listMs', mapLimit(list, LIST_CONCURRENCY, listPartition));
+      const listedBy = new Map<string, LakeObject[]>();
+      const partitionRef = (p: { values: string[]; location: string }) => `${partitionId(p.values)} ${p.location}`;
+      if (memo && !listing) {
+        // No listing of the whole table to check the remembered partitions against: the catalog is read
+        // again, while the remembered partitions are listed; a partition it adds is listed after.
+        const [fresh, early] = await Promise.all([readPartitions(), listAll(kept)]);
+        kept.forEach((p, i) => listedBy.set(partitionRef(p), early[i]));
+        partitions = withCurated(fresh);
+        kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
+        phases.partitionsOverlapped = 1;
+      } else if (memo && [...listing!.folders.keys()].some((f) => !memo.folders.has(`${root.bucket}/${f}`))) {
+        // The remembered partitions stand only when this query's own listing shows no folder with data
+        // that they do not hold (a new partition folder, or one registered since): then they are what
+        // GetPartitions would answer for every folder that has data. Otherwise the catalog is read again.
         partitions = withCurated(await readPartitions());
         kept = partitions.filter((p) => keepPartition(p.values, partitionKeys, predicate));
       } else if (memo) {
@@ -516,22 +539,13 @@ export class DuckDBEngine implements QueryEngine {
       }
       partitionsTotal = partitions.length;
       partitionsRead = kept.length;
-      const listed = await timed(
-        'listMs',
-        mapLimit(kept, LIST_CONCURRENCY, async (p) => {
-          const { bucket, key } = parseS3Url(p.location);
-          const folder = withSlash(key);
-          const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
-          if (entry) curated.push({ bucket: root.bucket, entry });
-          const raw =
-            listing && bucket === root.bucket && folder.startsWith(rootFolder)
-              ? (listing.folders.get(folder) ?? [])
-              : await this.listRaw(bucket, folder, entry);
-          // A raw object whose window is compacted is read from the curated file instead: one state decides both.
-          return raw.filter((o) => rawVisible(o.key, entry)).map((o) => ({ ...o, values: p.values }));
-        }),
-      );
-      objects = listed.flat();
+      const unlisted = kept.filter((p) => !listedBy.has(partitionRef(p)));
+      (await listAll(unlisted)).forEach((listed, i) => listedBy.set(partitionRef(unlisted[i]), listed));
+      objects = kept.flatMap((p) => listedBy.get(partitionRef(p))!);
+      for (const p of kept) {
+        const entry = state?.partitions[partitionPath(partitionKeys, p.values)];
+        if (entry) curated.push({ bucket: root.bucket, entry });
+      }
     }
     objects = objects.filter((o) => DATA_FILE.test(o.key));
 

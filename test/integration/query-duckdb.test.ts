@@ -7,6 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { CreatePartitionCommand, DeletePartitionCommand, GetPartitionsCommand } from '@aws-sdk/client-glue';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { createAwsClients } from '../../src/adapters/aws';
 import { REPO_ROOT } from '../../src/config';
@@ -417,14 +418,22 @@ describe('queries with DuckDB over a local lake', () => {
   it('a remembered partition list never hides what the sink has just committed', async () => {
     const aws = createAwsClients(h.config.aws);
     const cacheDir = fs.mkdtempSync(path.join(h.config.dataDir, 'query-cache-memo-'));
-    const engine = new DuckDBEngine({
+    const engineOptions = {
       s3: aws.s3,
       glue: aws.glue,
       cacheDir,
       resultsDir: path.join(h.config.dataDir, 'results'),
+    };
+    const engine = new DuckDBEngine(engineOptions);
+    // Reads folder by folder, as a table too large to list whole is read: the catalog is asked again by
+    // every query, while the remembered partitions are listed.
+    const byFolder = new DuckDBEngine({
+      ...engineOptions,
+      cacheDir: path.join(cacheDir, 'by-folder'),
+      tableListingPages: 0,
     });
-    const count = async () => {
-      const out = await engine.run(
+    const countIn = async (e: DuckDBEngine) => {
+      const out = await e.run(
         {
           sql: "SELECT count(*) FROM ticks WHERE symbol = 'ZZSINK'",
           params: [],
@@ -436,7 +445,15 @@ describe('queries with DuckDB over a local lake', () => {
         },
         { heartbeat: () => undefined, signal: new AbortController().signal },
       );
-      return { n: out.rows[0][0], remembered: out.stats.phases?.partitionsRemembered === 1 };
+      return {
+        n: out.rows[0][0],
+        remembered: out.stats.phases?.partitionsRemembered === 1,
+        overlapped: out.stats.phases?.partitionsOverlapped === 1,
+      };
+    };
+    const count = async () => {
+      const { n, remembered } = await countIn(engine);
+      return { n, remembered };
     };
     // Rows for existing partitions (2019, 2020) and for a year the lake has never had (2032).
     const csv = path.join(cacheDir, 'more.csv');
@@ -461,9 +478,12 @@ describe('queries with DuckDB over a local lake', () => {
     try {
       expect(await count()).toEqual({ n: 0, remembered: false });
       expect(await count()).toEqual({ n: 0, remembered: true });
+      expect(await countIn(byFolder)).toEqual({ n: 0, remembered: false, overlapped: false });
+      expect(await countIn(byFolder)).toEqual({ n: 0, remembered: false, overlapped: true });
       await more('existing', ['2019-03-04', '2020-03-04']);
       // Committed into folders the catalog has: seen by the very next query, whose partitions are remembered.
       expect(await count()).toEqual({ n: 2, remembered: true });
+      expect((await countIn(byFolder)).n).toBe(2);
       await more('new-year', ['2032-03-04']);
       // A new folder: the catalog is read again. It holds the folder once the sink's notice has been
       // crawled, and until then the folder is not read (like Athena).
@@ -477,8 +497,32 @@ describe('queries with DuckDB over a local lake', () => {
       // read again.
       expect(await count()).toEqual({ n: 3, remembered: next.n === 3 });
       expect(await count()).toEqual({ n: 3, remembered: true });
+      // A partition the catalog gains after the folder-by-folder engine remembered its list is listed
+      // after the catalog's answer, by the same query: taken out of the catalog, read, put back.
+      const database = h.config.glue.database;
+      const { Partitions = [] } = await aws.glue.send(
+        new GetPartitionsCommand({ DatabaseName: database, TableName: 'ticks' }),
+      );
+      const added = Partitions.find((p) => p.Values?.[0] === '2032')!;
+      expect(added).toBeDefined();
+      const key = { DatabaseName: database, TableName: 'ticks', PartitionValues: added.Values };
+      await aws.glue.send(new DeletePartitionCommand(key));
+      expect((await countIn(byFolder)).n).toBe(2);
+      await aws.glue.send(
+        new CreatePartitionCommand({
+          DatabaseName: database,
+          TableName: 'ticks',
+          PartitionInput: {
+            Values: added.Values,
+            StorageDescriptor: added.StorageDescriptor,
+            Parameters: added.Parameters,
+          },
+        }),
+      );
+      expect(await countIn(byFolder)).toEqual({ n: 3, remembered: false, overlapped: true });
     } finally {
       await engine.close();
+      await byFolder.close();
       fs.rmSync(cacheDir, { recursive: true, force: true });
     }
   });
