@@ -20,16 +20,28 @@
  * every record the replay produced (records + dead letters = rows produced). Every name (topics,
  * group, bucket, database, task queue) is the run's own and removed at the end.
  *
+ * With `--compact-every S` the curated zone runs beside the stream, as a user's schedule runs it: a
+ * compaction every S seconds (COMPACT_QUIET `--quiet` seconds, default 30, so each run takes the cuts
+ * of the last S seconds and a looped file keeps bringing late data to compacted windows), and a reader
+ * asks `SELECT count(*) FROM ticks` of the local engine every 5 s, one read listing the table whole,
+ * the next folder by folder. A count lower than the reader's previous one (a record lost for a while)
+ * or higher than the rows produced by then (a record read twice) fails the run. At the end, after the
+ * sink has caught up, one more compaction takes every cut: the lake's count and the curated zone's
+ * rows must both equal the records the sink wrote.
+ *
  * Last line: one JSON object with at least `history_events_per_hour` (the worse of the sink and the
- * replay), `activity_restarts` and `continue_as_new`.
+ * replay), `activity_restarts` and `continue_as_new` (and, compacting, `compaction`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { CompactResult } from '../activities/types';
+import { createAwsClients } from '../src/adapters/aws';
 import { connectClient } from '../src/adapters/temporal';
-import { loadConfig, REPO_ROOT } from '../src/config';
-import { prepareInfrastructure, startReplay, startSink } from '../src/pipeline';
+import { loadConfig, REPO_ROOT, type TicklakeConfig } from '../src/config';
+import { prepareInfrastructure, startCompaction, startReplay, startSink } from '../src/pipeline';
+import { DuckDBEngine } from '../src/query/duckdb-engine';
 import { replayStatus, sinkStatus } from '../src/progress';
 import { pauseSignal } from '../workflows/definitions';
 import { uniqueEnv, terminateRunning } from '../test/integration/support';
@@ -51,6 +63,9 @@ const WINDOW_MS = 10 * 60_000;
 const WARMUP_MS = 60_000;
 const SAMPLE_MS = 2_000;
 const FILE = process.env.TICKLAKE_REAL_CSV ?? path.join(REPO_ROOT, 'data', 'sample.csv');
+const COMPACT_EVERY_S = process.argv.includes('--compact-every') ? arg('compact-every', 300) : undefined;
+const QUIET_S = arg('quiet', 30);
+const READ_EVERY_MS = 5_000;
 
 interface Watch {
   runId: string;
@@ -76,18 +91,24 @@ async function activityRuns(h: WorkflowHandle): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const env = { ...uniqueEnv('soak'), TICKLAKE_METRICS_PORT: '0' };
+  const env = {
+    ...uniqueEnv('soak'),
+    TICKLAKE_METRICS_PORT: '0',
+    ...(COMPACT_EVERY_S ? { COMPACT_QUIET: `${QUIET_S}s` } : {}),
+  };
   const config = loadConfig(env);
   const runMs = HOURS * 3_600_000;
   console.log(
     `soak: ${HOURS} h, replay of ${path.basename(FILE)} in a loop at ${RATE} rows/s into topic ${config.kafka.topic}; ` +
-      `${os.cpus().length} cores, load ${loadAverage()}`,
+      `${os.cpus().length} cores, load ${loadAverage()}` +
+      (COMPACT_EVERY_S ? `; compaction every ${COMPACT_EVERY_S} s (quiet ${QUIET_S} s), a count every 5 s` : ''),
   );
   await prepareInfrastructure(config);
   const logFile = path.join(os.tmpdir(), `ticklake-soak-${Date.now()}.log`);
   const worker = new WorkerProcess(env, logFile);
   const client = await connectClient(config.temporal);
   let ok = false;
+  let curated: CuratedRun | undefined;
   try {
     await worker.ready();
     const sink = await startSink(client, config);
@@ -102,6 +123,7 @@ async function main(): Promise<void> {
       replay: { h: replay, w: await initialWatch(replay), activity: 'produceTicks' },
     };
     const started = Date.now();
+    if (COMPACT_EVERY_S) curated = new CuratedRun(client, config, COMPACT_EVERY_S, () => produced);
     const rss: { at: number; mb: number }[] = [];
     let freshness: number[] = [];
     const windows: { to_min: number; p50_ms: number; p99_ms: number; max_ms: number; samples: number }[] = [];
@@ -167,6 +189,7 @@ async function main(): Promise<void> {
       }
       if (now - started >= runMs) break;
       if (!worker.alive) throw new Error(`the worker exited; see ${logFile}`);
+      curated?.check();
       await sleep(SAMPLE_MS);
     }
 
@@ -192,6 +215,7 @@ async function main(): Promise<void> {
     ).catch(() => undefined);
     const finalSink = caughtUp ?? (await sinkStatus(sink));
     const written = finalSink.records + finalSink.deadLetters;
+    const compaction = curated ? await curated.finish(finalSink.records) : undefined;
 
     const elapsedH = (Date.now() - started) / 3_600_000;
     const perHour = (w: Watch) =>
@@ -220,6 +244,7 @@ async function main(): Promise<void> {
       rows_produced: stopped.produced,
       records_written: written,
       all_written: written === stopped.produced,
+      ...(compaction ? { compaction } : {}),
     };
     console.log(
       `history events per hour in steady state: sink ${result.sink_history_events_per_hour}, replay ${result.replay_history_events_per_hour}; ` +
@@ -228,17 +253,155 @@ async function main(): Promise<void> {
     console.log(
       `rows produced ${stopped.produced}, records written by the sink ${written}: ${result.all_written ? 'all written' : 'MISMATCH'}`,
     );
+    if (compaction)
+      console.log(
+        `compaction: ${compaction.runs} runs, ${compaction.windows} windows (${compaction.runs_with_late_data} runs merged late data into curated files), ` +
+          `${compaction.rows} rows; reader: ${compaction.reads} counts, ${compaction.failed_reads} failed reads, ` +
+          `${compaction.violations.length} wrong; at the end the lake holds ${compaction.final_count} rows, ` +
+          `${compaction.final_curated_rows} of them curated, the sink wrote ${finalSink.records}: ${compaction.ok ? 'exactly once' : 'MISMATCH'}`,
+      );
     console.log(JSON.stringify(result));
-    ok = result.all_written;
+    ok = result.all_written && (compaction?.ok ?? true);
     await sink.signal(pauseSignal).catch(() => undefined);
   } finally {
+    await curated?.stop();
     await terminateRunning(client, config.temporal.taskQueue).catch(() => undefined);
     await worker.stop();
     await client.connection.close();
     await removeResources(config).catch(() => undefined);
-    fs.rmSync(logFile, { force: true });
+    if (ok) fs.rmSync(logFile, { force: true });
+    else console.error(`the worker's log is kept: ${logFile}`);
   }
   if (!ok) process.exitCode = 1;
+}
+
+/**
+ * Compactions every `everyS` seconds and a reader counting the table every 5 s, beside the stream.
+ * `check` throws once a read has been wrong; `finish` compacts what is left and checks the totals.
+ */
+class CuratedRun {
+  private stopped = false;
+  private readonly results: CompactResult[] = [];
+  private readonly engines: DuckDBEngine[];
+  private readonly loops: Promise<void>[];
+  private reads = 0;
+  private failedReads = 0;
+  private lastCount = 0;
+  private lastError = '';
+  private readonly violations: string[] = [];
+  private readonly cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ticklake-soak-cache-'));
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: TicklakeConfig,
+    everyS: number,
+    private readonly produced: () => number,
+  ) {
+    const aws = createAwsClients(config.aws);
+    const options = { s3: aws.s3, glue: aws.glue, resultsDir: path.join(this.cacheDir, 'results') };
+    this.engines = [
+      new DuckDBEngine({ ...options, cacheDir: path.join(this.cacheDir, 'whole') }),
+      new DuckDBEngine({ ...options, cacheDir: path.join(this.cacheDir, 'by-folder'), tableListingPages: 0 }),
+    ];
+    this.loops = [this.compactEvery(everyS * 1000), this.readEvery()];
+  }
+
+  check(): void {
+    if (this.violations.length > 0) throw new Error(`wrong beside the stream: ${this.violations[0]}`);
+  }
+
+  private async compactEvery(ms: number): Promise<void> {
+    while (await this.pause(ms)) {
+      try {
+        this.results.push(await (await startCompaction(this.client, this.config)).result());
+      } catch (err) {
+        this.violations.push(`a compaction failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async readEvery(): Promise<void> {
+    while (await this.pause(READ_EVERY_MS)) {
+      const before = this.produced();
+      const n = await this.count(this.engines[this.reads % 2]).catch((err: Error) => {
+        this.failedReads++;
+        this.lastError = err.message;
+        return undefined;
+      });
+      this.reads++;
+      if (n === undefined) continue;
+      // The replay's count is read every 2 s: a record may be in the lake before the count shows it.
+      const produced = Math.max(before, this.produced());
+      if (n < this.lastCount) this.violations.push(`${n} rows after ${this.lastCount} (read ${this.reads})`);
+      if (n > produced + 2 * 2 * RATE) this.violations.push(`${n} rows with ${produced} produced (read ${this.reads})`);
+      this.lastCount = Math.max(this.lastCount, n);
+    }
+  }
+
+  private async count(engine: DuckDBEngine): Promise<number> {
+    const out = await engine.run(
+      {
+        sql: 'SELECT count(*) FROM ticks',
+        params: [],
+        database: this.config.glue.database,
+        maxRows: 1,
+        maxBytes: 10_000,
+        allowWrites: false,
+        queryId: `soak-${this.reads}`,
+      },
+      { heartbeat: () => undefined, signal: new AbortController().signal },
+    );
+    return Number(out.rows[0][0]);
+  }
+
+  /** Waits `ms`; false once stopped. */
+  private async pause(ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!this.stopped && Date.now() < until) await sleep(Math.min(500, until - Date.now()));
+    return !this.stopped;
+  }
+
+  /** Stops the loops, lets every cut pass the quiet period, compacts, and checks the lake against the sink. */
+  async finish(sinkRecords: number) {
+    await this.stopLoops();
+    await sleep((QUIET_S + 2) * 1000);
+    const last = await (await startCompaction(this.client, this.config)).result();
+    this.results.push(last);
+    const counts = await Promise.all(this.engines.map((e) => this.count(e)));
+    const windows = this.results.reduce((a, r) => a + r.windows, 0);
+    return {
+      runs: this.results.length,
+      windows,
+      runs_with_late_data: this.results.filter((r) => r.replacedParquetBytes > 0).length,
+      rows: this.results.reduce((a, r) => a + r.rows, 0),
+      run_ms: this.results.map((r) => r.durationMs),
+      failed_windows: this.results.reduce((a, r) => a + r.failed.length, 0),
+      reads: this.reads,
+      failed_reads: this.failedReads,
+      last_read_error: this.lastError || undefined,
+      violations: this.violations,
+      final_count: counts[0],
+      final_count_by_folder: counts[1],
+      final_curated_rows: last.totals.rows,
+      curated_parquet_bytes: last.totals.parquetBytes,
+      ok:
+        this.violations.length === 0 &&
+        counts.every((c) => c === sinkRecords) &&
+        last.totals.rows === sinkRecords &&
+        this.results.every((r) => r.failed.length === 0),
+    };
+  }
+
+  private async stopLoops(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled(this.loops);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopLoops();
+    await Promise.allSettled(this.engines.map((e) => e.close()));
+    fs.rmSync(this.cacheDir, { recursive: true, force: true });
+  }
 }
 
 async function initialWatch(h: WorkflowHandle): Promise<Watch> {
