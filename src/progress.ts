@@ -44,6 +44,16 @@ export async function pendingActivity<T>(
 
 type Ask<S> = (h: WorkflowHandle) => Promise<S>;
 
+/**
+ * The workflow's answer when no activity runs. The first answer may predate the end of a run that
+ * ended before `describe` (a pause, a speed change, the end of the file): the workflow then holds that
+ * run's result, which a second answer shows. A paused replay would otherwise read as having produced
+ * what it had at its previous stop (0 before the first).
+ */
+async function afterRun<S>(h: WorkflowHandle, first: S, ask: Ask<S>): Promise<S> {
+  return (first as { state?: string }).state === 'completed' ? first : ask(h);
+}
+
 /** A replay's state and its live progress (the running activity's last heartbeat, else the workflow's). */
 export async function replayStatus(
   h: WorkflowHandle,
@@ -53,6 +63,7 @@ export async function replayStatus(
   const status = await ask(h);
   const activity = await pendingActivity<ReplayProgress>(h, 'produceTicks');
   const live = activity?.details;
+  if (!activity) return { ...(await afterRun(h, status, ask)), activity };
   if (!live || status.state === 'completed') return { ...status, activity };
   return {
     ...status,
@@ -76,6 +87,7 @@ export async function sinkStatus(
   const status = await ask(h);
   const activity = await pendingActivity<SinkProgress>(h, 'sinkToLake');
   const live = activity?.details;
+  if (!activity) return { ...(await afterRun(h, status, ask)), activity };
   if (!live) return { ...status, activity };
   return {
     ...addSinkCounters(status, live),
