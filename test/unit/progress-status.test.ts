@@ -3,6 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ReplayProgress } from '../../activities/types';
 import { replayStatus, sinkStatus } from '../../src/progress';
+import { replayProgress } from '../support/replay-progress';
 import type { ReplayStatus, SinkStatus } from '../../workflows/definitions';
 
 /** A handle whose describe shows this pending activity (with these heartbeat details), or none. */
@@ -31,18 +32,7 @@ function answers<S>(...list: S[]) {
   };
 }
 
-const progress = (produced: number): ReplayProgress => ({
-  rowsRead: produced,
-  produced,
-  rejected: 0,
-  position: produced,
-  line: produced + 1,
-  pass: 0,
-  order: 'market',
-  rate: 0,
-  done: false,
-  updatedAt: '2026-12-07T14:00:00.000Z',
-});
+const progress = (produced: number): ReplayProgress => replayProgress(produced, { order: 'market' });
 
 const replay = (state: ReplayStatus['state'], produced: number): ReplayStatus => ({
   ...progress(produced),

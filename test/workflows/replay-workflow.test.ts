@@ -11,6 +11,7 @@ import { replayWorkflow, type ReplayInput } from '../../workflows';
 import { pauseSignal, replayProgressQuery, resumeSignal, setSpeedUpdate } from '../../workflows/definitions';
 import type { ReplaySpeed } from '../../src/replay/pacing';
 import { eventTypes, until, workflowTestbed, type WorkflowTestbed } from './support';
+import { replayProgress } from '../support/replay-progress';
 
 jest.setTimeout(120_000);
 
@@ -28,18 +29,7 @@ const input: ReplayInput = {
 };
 
 function progress(produced: number, done: boolean): ReplayProgress {
-  return {
-    rowsRead: produced,
-    produced,
-    rejected: 0,
-    position: produced,
-    line: produced + 1,
-    pass: 0,
-    order: 'file',
-    rate: 100,
-    done,
-    updatedAt: 'x',
-  };
+  return replayProgress(produced, { rate: 100, done, updatedAt: 'x' });
 }
 
 /**
