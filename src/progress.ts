@@ -50,8 +50,8 @@ type Ask<S> = (h: WorkflowHandle) => Promise<S>;
  * run's result, which a second answer shows. A paused replay would otherwise read as having produced
  * what it had at its previous stop (0 before the first).
  */
-async function afterRun<S>(h: WorkflowHandle, first: S, ask: Ask<S>): Promise<S> {
-  return (first as { state?: string }).state === 'completed' ? first : ask(h);
+async function afterRun<S extends { state: string }>(h: WorkflowHandle, first: S, ask: Ask<S>): Promise<S> {
+  return first.state === 'completed' ? first : ask(h);
 }
 
 /** A replay's state and its live progress (the running activity's last heartbeat, else the workflow's). */

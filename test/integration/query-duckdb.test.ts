@@ -24,7 +24,7 @@ import { DuckDBEngine } from '../../src/query/duckdb-engine';
 import { parseExamples } from '../../src/query/examples';
 import { symbolBucket } from '../../src/symbol-bucket';
 import type { QueryParam } from '../../src/query/sql-guard';
-import { csvStats, startHarness, uniqueConfig, waitFor, type CsvStats, type Harness } from './support';
+import { csvStats, engineQuery, startHarness, uniqueConfig, waitFor, type CsvStats, type Harness } from './support';
 import { SAMPLE_SYMBOLS } from '../../scripts/generate-sample';
 
 const SAMPLE = path.join(REPO_ROOT, 'data', 'sample.csv');
@@ -433,17 +433,11 @@ describe('queries with DuckDB over a local lake', () => {
       tableListingPages: 0,
     });
     const countIn = async (e: DuckDBEngine) => {
-      const out = await e.run(
-        {
-          sql: "SELECT count(*) FROM ticks WHERE symbol = 'ZZSINK'",
-          params: [],
-          database: h.config.glue.database,
-          maxRows: 10,
-          maxBytes: 100_000,
-          allowWrites: false,
-          queryId: 'memo',
-        },
-        { heartbeat: () => undefined, signal: new AbortController().signal },
+      const out = await engineQuery(
+        e,
+        h.config.glue.database,
+        "SELECT count(*) FROM ticks WHERE symbol = 'ZZSINK'",
+        'memo',
       );
       return {
         n: out.rows[0][0],

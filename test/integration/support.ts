@@ -10,6 +10,7 @@ import { connectClient } from '../../src/adapters/temporal';
 import { prepareInfrastructure } from '../../src/pipeline';
 import { startWorker, type RunningWorker } from '../../src/worker';
 import type { DuckDBEngine } from '../../src/query/duckdb-engine';
+import type { QueryOutcome } from '../../src/query/engine';
 
 /** Task queues of {@link uniqueEnv}: what a harness on such a configuration made is its own to remove. */
 const UNIQUE_QUEUE_PREFIX = 'tq-';
@@ -100,23 +101,30 @@ export function csvStats(file: string): CsvStats {
   return { rows: records.length, perSymbol };
 }
 
+/** One read-only statement through a local engine of the test's own, with no heartbeat or cancellation. */
+export function engineQuery(
+  engine: DuckDBEngine,
+  database: string,
+  sql: string,
+  queryId: string,
+): Promise<QueryOutcome> {
+  return engine.run(
+    { sql, params: [], database, maxRows: 1000, maxBytes: 1 << 20, allowWrites: false, queryId },
+    { heartbeat: () => undefined, signal: new AbortController().signal },
+  );
+}
+
 /** Per-symbol counts through a local engine of the test's own (the symbol, the count, in symbol order). */
 export async function engineSymbolCounts(
   engine: DuckDBEngine,
   database: string,
   queryId: string,
 ): Promise<Record<string, number>> {
-  const out = await engine.run(
-    {
-      sql: 'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
-      params: [],
-      database,
-      maxRows: 1000,
-      maxBytes: 1 << 20,
-      allowWrites: false,
-      queryId,
-    },
-    { heartbeat: () => undefined, signal: new AbortController().signal },
+  const out = await engineQuery(
+    engine,
+    database,
+    'SELECT symbol, count(*) AS n FROM ticks GROUP BY symbol ORDER BY symbol',
+    queryId,
   );
   return Object.fromEntries(out.rows.map((row) => [String(row[0]), Number(row[1])]));
 }
